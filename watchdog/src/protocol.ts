@@ -1,0 +1,104 @@
+/**
+ * protocol is the wire vocabulary shared by the watchdog (ICS) and the provider (GS): NATS subjects, HTTP headers,
+ * and the shapes of load reports and control messages. The provider imports this module; the watchdog imports
+ * nothing from the provider. Keep it free of runtime dependencies.
+ */
+
+/** subjects are every NATS subject HyperFaaS uses, in one place. */
+export const subjects = {
+  /** report: ICS -> GS load reports, one subject per instance's function. Subscribe with reportsAll. */
+  report: (namespace: string, fn: string) => `hyperfaas.report.${namespace}.${fn}`,
+  reportsAll: 'hyperfaas.report.>',
+  /** bounce: ICS -> GS request/reply for requests an instance cannot take; GS replicas share queue group "gs". */
+  bounce: 'hyperfaas.bounce',
+  bounceQueue: 'gs',
+  /** control: GS -> one ICS request/reply (specialise, release, resize, drain). */
+  control: (instanceId: string) => `hyperfaas.control.${instanceId}`,
+  /** async: JetStream stream and subjects for /async-function (OpenFaaS QueueRequest JSON). */
+  asyncStream: 'faas-request',
+  asyncSubject: (namespace: string, fn: string) => `faas-request.${namespace}.${fn}`,
+  asyncDeadLetter: (namespace: string, fn: string) => `faas-request-dead.${namespace}.${fn}`,
+} as const;
+
+/** headers are the HTTP headers HyperFaaS adds or reads, lower-case as Node sees them. */
+export const headers = {
+  /** function routes a request to the slot that holds "name.namespace" (set by the GS; absent means the home slot). */
+  function: 'x-hyperfaas-function',
+  /** route tells the caller the path the request took: direct, bounced, guest, queued. */
+  route: 'x-hyperfaas-route',
+  /** bounces counts how many times a request was bounced so far (bounded). */
+  bounces: 'x-hyperfaas-bounces',
+  /** instance names the instance that served the request. */
+  instance: 'x-hyperfaas-instance',
+  /** slot names the slot that served it: home or guest. */
+  slot: 'x-hyperfaas-slot',
+  /** internal marks errors made by the platform, not the function (OpenFaaS's own header). */
+  internal: 'x-openfaas-internal',
+  /** controlToken authenticates control requests that do not come from loopback. */
+  controlToken: 'x-hyperfaas-token',
+} as const;
+
+/** SlotKind: the home slot runs the container's own function; the guest slot is a generic runtime. */
+export type SlotKind = 'home' | 'guest';
+
+/** SlotState: generic (warm, no code), specialising, serving, releasing. */
+export type SlotState = 'generic' | 'specialising' | 'serving' | 'releasing' | 'down';
+
+/** SlotReport is one slot in a load report. */
+export interface SlotReport {
+  kind: SlotKind;
+  state: SlotState;
+  /** function is "name.namespace" of the code the slot runs; absent while generic. */
+  function?: string;
+  inflight: number;
+  /** capacity is the slot's concurrency limit (0 = unlimited). */
+  capacity: number;
+}
+
+/** Watermark is where an instance stands against its low and high watermarks. */
+export type Watermark = 'low' | 'normal' | 'high';
+
+/** LoadReport is what an ICS publishes a few times a second and at once when its watermark state changes. */
+export interface LoadReport {
+  instance: string;
+  function: string;
+  namespace: string;
+  /** url is the watchdog's base URL, so a GS can route to it before the backend tells it. */
+  url: string;
+  runtime?: string;
+  /** seq increases with every report from one instance; a GS drops older ones. */
+  seq: number;
+  /** at is the sender's epoch milliseconds. */
+  at: number;
+  slots: SlotReport[];
+  /** cpu: cores in use (averaged over the last interval) and the limit in cores (0 = none). */
+  cpu: { used: number; limit: number };
+  /** memory: bytes in use and the limit in bytes (0 = none). */
+  memory: { used: number; limit: number };
+  watermark: Watermark;
+  draining: boolean;
+}
+
+/** ControlRequest is a GS -> ICS command. */
+export type ControlRequest =
+  | {
+      op: 'specialise';
+      /** function is "name.namespace". */
+      function: string;
+      /** code is where the function's directory comes from. */
+      code: { kind: 'dir'; path: string } | { kind: 'object'; bucket: string; key: string; hash: string };
+      env?: Record<string, string>;
+      secrets?: string[];
+      capacity?: number;
+    }
+  | { op: 'release' }
+  | { op: 'resize'; cpu?: number; memoryBytes?: number; capacity?: number }
+  | { op: 'drain' };
+
+/** ControlReply is the ICS's answer to a ControlRequest. */
+export interface ControlReply {
+  ok: boolean;
+  error?: string;
+  /** ms the operation took, e.g. specialise to ready. */
+  ms?: number;
+}
