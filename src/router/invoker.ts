@@ -12,6 +12,8 @@ export interface InvokeRequest {
   signal?: AbortSignal;
   /** timeoutMs bounds the whole invocation, cold start included. */
   timeoutMs?: number;
+  /** avoidInstances are instance ids not to pick (e.g. the one that bounced the request), unless nothing else exists. */
+  avoidInstances?: string[];
 }
 
 /** InvokeResponse is the function's (or the platform's) complete answer. */

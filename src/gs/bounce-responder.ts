@@ -1,0 +1,82 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Counter } from 'prom-client';
+import { decodeBounceRequest, encodeBounceReply } from '../../watchdog/src/ics/bounce-codec.js';
+import { headers as H, subjects } from '../../watchdog/src/protocol.js';
+import { isBackendError } from '../backends/backend.js';
+import type { Logger } from '../logger.js';
+import type { Invoker } from '../router/invoker.js';
+
+/** BounceResponderOptions configure the GS side of bounce-back. */
+export interface BounceResponderOptions {
+  nc: NatsConnection;
+  invoker: Invoker;
+  logger: Logger;
+  defaultNamespace: string;
+  /** timeoutMs bounds one re-scheduled invocation. */
+  timeoutMs: number;
+  /** bounced counts bounces by outcome (rerouted, failed). */
+  bounced?: Counter<'outcome'>;
+}
+
+/** splitFn splits "name.namespace" on the last dot. */
+export function splitFn(fn: string, defaultNamespace: string): { name: string; namespace: string } {
+  const i = fn.lastIndexOf('.');
+  return i > 0 ? { name: fn.slice(0, i), namespace: fn.slice(i + 1) } : { name: fn, namespace: defaultNamespace };
+}
+
+/**
+ * startBounceResponder subscribes the GS to bounced requests (queue group, so several GS replicas share them),
+ * re-runs each through the Invoker on another instance, and replies with the response. A reply whose body does not
+ * fit in one NATS message becomes a 502 marked internal (the function did run: it is never run twice).
+ */
+export function startBounceResponder(o: BounceResponderOptions): { stop(): void } {
+  const log = o.logger.child({ component: 'bounce' });
+  const sub: Subscription = o.nc.subscribe(subjects.bounce, {
+    queue: subjects.bounceQueue,
+    callback: (err, msg) => {
+      if (err) return;
+      void (async () => {
+        let decoded;
+        try {
+          decoded = decodeBounceRequest(msg.headers);
+        } catch (e) {
+          msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status: 400, headers: {}, error: String(e) }) });
+          return;
+        }
+        const { meta, headers } = decoded;
+        const { name, namespace } = splitFn(meta.fn, o.defaultNamespace);
+        headers[H.bounces] = String(meta.bounces);
+        try {
+          const res = await o.invoker.invoke({
+            namespace,
+            name,
+            method: meta.method,
+            path: meta.path,
+            query: meta.query,
+            headers,
+            body: Buffer.from(msg.data),
+            timeoutMs: o.timeoutMs,
+            avoidInstances: meta.from ? [meta.from] : [],
+          });
+          const max = o.nc.info?.max_payload ?? 1024 * 1024;
+          if (res.body.length > max - 16 * 1024) {
+            o.bounced?.inc({ outcome: 'too-large' });
+            msg.respond(new TextEncoder().encode(`response of ${res.body.length} bytes does not fit the NATS payload limit\n`), {
+              headers: encodeBounceReply({ status: 502, headers: { [H.internal]: 'bounce', 'content-type': 'text/plain' } }),
+            });
+            return;
+          }
+          o.bounced?.inc({ outcome: 'rerouted' });
+          log.debug('bounce re-routed', { fn: meta.fn, from: meta.from, bounces: meta.bounces, status: res.status });
+          msg.respond(res.body, { headers: encodeBounceReply({ status: res.status, headers: { ...res.headers, [H.route]: 'bounced' } }) });
+        } catch (e) {
+          o.bounced?.inc({ outcome: 'failed' });
+          const status = isBackendError(e, 'NotFound') ? 404 : 503;
+          log.debug('bounce could not be placed', { fn: meta.fn, error: String(e) });
+          msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status, headers: {}, error: String((e as Error).message ?? e) }) });
+        }
+      })();
+    },
+  });
+  return { stop: () => sub.unsubscribe() };
+}
