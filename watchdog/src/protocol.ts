@@ -18,6 +18,13 @@ export const subjects = {
   asyncStream: 'faas-request',
   asyncSubject: (namespace: string, fn: string) => `faas-request.${namespace}.${fn}`,
   asyncDeadLetter: (namespace: string, fn: string) => `faas-request-dead.${namespace}.${fn}`,
+  /** asyncSubjects: what the async stream stores (the bare subject too, as OpenFaaS Pro tooling publishes there). */
+  asyncSubjects: ['faas-request', 'faas-request.>'],
+  /** asyncDurable: the queue workers' shared durable pull consumer on asyncStream. */
+  asyncDurable: 'faas-workers',
+  /** asyncDeadLetterStream keeps what failed every attempt, on the asyncDeadLetter subjects. */
+  asyncDeadLetterStream: 'faas-request-dead',
+  asyncDeadLetterAll: 'faas-request-dead.>',
 } as const;
 
 /** headers are the HTTP headers HyperFaaS adds or reads, lower-case as Node sees them. */

@@ -1,0 +1,10 @@
+'use strict';
+
+module.exports = async (event, context) => {
+  const result = {
+    body: event.body,
+    'content-type': event.headers['content-type'],
+  };
+
+  return context.status(200).succeed(result);
+};

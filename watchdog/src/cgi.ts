@@ -1,0 +1,36 @@
+/**
+ * cgi builds the environment a forked function sees (of-watchdog's forking modes, contract §2.5): every request
+ * header as Http_<Canonical_Name> with "-" turned into "_", plus Http_Method, Http_Query, Http_Path and
+ * Http_Transfer_Encoding.
+ */
+import type { IncomingMessage } from 'node:http';
+
+/** canonicalHeader turns "x-call-id" into "X-Call-Id", as Go's textproto does. */
+export function canonicalHeader(name: string): string {
+  let out = '';
+  let upper = true;
+  for (const ch of name) {
+    out += upper ? ch.toUpperCase() : ch.toLowerCase();
+    upper = ch === '-';
+  }
+  return out;
+}
+
+/** cgiEnv is the Http_* variables for one request (first value of repeated headers, like of-watchdog). */
+export function cgiEnv(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    env['Http_' + canonicalHeader(k).replace(/-/g, '_')] = Array.isArray(v) ? (v[0] ?? '') : v;
+  }
+  env.Http_Method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q >= 0 ? url.slice(0, q) : url;
+  const query = q >= 0 ? url.slice(q + 1) : '';
+  if (query !== '') env.Http_Query = query;
+  if (path !== '') env.Http_Path = path;
+  const te = req.headers['transfer-encoding'];
+  if (te) env.Http_Transfer_Encoding = te;
+  return env;
+}

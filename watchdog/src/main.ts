@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * main is the watchdog process: read the environment, start, and drain on SIGTERM/SIGINT like of-watchdog.
+ * A configuration error is reported with its key and allowed values and ends the process with status 2.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, readConfig } from './config.js';
+import { log } from './logs.js';
+import { Watchdog } from './watchdog.js';
+
+/** findRuntime locates the Node runtime shipped with the watchdog: <pkg>/runtime/node/server.js above this file. */
+export function findRuntime(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    for (const rel of ['runtime/node/server.js', 'watchdog/runtime/node/server.js']) {
+      const p = join(dir, rel);
+      if (existsSync(p)) return p;
+    }
+    if (dirname(dir) === dir) return '';
+  }
+}
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = readConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      log(`config error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const runtime = cfg.guest.runtime ? resolve(cfg.guest.runtime) : findRuntime();
+  // The function's own children find the runtime through this variable (the node20 template's index.js reads it).
+  if (runtime && !process.env.HYPERFAAS_NODE_RUNTIME) process.env.HYPERFAAS_NODE_RUNTIME = runtime;
+  const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '' });
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`SIGTERM received.. shutting down server in ${cfg.healthcheckIntervalMs / 1000}s (${sig})`);
+    wd.shutdown().then(
+      () => {
+        log('Exiting.');
+        process.exit(0);
+      },
+      (err: Error) => {
+        log(`shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await wd.start();
+}
+
+main().catch((err: Error) => {
+  log(`fatal: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,744 @@
+/**
+ * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front (http, streaming, serializing and
+ * static modes, /_/health, /_/ready, lock file, limits, timeouts, metrics) with two worker slots, a control surface
+ * (specialise, release, resize, drain) and a view of its own load. Bodies stream straight through; nothing on the
+ * request path parses bodies, logs at info level or touches the file system synchronously.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { access, rm, stat, writeFile } from 'node:fs/promises';
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { extname, join, normalize, resolve as resolvePath } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { cgiEnv } from './cgi.js';
+import type { WatchdogConfig } from './config.js';
+import { parseDuration } from './config.js';
+import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource } from './load.js';
+import { log, pipeLogs } from './logs.js';
+import { createMetrics, type WatchdogMetrics } from './metrics.js';
+import { headers as H, type ControlReply, type ControlRequest, type LoadReport, type Watermark } from './protocol.js';
+import { SlotTable, type Slot } from './slots.js';
+import { watermarkOf } from './watermark.js';
+import { GuestWorker, startUpstream, waitForTcp } from './workers.js';
+
+/** WatchdogOptions are what the process entry adds to the config. */
+export interface WatchdogOptions {
+  /** runtime is the Node runtime's server.js for the guest slot ("" disables the guest slot). */
+  runtime: string;
+  /** exit is called when the watchdog must end the process (upstream died: code 1; after a drain: code 0). */
+  exit?: (code: number) => void;
+}
+
+/** Target is where a slot's requests go over HTTP. */
+interface Target {
+  host: string;
+  port: number;
+  prefix: string;
+  agent: Agent;
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+const mime: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+};
+
+function secondsSince(start: bigint): string {
+  return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
+}
+
+function isLoopback(addr: string | undefined): boolean {
+  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
+}
+
+/** Watchdog runs one instance: start() listens, shutdown() drains, control() changes slots. */
+export class Watchdog {
+  readonly config: WatchdogConfig;
+  readonly slots: SlotTable;
+  readonly metrics: WatchdogMetrics;
+  /** port and metricsPort are the bound ports (useful when configured as 0). */
+  port = 0;
+  metricsPort = 0;
+  draining = false;
+  /** onReport is called with a fresh report whenever the watermark state changes (the NATS layer hooks in here). */
+  onWatermark: ((r: LoadReport) => void) | undefined;
+
+  private readonly opts: WatchdogOptions;
+  private server: Server | undefined;
+  private metricsServer: Server | undefined;
+  private upstream: ChildProcess | undefined;
+  private upstreamReady = false;
+  private upstreamWait: Promise<boolean> | undefined;
+  private homeTarget: Target | undefined;
+  private guestTarget: Target | undefined;
+  private guest: GuestWorker | undefined;
+  private guestBusy: Promise<unknown> = Promise.resolve();
+  private accepting = false;
+  private stopping = false;
+  private seq = 0;
+  private load: CpuMem = { cpu: { used: 0, limit: 0 }, memory: { used: 0, limit: 0 } };
+  private limitOverride: { cpu?: number; memory?: number } = {};
+  private lastWatermark: Watermark = 'low';
+  private sampler: NodeJS.Timeout | undefined;
+  private source: UsageSource | undefined;
+  private lastUsage: { u: Usage; at: number } | undefined;
+
+  constructor(config: WatchdogConfig, opts: WatchdogOptions) {
+    this.config = config;
+    this.opts = opts;
+    const home = config.functionName ? `${config.functionName}.${config.namespace}` : '';
+    this.slots = new SlotTable(
+      { function: home, capacity: config.maxInflight, state: 'serving' },
+      config.guest.enabled && opts.runtime ? { capacity: config.guest.capacity, state: 'down' } : undefined,
+    );
+    this.metrics = createMetrics(() => this.report());
+    if (config.mode === 'http') {
+      const u = new URL(config.upstreamURL);
+      this.homeTarget = {
+        host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname,
+        port: u.port ? Number(u.port) : 80,
+        prefix: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
+        agent: new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
+      };
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------- lifecycle
+
+  /** start forks the upstream (http mode) and the guest runtime, listens, and writes the lock file when ready. */
+  async start(): Promise<void> {
+    const c = this.config;
+    if (c.mode === 'http') {
+      log(`Forking - ${c.fprocessArgv[0]} [${c.fprocessArgv.slice(1).join(' ')}]`);
+      const child = startUpstream(c.fprocessArgv, { ...process.env, http_port: String(c.httpPort) }, { prefix: c.prefixLogs, bufferSize: c.logBufferSize });
+      this.upstream = child;
+      child.on('error', (err) => {
+        log(`Error starting function process: ${err.message}`);
+        this.fatal(1);
+      });
+      child.on('exit', (code, signal) => {
+        if (this.stopping) return;
+        log(`Forked function has terminated: ${signal ? `signal ${signal}` : `exit code ${code}`}`);
+        this.fatal(1);
+      });
+      const t = this.homeTarget!;
+      this.upstreamWait = waitForTcp(t.host, t.port, () => this.stopping || child.exitCode !== null).then((ok) => {
+        this.upstreamReady = ok;
+        return ok;
+      });
+    }
+    if (this.slots.guest.state === 'down') this.forkGuest();
+
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: c.readTimeoutMs, headersTimeout: Math.min(c.readTimeoutMs || 60_000, 60_000) }, (req, res) =>
+      this.handle(req, res),
+    );
+    this.server.keepAliveTimeout = 65_000;
+    this.metricsServer = createServer((req, res) => void this.serveMetrics(req, res));
+    await Promise.all([listen(this.server, c.port, c.bindAddress), listen(this.metricsServer, c.metricsPort, c.bindAddress)]);
+    this.port = (this.server.address() as AddressInfo).port;
+    this.metricsPort = (this.metricsServer.address() as AddressInfo).port;
+    log(`Listening on port: ${this.port}`);
+    log(`Metrics listening on port: ${this.metricsPort}`);
+
+    if (this.upstreamWait && !(await this.upstreamWait)) return;
+    if (!c.suppressLock) {
+      log(`Writing lock-file to: ${c.lockFile}`);
+      try {
+        await writeFile(c.lockFile, '', { mode: 0o660 });
+      } catch (err) {
+        log(`Cannot write lock file ${c.lockFile}: ${(err as Error).message}`);
+        this.fatal(1);
+        return;
+      }
+    }
+    this.accepting = true;
+    await this.startSampling();
+  }
+
+  private fatal(code: number): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.guest?.stop();
+    if (this.upstream && this.upstream.exitCode === null) this.upstream.kill('SIGKILL');
+    void rm(this.config.lockFile, { force: true }).finally(() => (this.opts.exit ?? process.exit)(code));
+  }
+
+  /**
+   * shutdown is of-watchdog's SIGTERM path: remove the lock (health turns 503), wait healthcheck_interval, stop
+   * accepting, wait up to write_timeout for requests in flight, then end the workers.
+   */
+  async shutdown(): Promise<void> {
+    this.draining = true;
+    await rm(this.config.lockFile, { force: true }).catch(() => undefined);
+    await sleep(this.config.healthcheckIntervalMs);
+    this.stopping = true;
+    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server?.closeIdleConnections();
+    const deadline = Date.now() + this.config.writeTimeoutMs;
+    while (this.slots.inflight() > 0 && Date.now() < deadline) await sleep(10);
+    this.server?.closeAllConnections();
+    await closed;
+    this.metricsServer?.closeAllConnections();
+    await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
+    if (this.sampler) clearInterval(this.sampler);
+    this.guest?.stop();
+    await this.stopProcess(this.upstream);
+    this.homeTarget?.agent.destroy();
+    this.guestTarget?.agent.destroy();
+  }
+
+  private async stopProcess(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await gone;
+    clearTimeout(t);
+  }
+
+  // --------------------------------------------------------------------------------------------------- guest slot
+
+  private forkGuest(): void {
+    if (this.stopping) return;
+    const g = new GuestWorker(this.opts.runtime, process.env, { prefix: this.config.prefixLogs, bufferSize: this.config.logBufferSize });
+    this.guest = g;
+    const slot = this.slots.guest;
+    slot.state = 'down';
+    slot.function = undefined;
+    g.child.on('exit', (code, signal) => {
+      if (this.guest !== g || this.stopping) return;
+      log(`Guest runtime exited (${signal ?? code}); forking a new generic runtime`);
+      this.guestTarget?.agent.destroy();
+      this.guestTarget = undefined;
+      setTimeout(() => this.forkGuest(), 100).unref();
+    });
+    g.started.then(
+      (port) => {
+        if (this.guest !== g) return;
+        this.guestTarget?.agent.destroy();
+        this.guestTarget = { host: '127.0.0.1', port, prefix: '', agent: new Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' }) };
+        slot.state = 'generic';
+      },
+      (err: Error) => log(`Guest runtime failed to start: ${err.message}`),
+    );
+  }
+
+  /** specialise loads a function directory into the generic guest slot; it resolves once the slot serves. */
+  specialise(fn: string, dir: string, env: Record<string, string> = {}, capacity?: number): Promise<ControlReply> {
+    return this.serialiseGuest(async () => {
+      const t0 = performance.now();
+      const g = this.guest;
+      const slot = this.slots.guest;
+      if (!g) return { ok: false, error: 'this instance has no guest slot' };
+      await g.started.catch(() => undefined);
+      if (slot.state !== 'generic') return { ok: false, error: `guest slot is ${slot.state}${slot.function ? ` (${slot.function})` : ''}` };
+      slot.state = 'specialising';
+      slot.function = fn;
+      if (capacity !== undefined) slot.capacity = capacity;
+      try {
+        await g.specialise(resolvePath(dir), env);
+      } catch (err) {
+        slot.function = undefined;
+        slot.state = 'generic';
+        if (g.child.exitCode !== null || g.child.signalCode !== null) slot.state = 'down';
+        return { ok: false, error: (err as Error).message, ms: performance.now() - t0 };
+      }
+      slot.state = 'serving';
+      this.checkWatermark();
+      return { ok: true, ms: performance.now() - t0 };
+    });
+  }
+
+  /** release stops admitting to the guest slot, waits for its requests, and replaces it with a fresh generic runtime. */
+  release(): Promise<ControlReply> {
+    return this.serialiseGuest(async () => {
+      const t0 = performance.now();
+      const slot = this.slots.guest;
+      const g = this.guest;
+      if (!g) return { ok: false, error: 'this instance has no guest slot' };
+      if (slot.state === 'generic') return { ok: true, ms: 0 };
+      slot.state = 'releasing';
+      const deadline = Date.now() + this.config.writeTimeoutMs;
+      while (slot.inflight > 0 && Date.now() < deadline) await sleep(5);
+      this.guest = undefined;
+      const exited = new Promise((r) => (g.child.exitCode !== null || g.child.signalCode !== null ? r(null) : g.child.once('exit', r)));
+      g.stop();
+      await exited;
+      this.guestTarget?.agent.destroy();
+      this.guestTarget = undefined;
+      this.forkGuest();
+      await this.guest!.started.catch(() => undefined);
+      await sleep(0);
+      return { ok: true, ms: performance.now() - t0 };
+    });
+  }
+
+  private serialiseGuest(op: () => Promise<ControlReply>): Promise<ControlReply> {
+    const run = this.guestBusy.then(op, op);
+    this.guestBusy = run.catch(() => undefined);
+    return run;
+  }
+
+  /** resize changes the home slot's concurrency limit and the CPU/memory limits the watermarks are measured against. */
+  resize(r: { cpu?: number; memoryBytes?: number; capacity?: number }): ControlReply {
+    if (r.capacity !== undefined) this.slots.home.capacity = Math.max(0, Math.floor(r.capacity));
+    if (r.cpu !== undefined) this.limitOverride.cpu = r.cpu;
+    if (r.memoryBytes !== undefined) this.limitOverride.memory = r.memoryBytes;
+    this.checkWatermark();
+    return { ok: true, ms: 0 };
+  }
+
+  /** drain marks the instance draining: the lock file goes, /_/ready answers 503, requests in flight finish. */
+  async drain(): Promise<ControlReply> {
+    this.draining = true;
+    await rm(this.config.lockFile, { force: true }).catch(() => undefined);
+    this.checkWatermark(true);
+    return { ok: true, ms: 0 };
+  }
+
+  /** control runs one ControlRequest (the HTTP endpoint and a NATS subscriber share it). */
+  async control(req: ControlRequest): Promise<ControlReply> {
+    switch (req?.op) {
+      case 'specialise':
+        if (typeof req.function !== 'string' || !req.function) return { ok: false, error: 'specialise needs a function' };
+        if (req.code?.kind !== 'dir') return { ok: false, error: `code kind ${String(req.code?.kind)} is not supported by this watchdog; use {kind:"dir"}` };
+        return this.specialise(req.function, req.code.path, req.env ?? {}, req.capacity);
+      case 'release':
+        return this.release();
+      case 'resize':
+        return this.resize(req);
+      case 'drain':
+        return this.drain();
+      default:
+        return { ok: false, error: `unknown op ${JSON.stringify((req as { op?: unknown })?.op)}` };
+    }
+  }
+
+  // --------------------------------------------------------------------------------------------------------- load
+
+  private async startSampling(): Promise<void> {
+    this.source = await detectSource({ cpuLimit: this.config.cpuLimit, memoryLimit: this.config.memoryLimit });
+    await this.sample();
+    this.sampler = setInterval(() => void this.sample(), this.config.loadIntervalMs);
+    this.sampler.unref();
+  }
+
+  private async sample(): Promise<void> {
+    if (!this.source) return;
+    try {
+      const u = await this.source.read();
+      const at = performance.now();
+      if (this.lastUsage) this.load = cpuMemBetween(this.lastUsage.u, u, at - this.lastUsage.at);
+      else this.load = { cpu: { used: 0, limit: u.cpuLimit }, memory: { used: u.memUsed, limit: u.memLimit } };
+      this.lastUsage = { u, at };
+      this.checkWatermark();
+    } catch {
+      /* keep the previous sample */
+    }
+  }
+
+  private checkWatermark(force = false): void {
+    const r = this.report();
+    if (force || r.watermark !== this.lastWatermark) {
+      this.lastWatermark = r.watermark;
+      this.onWatermark?.(r);
+    }
+  }
+
+  /** report is the instance's current LoadReport. */
+  report(): LoadReport {
+    const c = this.config;
+    const cpu = { used: this.load.cpu.used, limit: this.limitOverride.cpu ?? this.load.cpu.limit };
+    const memory = { used: this.load.memory.used, limit: this.limitOverride.memory ?? this.load.memory.limit };
+    const slots = this.slots.report();
+    return {
+      instance: c.instanceId,
+      function: c.functionName,
+      namespace: c.namespace,
+      url: `http://127.0.0.1:${this.port}`,
+      runtime: 'node',
+      seq: ++this.seq,
+      at: Date.now(),
+      slots,
+      cpu,
+      memory,
+      watermark: watermarkOf({ slots, cpu, memory }, { low: c.watermarkLow, high: c.watermarkHigh }),
+      draining: this.draining,
+    };
+  }
+
+  // ----------------------------------------------------------------------------------------------------- requests
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    if (url.charCodeAt(1) === 95 && url.charCodeAt(2) === 47 && url.charCodeAt(0) === 47) {
+      // "/_/..."
+      const q = url.indexOf('?');
+      const path = q >= 0 ? url.slice(0, q) : url;
+      if (path === '/_/health') return void this.health(req, res);
+      if (path === '/_/ready') return void this.ready(req, res);
+      if (path === '/_/hyperfaas/status') return this.status(req, res);
+      if (path === '/_/hyperfaas/control') return void this.controlHttp(req, res);
+    }
+    this.invoke(req, res);
+  }
+
+  private invoke(req: IncomingMessage, res: ServerResponse): void {
+    const start = process.hrtime.bigint();
+    const fn = req.headers[H.function] as string | undefined;
+    const slot = this.slots.route(fn);
+    if (!slot) {
+      internalError(res, 404, `function ${fn} is not served by this instance`, 'hyperfaas');
+      return;
+    }
+    const ticket = this.slots.acquire(slot);
+    if (!ticket) {
+      if (this.slots.full(slot)) {
+        res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
+        res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
+      } else {
+        internalError(res, 503, `${slot.kind} slot is ${slot.state}`, 'hyperfaas');
+      }
+      this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
+      return;
+    }
+    res.once('close', () => {
+      ticket.release();
+      this.metrics.observe(res.statusCode, req.method ?? 'GET', Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    let timeoutMs = this.config.execTimeoutMs;
+    const xt = req.headers['x-timeout'];
+    if (typeof xt === 'string') {
+      const ms = parseDuration(xt);
+      if (ms !== undefined && ms > 0 && (timeoutMs === 0 || ms < timeoutMs)) timeoutMs = ms;
+    }
+    if (slot.kind === 'guest') {
+      const t = this.guestTarget;
+      if (!t) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
+      res.setHeader(H.slot, 'guest');
+      return this.proxy(req, res, t, timeoutMs, start);
+    }
+    switch (this.config.mode) {
+      case 'http':
+        if (!this.upstreamReady) {
+          void this.upstreamWait!.then(() => this.proxy(req, res, this.homeTarget!, timeoutMs, start));
+          return;
+        }
+        return this.proxy(req, res, this.homeTarget!, timeoutMs, start);
+      case 'streaming':
+        return this.fork(req, res, timeoutMs, start, true);
+      case 'serializing':
+        return this.fork(req, res, timeoutMs, start, false);
+      case 'static':
+        return void this.serveStatic(req, res);
+    }
+  }
+
+  private proxy(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
+    if (this.config.bufferHttp && body === undefined && req.headers['content-length'] === undefined && !noBody(req)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => this.proxy(req, res, t, timeoutMs, start, Buffer.concat(chunks)));
+      return;
+    }
+    const headers = req.headers;
+    if (headers.connection !== undefined) delete headers.connection;
+    if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
+    if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
+    if (body !== undefined) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+    }
+    const up = request({ host: t.host, port: t.port, method: req.method, path: t.prefix + req.url, headers, agent: t.agent });
+    let timer: NodeJS.Timeout | undefined;
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (!res.headersSent) {
+          res.writeHead(504, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
+          res.end(`Function exceeded the timeout of ${timeoutMs / 1000}s\n`);
+        } else {
+          res.destroy();
+        }
+        up.destroy();
+      }, timeoutMs);
+    }
+    up.on('response', (ur) => {
+      const raw = ur.rawHeaders;
+      const out: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        if (!hopByHop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+      }
+      out.push('X-Duration-Seconds', secondsSince(start));
+      res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
+      ur.pipe(res);
+      ur.on('end', () => {
+        if (timer) clearTimeout(timer);
+      });
+      ur.on('error', () => res.destroy());
+    });
+    up.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (res.writableEnded) return;
+      log(`Upstream HTTP request error: ${err.message}`);
+      res.writeHead(500, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
+      res.end(`Can't reach service for: ${this.config.functionName || 'function'}.\n`);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+      if (timer) clearTimeout(timer);
+    });
+    if (body !== undefined) up.end(body);
+    else req.pipe(up);
+  }
+
+  private fork(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, streaming: boolean): void {
+    const c = this.config;
+    log('Forking fprocess.');
+    const child = spawn(c.fprocessArgv[0]!, c.fprocessArgv.slice(1), { env: { ...process.env, ...cgiEnv(req) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    pipeLogs('stderr', child.stderr, process.stderr, c.prefixLogs, c.logBufferSize);
+    child.stdin.on('error', () => undefined);
+    let timedOut = false;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            log(`Function was killed by ExecTimeout: ${timeoutMs / 1000}s`);
+            child.kill('SIGKILL');
+          }, timeoutMs)
+        : undefined;
+    res.on('close', () => {
+      if (!res.writableFinished && child.exitCode === null) child.kill('SIGKILL');
+    });
+    let bytes = 0;
+    let spawnError: Error | undefined;
+    child.on('error', (err) => {
+      spawnError = err;
+    });
+    if (streaming) {
+      child.on('spawn', () => {
+        res.writeHead(200, { 'Content-Type': c.contentType });
+        child.stdout.on('data', (d: Buffer) => {
+          bytes += d.length;
+          res.write(d);
+        });
+      });
+      req.pipe(child.stdin);
+      child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        if (spawnError && !res.headersSent) {
+          res.writeHead(500, { 'Content-Type': 'text/plain', [H.internal]: 'of-watchdog' });
+          res.end(`Unable to start function: ${spawnError.message}\n`);
+          return;
+        }
+        if (code !== 0 && !timedOut) log(`Function exited with code ${code}`);
+        log(`Wrote ${bytes} Bytes - Duration: ${secondsSince(start)} seconds`);
+        res.end();
+      });
+      return;
+    }
+    // serializing: buffer stdin up to Content-Length and stdout until exit
+    const limit = Number(req.headers['content-length'] ?? Infinity);
+    let got = 0;
+    req.on('data', (d: Buffer) => {
+      if (got >= limit) return;
+      const part = got + d.length > limit ? d.subarray(0, limit - got) : d;
+      got += part.length;
+      child.stdin.write(part);
+    });
+    req.on('end', () => child.stdin.end());
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (res.destroyed) return;
+      const dur = secondsSince(start);
+      if (spawnError || timedOut || code !== 0) {
+        const msg = spawnError ? spawnError.message : timedOut ? `exec timeout after ${timeoutMs / 1000}s` : `exit status ${code ?? signal}`;
+        log(`Function error: ${msg}`);
+        res.writeHead(500, { 'Content-Type': 'text/plain', 'X-Duration-Seconds': dur });
+        res.end(msg);
+        return;
+      }
+      const body = Buffer.concat(out);
+      log(`Wrote ${body.length} Bytes - Duration: ${dur} seconds`);
+      res.writeHead(200, { 'Content-Type': c.contentType, 'X-Duration-Seconds': dur, 'Content-Length': body.length });
+      res.end(body);
+    });
+  }
+
+  private async serveStatic(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
+      res.end('Method not allowed\n');
+      return;
+    }
+    const root = resolvePath(this.config.staticPath);
+    let rel: string;
+    try {
+      rel = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    } catch {
+      rel = '/';
+    }
+    let file = join(root, normalize('/' + rel));
+    if (!file.startsWith(root)) file = root;
+    try {
+      let st = await stat(file);
+      if (st.isDirectory()) {
+        file = join(file, 'index.html');
+        st = await stat(file);
+      }
+      res.writeHead(200, { 'Content-Type': mime[extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
+      if (req.method === 'HEAD') res.end();
+      else createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    } catch {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('404 page not found\n');
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- internal endpoints
+
+  private async lockPresent(): Promise<boolean> {
+    if (this.config.suppressLock) return false;
+    try {
+      await access(this.config.lockFile);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async health(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET') return methodNotAllowed(res);
+    if (this.accepting && (await this.lockPresent())) {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('OK');
+    } else {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end('Service Unavailable');
+    }
+  }
+
+  private async ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET') return methodNotAllowed(res);
+    if (!this.accepting || this.draining || !(await this.lockPresent())) {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end('Service Unavailable');
+      return;
+    }
+    const home = this.slots.home;
+    if (this.slots.full(home)) {
+      res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
+      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${home.capacity}`);
+      return;
+    }
+    if (this.config.readyPath && this.homeTarget) {
+      const t = this.homeTarget;
+      const up = request({ host: t.host, port: t.port, method: 'GET', path: t.prefix + this.config.readyPath, agent: t.agent }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, { 'Content-Type': ur.headers['content-type'] ?? 'text/plain' });
+        ur.pipe(res);
+      });
+      up.on('error', () => {
+        if (!res.headersSent) {
+          res.writeHead(503, { 'Content-Type': 'text/plain' });
+          res.end('Service Unavailable');
+        }
+      });
+      up.end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end('OK');
+  }
+
+  private status(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET') return methodNotAllowed(res);
+    const body = JSON.stringify(this.report());
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private async controlHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return methodNotAllowed(res);
+    const token = this.config.controlToken;
+    if (!isLoopback(req.socket.remoteAddress) && !(token !== '' && req.headers[H.controlToken] === token)) {
+      return internalError(res, 403, 'control requests need loopback or a valid x-hyperfaas-token', 'hyperfaas');
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let cmd: ControlRequest;
+    try {
+      cmd = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlRequest;
+    } catch {
+      return internalError(res, 400, 'body is not JSON', 'hyperfaas');
+    }
+    const reply = await this.control(cmd);
+    const body = JSON.stringify(reply);
+    res.writeHead(reply.ok ? 200 : 409, { 'Content-Type': 'application/json', [H.instance]: this.config.instanceId });
+    res.end(body);
+  }
+
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if ((req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('404 page not found\n');
+      return;
+    }
+    const text = await this.metrics.registry.metrics();
+    res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
+    res.end(text);
+  }
+}
+
+function noBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] === undefined;
+}
+
+function methodNotAllowed(res: ServerResponse): void {
+  res.writeHead(405, { 'Content-Type': 'text/plain' });
+  res.end('Method not allowed\n');
+}
+
+function internalError(res: ServerResponse, code: number, msg: string, who: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(code, { 'Content-Type': 'text/plain', [H.internal]: who });
+  res.end(msg + '\n');
+}
+
+function listen(s: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    const done = () => {
+      s.off('error', reject);
+      resolve();
+    };
+    if (host) s.listen(port, host, done);
+    else s.listen(port, done);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** SlotOf is re-exported for callers that route by hand. */
+export type { Slot };
