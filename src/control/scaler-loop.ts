@@ -1,0 +1,167 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../logger.js';
+import { parseScalingLabels } from '../scaling/labels.js';
+import type { FunctionSpec, Phase, PolicyInput, PolicyName, ScalingAction, ScalingPolicy } from '../scaling/types.js';
+import type { FunctionStatus } from '../types/index.js';
+import { parseCpu, parseMemory } from '../api/quantity.js';
+
+/** Observation is the part of a PolicyInput the GS gathers for one function on one tick. */
+export type Observation = Omit<PolicyInput, 'spec' | 'nowMs' | 'replicas'>;
+
+/** ScalerPorts is everything the loop touches outside itself: the backend's functions, the GS's view, the actuators. */
+export interface ScalerPorts {
+  /** functions lists every function of every namespace (from memory). */
+  functions(): Promise<FunctionStatus[]>;
+  /** observe gathers one function's instances, demand, guest slots and node figures. */
+  observe(fn: FunctionStatus, spec: FunctionSpec, nowMs: number): Observation;
+  /** act carries out one action (resize, specialise, scale...). */
+  act(fn: FunctionStatus, action: ScalingAction): Promise<void>;
+}
+
+/** Ticker calls back periodically; tests use a manual one. */
+export interface Ticker {
+  start(onTick: () => void): void;
+  stop(): void;
+}
+
+/** intervalTicker is the real ticker. */
+export function intervalTicker(everyMs: number): Ticker {
+  let t: NodeJS.Timeout | undefined;
+  return {
+    start(onTick) {
+      t = setInterval(onTick, everyMs);
+      t.unref();
+    },
+    stop() {
+      if (t) clearInterval(t);
+    },
+  };
+}
+
+/** ScalerLoopOptions wire a ScalerLoop. */
+export interface ScalerLoopOptions {
+  ports: ScalerPorts;
+  policies: Partial<Record<PolicyName, ScalingPolicy<unknown>>>;
+  /** defaultPolicy applies when a function has no com.hyperfaas.policy label. */
+  defaultPolicy: PolicyName;
+  now: () => number;
+  ticker: Ticker;
+  logger: Logger;
+  registry?: Registry;
+}
+
+/** specFor derives a policy's FunctionSpec from a function's status (labels, max_inflight, limits, requests). */
+export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?: FunctionSpec; errors: string[] } {
+  const hasPolicy = fn.labels['com.hyperfaas.policy'] !== undefined;
+  const parsed = parseScalingLabels(hasPolicy ? fn.labels : { ...fn.labels, 'com.hyperfaas.policy': defaultPolicy });
+  if (!parsed.ok) return { errors: parsed.errors };
+  const capacity = Number(fn.envVars?.max_inflight ?? 0);
+  const cpuLimit = fn.limits?.cpu ? parseCpu(fn.limits.cpu) : 0;
+  const cpuRequest = fn.requests?.cpu ? parseCpu(fn.requests.cpu) : cpuLimit || 1;
+  const mem = fn.limits?.memory ? parseMemory(fn.limits.memory) : 0;
+  return {
+    spec: {
+      key: `${fn.name}.${fn.namespace}`,
+      labels: parsed.labels,
+      capacity: Number.isFinite(capacity) && capacity > 0 ? capacity : 0,
+      cpuRequest: Number.isFinite(cpuRequest) && cpuRequest > 0 ? cpuRequest : 1,
+      cpuLimit: Number.isFinite(cpuLimit) ? cpuLimit : 0,
+      ...(Number.isFinite(mem) && mem > 0 ? { memoryLimitBytes: mem } : {}),
+    },
+    errors: [],
+  };
+}
+
+/**
+ * ScalerLoop is the impure shell around the pure scaling policies: on every tick it asks each function's policy
+ * (label com.hyperfaas.policy, else the provider default) for a decision and carries out its actions. One tick runs
+ * at a time; a slow tick makes the next one skip, never pile up. Every phase change is a metric and a log line.
+ */
+export class ScalerLoop {
+  private readonly states = new Map<string, { policy: PolicyName; state: unknown; phase: Phase }>();
+  private readonly warned = new Set<string>();
+  private running = false;
+  private readonly log: Logger;
+  private readonly phases?: Counter<'function' | 'phase'>;
+  private readonly actions?: Counter<'function' | 'kind'>;
+  private readonly desired?: Gauge<'function'>;
+
+  constructor(private readonly o: ScalerLoopOptions) {
+    this.log = o.logger.child({ component: 'scaler' });
+    if (o.registry) {
+      this.phases = new Counter({ name: 'hyperfaas_scaler_phase_changes_total', help: 'Scaling phase changes per function', labelNames: ['function', 'phase'], registers: [o.registry] });
+      this.actions = new Counter({ name: 'hyperfaas_scaler_actions_total', help: 'Scaling actions carried out', labelNames: ['function', 'kind'], registers: [o.registry] });
+      this.desired = new Gauge({ name: 'hyperfaas_scaler_desired_replicas', help: 'Desired replicas after the last tick', labelNames: ['function'], registers: [o.registry] });
+    }
+  }
+
+  /** start begins ticking. */
+  start(): void {
+    this.o.ticker.start(() => void this.tick());
+  }
+
+  /** stop ends ticking. */
+  stop(): void {
+    this.o.ticker.stop();
+  }
+
+  /** phaseOf returns the last phase of a function ("name.namespace"), for tests and status. */
+  phaseOf(key: string): Phase | undefined {
+    return this.states.get(key)?.phase;
+  }
+
+  /** tick runs one pass over every function; it returns at once when the previous pass is still running. */
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const nowMs = this.o.now();
+      const fns = await this.o.ports.functions();
+      const seen = new Set<string>();
+      for (const fn of fns) {
+        const key = `${fn.name}.${fn.namespace}`;
+        seen.add(key);
+        await this.tickOne(fn, key, nowMs);
+      }
+      for (const k of this.states.keys()) if (!seen.has(k)) this.states.delete(k);
+    } catch (e) {
+      this.log.warn('scaler tick failed', { error: String(e) });
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async tickOne(fn: FunctionStatus, key: string, nowMs: number): Promise<void> {
+    const { spec, errors } = specFor(fn, this.o.defaultPolicy);
+    if (!spec) {
+      if (!this.warned.has(key)) this.log.warn('scaling labels ignored', { function: key, errors });
+      this.warned.add(key);
+      return;
+    }
+    const policy = this.o.policies[spec.labels.policy];
+    if (!policy || spec.labels.policy === 'none') return;
+    let st = this.states.get(key);
+    if (!st || st.policy !== policy.name) {
+      st = { policy: policy.name, state: policy.initialState(nowMs), phase: 'steady' };
+      this.states.set(key, st);
+    }
+    const input: PolicyInput = { nowMs, spec, replicas: fn.replicas, ...this.o.ports.observe(fn, spec, nowMs) };
+    const d = policy.decide(input, st.state);
+    st.state = d.state;
+    if (d.phase !== st.phase) {
+      this.phases?.inc({ function: key, phase: d.phase });
+      this.log.info('scaling phase', { function: key, policy: policy.name, from: st.phase, to: d.phase, replicas: d.replicas, reasons: d.reasons });
+      st.phase = d.phase;
+    }
+    this.desired?.set({ function: key }, d.replicas);
+    for (const a of d.actions) {
+      try {
+        await this.o.ports.act(fn, a);
+        this.actions?.inc({ function: key, kind: a.kind });
+        this.log.debug('scaling action', { function: key, action: a });
+      } catch (e) {
+        this.log.warn('scaling action failed', { function: key, action: a, error: String(e) });
+      }
+    }
+  }
+}
