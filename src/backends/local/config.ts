@@ -1,0 +1,222 @@
+/**
+ * config reads the local backend's settings from an env map (style.md §3.3): pure apart from the working directory
+ * and the Node binary of this process, frozen, and every error names the key, the value and what is allowed.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { repoRoot } from '../../paths.js';
+
+/** IsolationMode: auto isolates instances as far as the host allows; none runs them as plain child processes. */
+export type IsolationMode = 'auto' | 'none';
+
+/** LocalBackendConfig is everything the local backend needs; durations are milliseconds, sizes bytes. */
+export interface LocalBackendConfig {
+  /** dataDir holds functions, secrets, prepared images, logs and per-instance run dirs (HYPERFAAS_DATA). */
+  readonly dataDir: string;
+  /** imagePath is searched, in order, for the directory an image name resolves to (HYPERFAAS_IMAGE_PATH). */
+  readonly imagePath: readonly string[];
+  /** portRange is where instance ports come from, inclusive (HYPERFAAS_PORT_RANGE, "31000-32999"). */
+  readonly portRange: { readonly from: number; readonly to: number };
+  /** namespaces lists the namespaces functions may use, the default (openfaas-fn) first. */
+  readonly namespaces: readonly string[];
+  /** healthIntervalMs is how often a ready instance's /_/health is polled (HYPERFAAS_HEALTH_INTERVAL). */
+  readonly healthIntervalMs: number;
+  /** restartBackoffMinMs and restartBackoffMaxMs bound the exponential back-off before a crashed instance restarts. */
+  readonly restartBackoffMinMs: number;
+  readonly restartBackoffMaxMs: number;
+  /** stopTimeoutMs is how long a SIGTERMed instance may drain before its process group is killed. */
+  readonly stopTimeoutMs: number;
+  /** isolation: auto (cgroups, user, mount namespace where the host allows) or none (HYPERFAAS_ISOLATION). */
+  readonly isolation: IsolationMode;
+  /** runAsUser is the unprivileged user instances run as when isolated; created as a system user if missing. */
+  readonly runAsUser: string;
+  /** cgroupRoot is where cgroup hierarchies are mounted (HYPERFAAS_CGROUP_ROOT, /sys/fs/cgroup). */
+  readonly cgroupRoot: string;
+  /** cgroupParent is the group every instance's cgroup lives under (HYPERFAAS_CGROUP_PARENT, "hyperfaas"). */
+  readonly cgroupParent: string;
+  /** pidsLimit is the per-instance task limit where a pids controller exists (HYPERFAAS_PIDS_LIMIT; 0 = none). */
+  readonly pidsLimit: number;
+  /** minMemoryBytes is the floor applied to limits.memory: the watchdog alone needs tens of MiB (HYPERFAAS_MIN_MEMORY). */
+  readonly minMemoryBytes: number;
+  /** logLines bounds each function's in-memory log buffer (HYPERFAAS_LOG_LINES). */
+  readonly logLines: number;
+  /** natsUrl is handed to instances as NATS_URL when set (NATS_URL). */
+  readonly natsUrl?: string;
+  /** nodeBinary runs the watchdog (HYPERFAAS_NODE, default this process's node). */
+  readonly nodeBinary: string;
+}
+
+/** LocalConfigError names the key, the value given and what is allowed. */
+export class LocalConfigError extends Error {
+  override readonly name = 'LocalConfigError';
+  constructor(
+    readonly key: string,
+    readonly value: string,
+    readonly allowed: string,
+  ) {
+    super(`invalid ${key}=${JSON.stringify(value)}: allowed ${allowed}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** DEFAULT_NAMESPACE is the namespace OpenFaaS clients assume. */
+export const DEFAULT_NAMESPACE = 'openfaas-fn';
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** parseDurationMs reads "30" (seconds), "500ms", "2s", "1m30s"; undefined when it is not a duration. */
+export function parseDurationMs(text: string): number | undefined {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  if (s === '') return undefined;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+  let at = 0;
+  let total = 0;
+  while (at < s.length) {
+    re.lastIndex = at;
+    const m = re.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * durationUnits[m[2]!]!;
+    at = re.lastIndex;
+  }
+  return total;
+}
+
+const sizeUnits: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+};
+
+/** parseMemoryQuantity reads a Kubernetes memory quantity ("128Mi", "1G", "5e6", "1048576") into bytes. */
+export function parseMemoryQuantity(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Math.round(Number(m[1]) * sizeUnits[m[2] ?? '']!);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** parseCpuQuantity reads a Kubernetes cpu quantity ("100m", "0.5", "2") into cores. */
+export function parseCpuQuantity(text: string): number | undefined {
+  const s = text.trim();
+  const milli = /^(\d+)m$/.exec(s);
+  const n = milli ? Number(milli[1]) / 1000 : /^\d*\.?\d+$/.test(s) ? Number(s) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+function get(env: Env, key: string): string | undefined {
+  const v = env[key];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function duration(env: Env, key: string, def: number, min: number): number {
+  const v = get(env, key);
+  if (v === undefined) return def;
+  const ms = parseDurationMs(v);
+  if (ms === undefined || ms < min) throw new LocalConfigError(key, v, `a duration of at least ${min} ms ("2s", "500ms", "30")`);
+  return ms;
+}
+
+function int(env: Env, key: string, def: number, min: number, max: number): number {
+  const v = get(env, key);
+  if (v === undefined) return def;
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new LocalConfigError(key, v, `an integer in [${min}, ${max}]`);
+  return n;
+}
+
+const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** readLocalConfig parses env (normally process.env) into a frozen LocalBackendConfig or throws LocalConfigError. */
+export function readLocalConfig(env: Env): LocalBackendConfig {
+  const cwd = process.cwd();
+  const dataDir = resolve(cwd, get(env, 'HYPERFAAS_DATA') ?? '.data');
+
+  const pathText = get(env, 'HYPERFAAS_IMAGE_PATH');
+  const imagePath = pathText
+    ? pathText
+        .split(':')
+        .filter((p) => p !== '')
+        .map((p) => resolve(cwd, p))
+    : [join(cwd, 'build'), join(repoRoot, 'stack-templates', 'examples', 'build')];
+
+  const rangeText = get(env, 'HYPERFAAS_PORT_RANGE') ?? '31000-32999';
+  const rm = /^(\d+)-(\d+)$/.exec(rangeText);
+  const from = rm ? Number(rm[1]) : NaN;
+  const to = rm ? Number(rm[2]) : NaN;
+  // Each instance takes three ports (watchdog, metrics, function), so a usable range holds at least one instance.
+  if (!rm || from < 1024 || to > 65535 || to - from < 2) {
+    throw new LocalConfigError('HYPERFAAS_PORT_RANGE', rangeText, 'FROM-TO within 1024-65535 holding at least 3 ports');
+  }
+
+  const namespaces = [DEFAULT_NAMESPACE];
+  for (const ns of (get(env, 'HYPERFAAS_NAMESPACES') ?? '').split(',').map((s) => s.trim())) {
+    if (ns === '' || namespaces.includes(ns)) continue;
+    if (!dns1123.test(ns) || ns.length > 63) {
+      throw new LocalConfigError('HYPERFAAS_NAMESPACES', env.HYPERFAAS_NAMESPACES ?? '', 'comma-separated DNS-1123 labels');
+    }
+    namespaces.push(ns);
+  }
+
+  const isolationText = get(env, 'HYPERFAAS_ISOLATION') ?? 'auto';
+  if (isolationText !== 'auto' && isolationText !== 'none') {
+    throw new LocalConfigError('HYPERFAAS_ISOLATION', isolationText, 'auto or none');
+  }
+
+  const restartBackoffMinMs = duration(env, 'HYPERFAAS_RESTART_BACKOFF_MIN', 500, 1);
+  const restartBackoffMaxMs = duration(env, 'HYPERFAAS_RESTART_BACKOFF_MAX', 30_000, 1);
+  if (restartBackoffMaxMs < restartBackoffMinMs) {
+    throw new LocalConfigError(
+      'HYPERFAAS_RESTART_BACKOFF_MAX',
+      env.HYPERFAAS_RESTART_BACKOFF_MAX ?? '',
+      `a duration of at least HYPERFAAS_RESTART_BACKOFF_MIN (${restartBackoffMinMs} ms)`,
+    );
+  }
+
+  const user = get(env, 'HYPERFAAS_USER') ?? 'app';
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) throw new LocalConfigError('HYPERFAAS_USER', user, 'a user name ([a-z_][a-z0-9_-]*)');
+
+  const cgroupParent = get(env, 'HYPERFAAS_CGROUP_PARENT') ?? 'hyperfaas';
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cgroupParent) || cgroupParent.split('/').includes('..')) {
+    throw new LocalConfigError('HYPERFAAS_CGROUP_PARENT', cgroupParent, 'a relative cgroup path such as "hyperfaas"');
+  }
+  const cgroupRoot = get(env, 'HYPERFAAS_CGROUP_ROOT') ?? '/sys/fs/cgroup';
+  if (!isAbsolute(cgroupRoot)) throw new LocalConfigError('HYPERFAAS_CGROUP_ROOT', cgroupRoot, 'an absolute path');
+
+  const memText = get(env, 'HYPERFAAS_MIN_MEMORY') ?? '64Mi';
+  const minMemoryBytes = parseMemoryQuantity(memText);
+  if (minMemoryBytes === undefined) throw new LocalConfigError('HYPERFAAS_MIN_MEMORY', memText, 'a memory quantity such as 64Mi');
+
+  const natsUrl = get(env, 'NATS_URL');
+  if (natsUrl !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl)) {
+    throw new LocalConfigError('NATS_URL', natsUrl, 'a nats:// URL');
+  }
+
+  const cfg: LocalBackendConfig = {
+    dataDir,
+    imagePath: Object.freeze(imagePath),
+    portRange: Object.freeze({ from, to }),
+    namespaces: Object.freeze(namespaces),
+    healthIntervalMs: duration(env, 'HYPERFAAS_HEALTH_INTERVAL', 1000, 10),
+    restartBackoffMinMs,
+    restartBackoffMaxMs,
+    stopTimeoutMs: duration(env, 'HYPERFAAS_STOP_TIMEOUT', 35_000, 0),
+    isolation: isolationText,
+    runAsUser: user,
+    cgroupRoot,
+    cgroupParent,
+    pidsLimit: int(env, 'HYPERFAAS_PIDS_LIMIT', 512, 0, 4_194_304),
+    minMemoryBytes,
+    logLines: int(env, 'HYPERFAAS_LOG_LINES', 10_000, 1, 10_000_000),
+    nodeBinary: get(env, 'HYPERFAAS_NODE') ?? process.execPath,
+    ...(natsUrl !== undefined ? { natsUrl } : {}),
+  };
+  return Object.freeze(cfg);
+}

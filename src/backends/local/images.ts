@@ -1,0 +1,321 @@
+/**
+ * images turns a function's `image` into something the local backend can run.
+ *
+ * Name -> directory rules (first hit wins, directories of the search path in order). The image reference is
+ * normalised first: the digest (`@sha256:...`) and the tag (`:latest`) are dropped, and so is a registry host (a
+ * first segment holding "." or ":" or equal to "localhost", e.g. docker.io/, ghcr.io/, 127.0.0.1:5000/). For
+ * `ghcr.io/acme/fns/echo:1.2` that leaves the path `acme/fns/echo` and the name `echo`; each search dir D is tried as
+ *   1. D/echo                (the last segment: what `faas-cli build --shrinkwrap` writes, build/<fn>/)
+ *   2. D/acme/fns/echo       (the whole path as nested folders)
+ *   3. D/acme-fns-echo       (the whole path, slashes turned into dashes)
+ * An image that is an absolute path names its directory directly. A directory qualifies when it holds a
+ * template.yml or a Dockerfile, which is where fprocess and the watchdog settings are read from.
+ *
+ * A directory is prepared once per content hash into <data>/images/<hash>/: copied, made world-readable, and given
+ * its dependencies (`npm ci`, or `npm install`, with --omit=dev) only when a package.json declares some.
+ * An image without such a directory runs `envProcess` through the watchdog in fork mode (mode=streaming: one process
+ * per request, CGI Http_* env), like OpenFaaS's generic images such as functions/alpine. Anything else is Invalid.
+ */
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { BackendError } from '../backend.js';
+
+/** ResolvedImage is what an instance runs: a working directory plus the watchdog env from the template. */
+export interface ResolvedImage {
+  /** kind: a prepared function directory, or a fork-mode command with no code of its own. */
+  kind: 'directory' | 'fork';
+  image: string;
+  /** sourceDir is the directory the image name resolved to (directory kind only). */
+  sourceDir?: string;
+  /** dir is the instance's working directory (the prepared copy, or an empty dir for fork kind). */
+  dir: string;
+  /** hash is the content hash of the prepared copy (directory kind only). */
+  hash?: string;
+  /** fprocess is the function command the watchdog runs (envProcess wins over the template's). */
+  fprocess: string;
+  /** mode is the watchdog mode: the template's (usually http) or streaming for fork kind. */
+  mode: string;
+  /** env are the template's other watchdog settings (Dockerfile ENV of the last stage), fprocess/mode excluded. */
+  env: Record<string, string>;
+  /** handlerFolder is where the handler lives inside dir (template.yml handler_folder, default "function"). */
+  handlerFolder: string;
+}
+
+/** normaliseImage drops digest, tag and registry host: `ghcr.io/a/b:1` -> { path: 'a/b', name: 'b' }. */
+export function normaliseImage(image: string): { path: string; name: string } {
+  let ref = image.trim();
+  const at = ref.indexOf('@');
+  if (at >= 0) ref = ref.slice(0, at);
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > slash) ref = ref.slice(0, colon);
+  const segs = ref.split('/').filter((s) => s !== '');
+  if (segs.length > 1 && (segs[0]!.includes('.') || segs[0]!.includes(':') || segs[0] === 'localhost')) segs.shift();
+  return { path: segs.join('/'), name: segs[segs.length - 1] ?? '' };
+}
+
+/** imageCandidates lists the directories tried for an image, in order (see the module comment). */
+export function imageCandidates(image: string, searchPath: readonly string[]): string[] {
+  if (isAbsolute(image.trim())) return [image.trim()];
+  const { path, name } = normaliseImage(image);
+  if (name === '' || path.split('/').some((s) => s === '..' || s === '.')) return [];
+  const out: string[] = [];
+  for (const d of searchPath) {
+    for (const c of [join(d, name), join(d, path), join(d, path.replaceAll('/', '-'))]) if (!out.includes(c)) out.push(c);
+  }
+  return out;
+}
+
+/** isFunctionDir reports whether a directory holds a template.yml or a Dockerfile. */
+export function isFunctionDir(dir: string): boolean {
+  return existsSync(join(dir, 'template.yml')) || existsSync(join(dir, 'Dockerfile'));
+}
+
+function unquote(v: string): string {
+  if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) {
+    return v.slice(1, -1).replace(/\\(.)/g, '$1');
+  }
+  return v;
+}
+
+/** splitWords splits an ENV line's arguments on spaces outside quotes. */
+function splitWords(s: string): string[] {
+  const out: string[] = [];
+  const re = /(?:[^\s"']+|"(?:[^"\\]|\\.)*"|'[^']*')+/g;
+  for (const m of s.matchAll(re)) out.push(m[0]);
+  return out;
+}
+
+/**
+ * dockerfileEnv returns the ENV settings of a Dockerfile's last stage (the image that runs): both
+ * `ENV k=v k2="v 2"` and the legacy `ENV k v` forms, with line continuations.
+ */
+export function dockerfileEnv(text: string): Record<string, string> {
+  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  let env: Record<string, string> = {};
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (/^FROM\s/i.test(line)) env = {};
+    const m = /^ENV\s+(.*)$/i.exec(line);
+    if (!m) continue;
+    const body = m[1]!.trim();
+    const words = splitWords(body);
+    if (words.length > 0 && !words[0]!.includes('=')) {
+      const sp = body.search(/\s/);
+      if (sp > 0) env[body.slice(0, sp)] = unquote(body.slice(sp).trim());
+      continue;
+    }
+    for (const w of words) {
+      const eq = w.indexOf('=');
+      if (eq > 0) env[w.slice(0, eq)] = unquote(w.slice(eq + 1));
+    }
+  }
+  return env;
+}
+
+/** TemplateInfo is what a function directory says about how to run it. */
+export interface TemplateInfo {
+  fprocess?: string;
+  mode?: string;
+  env: Record<string, string>;
+  handlerFolder: string;
+}
+
+/**
+ * The env a Dockerfile sets that only makes sense inside its container image (paths such as /home/app/runtime) or
+ * that the backend owns per instance; the host provides these instead.
+ */
+const hostOwned = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'HOSTNAME',
+  'NODE_PATH',
+  'port',
+  'metrics_port',
+  'http_port',
+  'lock_file',
+  'bind_address',
+  'HYPERFAAS_NODE_RUNTIME',
+  'guest_runtime',
+]);
+
+/** readTemplateInfo reads template.yml (fprocess, handler_folder) and the Dockerfile's ENV (which wins). */
+export async function readTemplateInfo(dir: string): Promise<TemplateInfo> {
+  const info: TemplateInfo = { env: {}, handlerFolder: 'function' };
+  if (existsSync(join(dir, 'template.yml'))) {
+    const t = parseYaml(await readFile(join(dir, 'template.yml'), 'utf8')) as Record<string, unknown> | null;
+    if (t && typeof t.fprocess === 'string' && t.fprocess.trim()) info.fprocess = t.fprocess.trim();
+    if (t && typeof t.handler_folder === 'string' && t.handler_folder.trim()) info.handlerFolder = t.handler_folder.trim();
+  }
+  if (existsSync(join(dir, 'Dockerfile'))) {
+    const env = dockerfileEnv(await readFile(join(dir, 'Dockerfile'), 'utf8'));
+    const fp = env.function_process ?? env.fprocess;
+    if (fp) info.fprocess = fp;
+    if (env.mode) info.mode = env.mode;
+    for (const [k, v] of Object.entries(env)) {
+      if (k === 'fprocess' || k === 'function_process' || k === 'mode' || hostOwned.has(k)) continue;
+      info.env[k] = v;
+    }
+  }
+  return info;
+}
+
+const skipped = new Set(['node_modules', '.git']);
+
+/** hashDir hashes a directory's relative paths, modes' executable bit and contents, skipping node_modules and .git. */
+export async function hashDir(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    const ents = (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of ents) {
+      if (skipped.has(e.name)) continue;
+      const p = join(d, e.name);
+      const rel = relative(dir, p);
+      if (e.isDirectory()) {
+        h.update(`d ${rel}\0`);
+        await walk(p);
+      } else if (e.isFile()) {
+        const st = await stat(p);
+        h.update(`f ${rel} ${st.mode & 0o111 ? 'x' : '-'}\0`);
+        h.update(await readFile(p));
+        h.update('\0');
+      }
+    }
+  };
+  await walk(dir);
+  return h.digest('hex').slice(0, 32);
+}
+
+/** hasDependencies reports whether a package.json declares runtime dependencies. */
+export async function hasDependencies(pkgJson: string): Promise<boolean> {
+  if (!existsSync(pkgJson)) return false;
+  try {
+    const pkg = JSON.parse(await readFile(pkgJson, 'utf8')) as { dependencies?: Record<string, string> };
+    return !!pkg.dependencies && Object.keys(pkg.dependencies).length > 0;
+  } catch {
+    throw new BackendError('Invalid', `${pkgJson} is not valid JSON`);
+  }
+}
+
+/** InstallStep installs a directory's dependencies; it rejects with the tool's output on failure. */
+export type InstallStep = (dir: string) => Promise<void>;
+
+/** npmInstall runs `npm ci --omit=dev` when a package-lock.json exists, else `npm install --omit=dev`. */
+export const npmInstall: InstallStep = (dir) =>
+  new Promise((resolve, reject) => {
+    const args = existsSync(join(dir, 'package-lock.json')) ? ['ci'] : ['install'];
+    args.push('--omit=dev', '--no-audit', '--no-fund', '--loglevel=error');
+    const child = spawn('npm', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4000)));
+    child.stderr.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm ${args[0]} in ${dir} exited ${code}: ${out.trim()}`))));
+  });
+
+async function makeReadable(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await makeReadable(p);
+    else if (e.isFile()) await chmod(p, (await stat(p)).mode & 0o111 ? 0o755 : 0o644);
+  }
+}
+
+/** ImageResolver resolves images against a search path and prepares each distinct directory content once. */
+export class ImageResolver {
+  private readonly preparing = new Map<string, Promise<string>>();
+  readonly imagesDir: string;
+
+  constructor(
+    dataDir: string,
+    private readonly searchPath: readonly string[],
+    private readonly install: InstallStep = npmInstall,
+  ) {
+    this.imagesDir = join(dataDir, 'images');
+  }
+
+  /** find returns the first qualifying directory for image, and every path tried. */
+  find(image: string): { dir?: string; tried: string[] } {
+    const tried = imageCandidates(image, this.searchPath);
+    return { dir: tried.find((d) => existsSync(d) && isFunctionDir(d)), tried };
+  }
+
+  /** resolve finds and prepares image, or falls back to fork mode with envProcess; Invalid when neither works. */
+  async resolve(image: string, envProcess?: string): Promise<ResolvedImage> {
+    const { dir, tried } = this.find(image);
+    if (dir) {
+      const info = await readTemplateInfo(dir);
+      const fprocess = envProcess?.trim() || info.fprocess;
+      if (!fprocess) throw new BackendError('Invalid', `image ${image}: ${dir} names no fprocess (template.yml or Dockerfile ENV) and no envProcess was given`);
+      const hash = await hashDir(dir);
+      const prepared = await this.prepare(dir, hash);
+      return {
+        kind: 'directory',
+        image,
+        sourceDir: dir,
+        dir: prepared,
+        hash,
+        fprocess,
+        mode: info.mode ?? (info.env.upstream_url || info.env.http_upstream_url ? 'http' : 'streaming'),
+        env: info.env,
+        handlerFolder: info.handlerFolder,
+      };
+    }
+    if (envProcess?.trim()) {
+      const empty = join(this.imagesDir, 'empty');
+      await mkdir(empty, { recursive: true, mode: 0o755 });
+      await chmod(empty, 0o755);
+      return { kind: 'fork', image, dir: empty, fprocess: envProcess.trim(), mode: 'streaming', env: {}, handlerFolder: 'function' };
+    }
+    throw new BackendError(
+      'Invalid',
+      `image ${image} has no function directory (a folder with template.yml or Dockerfile, e.g. from faas-cli build --shrinkwrap) and no envProcess to run in fork mode; tried: ${tried.join(', ') || '(no usable name)'}`,
+    );
+  }
+
+  private prepare(src: string, hash: string): Promise<string> {
+    let p = this.preparing.get(hash);
+    if (!p) {
+      p = this.doPrepare(src, hash);
+      this.preparing.set(hash, p);
+      p.catch(() => this.preparing.delete(hash));
+    }
+    return p;
+  }
+
+  private async doPrepare(src: string, hash: string): Promise<string> {
+    const target = join(this.imagesDir, hash);
+    if (existsSync(join(target, '.hyperfaas-ready'))) return target;
+    await mkdir(this.imagesDir, { recursive: true, mode: 0o755 });
+    await chmod(this.imagesDir, 0o755);
+    const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+    await rm(tmp, { recursive: true, force: true });
+    try {
+      await cp(src, tmp, { recursive: true, filter: (s) => !s.split('/').includes('.git') });
+      const info = await readTemplateInfo(tmp);
+      for (const d of [tmp, join(tmp, info.handlerFolder)]) {
+        if (await hasDependencies(join(d, 'package.json'))) {
+          try {
+            await this.install(d);
+          } catch (e) {
+            throw new BackendError('Invalid', `installing dependencies of ${src}: ${(e as Error).message}`, { cause: e });
+          }
+        }
+      }
+      await makeReadable(tmp);
+      await writeFile(join(tmp, '.hyperfaas-ready'), `${src}\n`, { mode: 0o644 });
+      await rm(target, { recursive: true, force: true });
+      await rename(tmp, target);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return target;
+  }
+}

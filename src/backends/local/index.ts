@@ -1,0 +1,759 @@
+/**
+ * The local backend: the embedded default FunctionBackend. Each replica is an *instance*, a process group on this
+ * host running our watchdog (which runs the function), with its own 127.0.0.1 ports, temp dir, lock file and, where
+ * the host allows, cgroup, user and mount namespace (isolation.ts). Functions and secrets persist in the data dir
+ * (store.ts) and come back after a restart; get and list answer from memory.
+ *
+ * Per function, `reconcile` drives the instances towards the desired count of the current generation. An update
+ * bumps the generation: new instances start, and old ones are SIGTERMed (the watchdog drains) only as new ones
+ * become ready, so requests are never dropped. A crashed instance restarts in place with exponential back-off.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../logger.js';
+import { watchdogMain } from '../../paths.js';
+import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
+import {
+  BackendError,
+  type FunctionBackend,
+  type Instance,
+  type InstanceEvent,
+  type ResourceLimits,
+  type SecretInfo,
+} from '../backend.js';
+import { Cgroup } from './cgroup.js';
+import type { LocalBackendConfig } from './config.js';
+import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
+import { buildLaunch, detectIsolation, noIsolation, SECRETS_MOUNT, type Isolation, type IsolationSummary } from './isolation.js';
+import { LineSplitter, LogBuffer, toLogMessage } from './logs.js';
+import { allocatePorts, PortAllocator } from './ports.js';
+import { limitsOf, minReplicas, RUNTIME_LABEL, toFunctionStatus } from './status.js';
+import { safeName, Store } from './store.js';
+
+export { readLocalConfig, type LocalBackendConfig } from './config.js';
+export type { IsolationSummary } from './isolation.js';
+
+type Spec = FunctionDeployment & { namespace: string };
+
+/** LocalBackend is the FunctionBackend this module builds, plus what only the local backend can tell. */
+export interface LocalBackend extends FunctionBackend {
+  /** isolation says how instances are confined on this host (for /system/info-style displays and logs). */
+  readonly isolation: IsolationSummary;
+}
+
+/** isolationSummary returns the local backend's isolation summary, or undefined for another backend. */
+export function isolationSummary(b: FunctionBackend): IsolationSummary | undefined {
+  return (b as Partial<LocalBackend>).isolation;
+}
+
+/** LocalBackendOptions are test seams; production passes none. */
+export interface LocalBackendOptions {
+  /** install replaces the npm install step of image preparation. */
+  install?: InstallStep;
+  /** isolation skips host detection. */
+  isolation?: Isolation;
+  /** watchdogMain overrides the compiled watchdog entry. */
+  watchdogMain?: string;
+}
+
+interface FnState {
+  key: string;
+  spec: Spec;
+  createdAt: string;
+  replicas: number;
+  generation: number;
+  image?: ResolvedImage;
+  imageError?: string;
+  instances: Map<string, Inst>;
+  removed: boolean;
+}
+
+interface Inst {
+  id: string;
+  fn: FnState;
+  generation: number;
+  ports: { port: number; metrics: number; http: number };
+  url: string;
+  startedAt: number;
+  ready: boolean;
+  stopping: boolean;
+  child?: ChildProcess;
+  /** exited resolves when the current process (if any) has exited. */
+  exited: Promise<void>;
+  launchedAt: number;
+  restarts: number;
+  failures: number;
+  restartTimer?: NodeJS.Timeout;
+  healthTimer?: NodeJS.Timeout;
+  runDir: string;
+  cgroup?: Cgroup;
+  limits: ResourceLimits;
+  stopped?: Promise<void>;
+}
+
+const TMP_SIZE = 256 * 1024 * 1024;
+const LOG_FILE_MAX = 8 * 1024 * 1024;
+
+class LocalBackendImpl implements LocalBackend {
+  readonly name = 'local';
+  readonly orchestration = 'local';
+  readonly isolation: IsolationSummary;
+
+  private readonly fns = new Map<string, FnState>();
+  private readonly pending = new Set<string>();
+  /** all holds every instance still alive, also those of removed functions that are draining. */
+  private readonly all = new Map<string, Inst>();
+  private readonly secrets = new Map<string, Map<string, Buffer>>();
+  private readonly listeners = new Set<(ev: InstanceEvent) => void>();
+  private readonly logBuffers = new Map<string, LogBuffer>();
+  private readonly logFiles = new Map<string, { stream: WriteStream; size: number; path: string }>();
+  private readonly ports: PortAllocator;
+  private readonly images: ImageResolver;
+  private readonly store: Store;
+  private readonly runRoot: string;
+  private readonly logRoot: string;
+  private closed = false;
+  private seq = 0;
+
+  constructor(
+    private readonly cfg: LocalBackendConfig,
+    private readonly logger: Logger,
+    private readonly iso: Isolation,
+    private readonly watchdog: string,
+    install?: InstallStep,
+  ) {
+    this.isolation = iso.summary;
+    this.ports = new PortAllocator(cfg.portRange.from, cfg.portRange.to);
+    this.images = new ImageResolver(cfg.dataDir, cfg.imagePath, install);
+    this.store = new Store(cfg.dataDir);
+    this.runRoot = join(cfg.dataDir, 'run');
+    this.logRoot = join(cfg.dataDir, 'logs');
+  }
+
+  // ---- start-up -------------------------------------------------------------------------------------------
+
+  async init(): Promise<void> {
+    await mkdir(this.cfg.dataDir, { recursive: true });
+    await chmod(this.cfg.dataDir, 0o755).catch(() => undefined);
+    await this.store.init();
+    await mkdir(this.runRoot, { recursive: true, mode: 0o755 });
+    await mkdir(this.logRoot, { recursive: true, mode: 0o700 });
+    await this.reapOrphans();
+    for (const [ns, m] of await this.store.loadSecrets()) this.secrets.set(ns, m);
+    const stored = await this.store.loadFunctions((file, e) => this.logger.error(`skipping unreadable ${file}: ${String(e)}`));
+    for (const sf of stored) {
+      const fn: FnState = {
+        key: key(sf.spec.namespace, sf.spec.service),
+        spec: sf.spec,
+        createdAt: sf.createdAt,
+        replicas: sf.replicas,
+        generation: 1,
+        instances: new Map(),
+        removed: false,
+      };
+      this.fns.set(fn.key, fn);
+      try {
+        fn.image = await this.images.resolve(sf.spec.image, sf.spec.envProcess);
+      } catch (e) {
+        fn.imageError = (e as Error).message;
+        this.logger.error(`function ${fn.key} restored without a runnable image: ${fn.imageError}`);
+      }
+    }
+    for (const fn of this.fns.values()) this.reconcile(fn);
+    if (stored.length) this.logger.info(`local backend restored ${stored.length} function(s) from ${this.cfg.dataDir}`);
+  }
+
+  /** reapOrphans kills instances a previous provider process left running (it died without close()). */
+  private async reapOrphans(): Promise<void> {
+    for (const id of await readdir(this.runRoot).catch(() => [] as string[])) {
+      const dir = join(this.runRoot, id);
+      const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
+      if (pid > 0) {
+        const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+        if (environ.split('\0').includes(`HYPERFAAS_INSTANCE_ID=${id}`)) {
+          this.logger.warn(`killing instance ${id} (pid ${pid}) left over from a previous run`);
+          killGroup(pid, 'SIGKILL');
+        }
+      }
+      if (this.iso.cgroups.version !== 'none' && /^[A-Za-z0-9_.-]+$/.test(id)) {
+        for (const parent of new Set(Object.values(this.iso.cgroups.parents))) {
+          if (existsSync(join(parent, id))) {
+            await Cgroup.create({ ...this.iso.cgroups, parents: { cpu: parent } }, id, {})
+              .then((cg) => cg.destroy())
+              .catch(() => undefined);
+          }
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  // ---- functions ------------------------------------------------------------------------------------------
+
+  async namespaces(): Promise<string[]> {
+    return [...this.cfg.namespaces];
+  }
+
+  private checkNamespace(ns: string): void {
+    if (!this.cfg.namespaces.includes(ns)) {
+      throw new BackendError('Invalid', `namespace ${ns} is not one of ${this.cfg.namespaces.join(', ')} (set HYPERFAAS_NAMESPACES)`);
+    }
+  }
+
+  private async validate(fd: Spec): Promise<{ image: ResolvedImage }> {
+    this.checkNamespace(fd.namespace);
+    if (!safeName.test(fd.service) || fd.service.includes('.')) {
+      throw new BackendError('Invalid', `function name ${JSON.stringify(fd.service)} must be a DNS-1123 label`);
+    }
+    const known = this.secrets.get(fd.namespace);
+    const missing = (fd.secrets ?? []).filter((s) => !known?.has(s));
+    if (missing.length) throw new BackendError('Invalid', `unknown secret(s) in namespace ${fd.namespace}: ${missing.join(', ')}`);
+    try {
+      limitsOf(fd, this.cfg.minMemoryBytes);
+    } catch (e) {
+      throw new BackendError('Invalid', (e as Error).message);
+    }
+    return { image: await this.images.resolve(fd.image, fd.envProcess) };
+  }
+
+  async deploy(fd: Spec): Promise<void> {
+    const k = key(fd.namespace, fd.service);
+    if (this.fns.has(k) || this.pending.has(k)) throw new BackendError('Conflict', `function ${fd.service} already exists in ${fd.namespace}`);
+    this.pending.add(k);
+    try {
+      const { image } = await this.validate(fd);
+      const spec = clean(fd);
+      const fn: FnState = {
+        key: k,
+        spec,
+        createdAt: new Date().toISOString(),
+        replicas: minReplicas(spec.labels),
+        generation: 1,
+        image,
+        instances: new Map(),
+        removed: false,
+      };
+      await this.store.saveFunction({ spec, createdAt: fn.createdAt, replicas: fn.replicas });
+      this.fns.set(k, fn);
+      this.logLine(fn, 'hyperfaas', `deployed ${fd.image} (${image.kind === 'fork' ? `fork mode: ${image.fprocess}` : image.sourceDir}), replicas ${fn.replicas}`);
+      this.reconcile(fn);
+    } finally {
+      this.pending.delete(k);
+    }
+  }
+
+  async update(fd: Spec): Promise<void> {
+    const fn = this.mustGet(fd.namespace, fd.service);
+    const { image } = await this.validate(fd);
+    if (fn.removed) throw new BackendError('NotFound', `function ${fd.service} not found in ${fd.namespace}`);
+    fn.spec = clean(fd);
+    fn.image = image;
+    delete fn.imageError;
+    fn.generation++;
+    await this.store.saveFunction({ spec: fn.spec, createdAt: fn.createdAt, replicas: fn.replicas });
+    this.logLine(fn, 'hyperfaas', `updated to ${fd.image}; rolling ${fn.replicas} instance(s)`);
+    this.reconcile(fn);
+  }
+
+  async remove(namespace: string, name: string): Promise<void> {
+    const fn = this.mustGet(namespace, name);
+    fn.removed = true;
+    this.fns.delete(fn.key);
+    await this.store.deleteFunction(namespace, name);
+    this.reconcile(fn);
+    const lf = this.logFiles.get(fn.key);
+    if (lf) {
+      lf.stream.end();
+      this.logFiles.delete(fn.key);
+    }
+    this.logBuffers.delete(fn.key);
+    await rm(this.logPath(fn.key), { force: true });
+  }
+
+  async get(namespace: string, name: string): Promise<FunctionStatus> {
+    return this.status(this.mustGet(namespace, name));
+  }
+
+  async list(namespace: string): Promise<FunctionStatus[]> {
+    const out: FunctionStatus[] = [];
+    for (const fn of this.fns.values()) if (fn.spec.namespace === namespace) out.push(this.status(fn));
+    return out;
+  }
+
+  async scale(namespace: string, name: string, replicas: number): Promise<void> {
+    const fn = this.mustGet(namespace, name);
+    if (!Number.isSafeInteger(replicas) || replicas < 0) throw new BackendError('Invalid', `replicas must be a non-negative integer, got ${replicas}`);
+    if (fn.replicas === replicas) return;
+    fn.replicas = replicas;
+    await this.store.saveFunction({ spec: fn.spec, createdAt: fn.createdAt, replicas });
+    this.reconcile(fn);
+  }
+
+  private mustGet(namespace: string, name: string): FnState {
+    const fn = this.fns.get(key(namespace, name));
+    if (!fn) throw new BackendError('NotFound', `function ${name} not found in ${namespace}`);
+    return fn;
+  }
+
+  private status(fn: FnState): FunctionStatus {
+    let ready = 0;
+    for (const i of fn.instances.values()) if (i.ready && !i.stopping) ready++;
+    return toFunctionStatus(fn.spec, fn.createdAt, fn.replicas, ready);
+  }
+
+  // ---- secrets --------------------------------------------------------------------------------------------
+
+  async listSecrets(namespace: string): Promise<SecretInfo[]> {
+    return [...(this.secrets.get(namespace)?.keys() ?? [])].sort().map((name) => ({ name, namespace }));
+  }
+
+  async createSecret(namespace: string, name: string, value: Buffer): Promise<void> {
+    this.checkNamespace(namespace);
+    if (!safeName.test(name) || name.includes('..')) throw new BackendError('Invalid', `secret name ${JSON.stringify(name)} must be a DNS-1123 subdomain`);
+    let m = this.secrets.get(namespace);
+    if (m?.has(name)) throw new BackendError('Conflict', `secret ${name} already exists in ${namespace}`);
+    if (!m) this.secrets.set(namespace, (m = new Map()));
+    m.set(name, Buffer.from(value));
+    try {
+      await this.store.writeSecret(namespace, name, value);
+    } catch (e) {
+      m.delete(name);
+      throw e;
+    }
+  }
+
+  async updateSecret(namespace: string, name: string, value: Buffer): Promise<void> {
+    const m = this.secrets.get(namespace);
+    if (!m?.has(name)) throw new BackendError('NotFound', `secret ${name} not found in ${namespace}`);
+    await this.store.writeSecret(namespace, name, value);
+    m.set(name, Buffer.from(value));
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    const m = this.secrets.get(namespace);
+    if (!m?.has(name)) throw new BackendError('NotFound', `secret ${name} not found in ${namespace}`);
+    await this.store.deleteSecret(namespace, name);
+    m.delete(name);
+  }
+
+  // ---- logs -----------------------------------------------------------------------------------------------
+
+  private buffer(k: string): LogBuffer {
+    let b = this.logBuffers.get(k);
+    if (!b) this.logBuffers.set(k, (b = new LogBuffer(this.cfg.logLines)));
+    return b;
+  }
+
+  private logPath(k: string): string {
+    return join(this.logRoot, `${k.replace('/', '__')}.log`);
+  }
+
+  /** logLine records one line of a function's log: in its ring buffer and appended to its file. */
+  private logLine(fn: FnState, instance: string, text: string): void {
+    if (fn.removed) return;
+    const at = performance.timeOrigin + performance.now();
+    const e = this.buffer(fn.key).append(instance, text, at);
+    let lf = this.logFiles.get(fn.key);
+    if (!lf) {
+      const path = this.logPath(fn.key);
+      lf = { stream: createWriteStream(path, { flags: 'a', mode: 0o600 }), size: 0, path };
+      lf.stream.on('error', (err) => this.logger.warn(`log file ${path}: ${err.message}`));
+      this.logFiles.set(fn.key, lf);
+    }
+    const line = `${toLogMessage(fn.spec.service, fn.spec.namespace, e).timestamp} ${instance} ${text}\n`;
+    lf.size += line.length;
+    lf.stream.write(line);
+    if (lf.size > LOG_FILE_MAX) {
+      // Keep one previous file: bounded on disk like the ring is in memory.
+      const old = lf;
+      this.logFiles.delete(fn.key);
+      old.stream.end(() => void rename(old.path, `${old.path}.1`).catch(() => undefined));
+    }
+  }
+
+  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<LogMessage> {
+    const fn = this.mustGet(req.namespace, req.name);
+    const buf = this.buffer(fn.key);
+    const q = {
+      tail: req.tail,
+      ...(req.instance ? { instance: req.instance } : {}),
+      ...(req.since ? { sinceMs: req.since.getTime() } : {}),
+    };
+    for await (const e of buf.stream(q, req.follow, signal)) yield toLogMessage(req.name, req.namespace, e);
+  }
+
+  // ---- instances ------------------------------------------------------------------------------------------
+
+  instances(namespace?: string, name?: string): Instance[] {
+    const out: Instance[] = [];
+    for (const i of this.all.values()) {
+      if (!i.url) continue; // still getting its ports
+      if (namespace !== undefined && i.fn.spec.namespace !== namespace) continue;
+      if (name !== undefined && i.fn.spec.service !== name) continue;
+      out.push(this.view(i));
+    }
+    return out;
+  }
+
+  watchInstances(listener: (ev: InstanceEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private view(i: Inst): Instance {
+    const v: Instance = {
+      id: i.id,
+      function: i.fn.spec.service,
+      namespace: i.fn.spec.namespace,
+      url: i.url,
+      ready: i.ready && !i.stopping,
+      startedAt: i.startedAt,
+    };
+    const rt = i.fn.spec.labels?.[RUNTIME_LABEL];
+    if (rt) v.runtime = rt;
+    return v;
+  }
+
+  private emit(type: InstanceEvent['type'], i: Inst): void {
+    const ev: InstanceEvent = { type, instance: this.view(i) };
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch (e) {
+        this.logger.error(`instance listener failed: ${String(e)}`);
+      }
+    }
+  }
+
+  async resize(instanceId: string, limits: ResourceLimits): Promise<void> {
+    const i = this.all.get(instanceId);
+    if (!i) throw new BackendError('NotFound', `instance ${instanceId} not found`);
+    if (!i.cgroup) {
+      throw new BackendError('Unavailable', `instance ${instanceId} has no cgroup on this host (isolation ${this.isolation.level}: ${this.isolation.notes.join('; ') || 'no cgroup controllers'})`);
+    }
+    const next: ResourceLimits = { ...i.limits, ...limits };
+    if (next.memoryBytes !== undefined) next.memoryBytes = Math.max(next.memoryBytes, this.cfg.minMemoryBytes);
+    try {
+      await i.cgroup.setLimits({ ...next, ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}) });
+    } catch (e) {
+      throw new BackendError('Invalid', `cannot resize ${instanceId}: ${(e as Error).message}`, { cause: e });
+    }
+    i.limits = next;
+  }
+
+  /** reconcile moves a function's instances towards its desired state; safe to call at any time, any number of times. */
+  private reconcile(fn: FnState): void {
+    if (this.closed) return;
+    const live = [...fn.instances.values()].filter((i) => !i.stopping);
+    if (fn.removed) {
+      for (const i of live) void this.stopInstance(i, 'function removed');
+      return;
+    }
+    const cur = live.filter((i) => i.generation === fn.generation);
+    const old = live.filter((i) => i.generation !== fn.generation);
+    if (fn.image) for (let n = cur.length; n < fn.replicas; n++) cur.push(this.startInstance(fn));
+    if (cur.length > fn.replicas) {
+      // Scale in: not-ready first, then the newest.
+      const victims = [...cur].sort((a, b) => Number(a.ready) - Number(b.ready) || b.startedAt - a.startedAt).slice(0, cur.length - fn.replicas);
+      for (const v of victims) void this.stopInstance(v, `scaled to ${fn.replicas}`);
+    }
+    // Rolling update: keep as many old instances as new ones are still missing, the ready ones preferred.
+    const curReady = cur.filter((i) => i.ready).length;
+    const keep = Math.max(0, fn.replicas - curReady);
+    const byPreference = [...old].sort((a, b) => Number(b.ready) - Number(a.ready) || a.startedAt - b.startedAt);
+    for (const v of byPreference.slice(keep)) void this.stopInstance(v, 'replaced by a newer version');
+  }
+
+  private startInstance(fn: FnState): Inst {
+    const id = `${fn.spec.service}-${(++this.seq).toString(36)}${randomBytes(3).toString('hex')}`;
+    const inst: Inst = {
+      id,
+      fn,
+      generation: fn.generation,
+      ports: { port: 0, metrics: 0, http: 0 },
+      url: '',
+      startedAt: Date.now(),
+      ready: false,
+      stopping: false,
+      exited: Promise.resolve(),
+      launchedAt: 0,
+      restarts: 0,
+      failures: 0,
+      runDir: join(this.runRoot, id),
+      limits: limitsOf(fn.spec, this.cfg.minMemoryBytes),
+    };
+    fn.instances.set(id, inst);
+    this.all.set(id, inst);
+    void this.prepareAndLaunch(inst).catch((e) => {
+      this.logLine(fn, id, `instance failed to start: ${(e as Error).message}`);
+      this.logger.error(`instance ${id} failed to start: ${(e as Error).message}`);
+      void this.stopInstance(inst, 'failed to start').then(() => setTimeout(() => this.reconcile(fn), this.cfg.restartBackoffMaxMs).unref());
+    });
+    return inst;
+  }
+
+  private async prepareAndLaunch(inst: Inst): Promise<void> {
+    const [port, metrics, http] = await allocatePorts(this.ports, 3);
+    inst.ports = { port: port!, metrics: metrics!, http: http! };
+    inst.url = `http://127.0.0.1:${port}`;
+    if (inst.stopping) return;
+    await mkdir(join(inst.runDir, 'tmp'), { recursive: true, mode: 0o755 });
+    await chmod(join(inst.runDir, 'tmp'), 0o1777);
+    await mkdir(join(inst.runDir, 'secrets'), { recursive: true, mode: 0o700 });
+    if (this.iso.cgroups.version !== 'none') {
+      inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, {
+        ...inst.limits,
+        ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}),
+      });
+    }
+    this.emit('added', inst);
+    this.launch(inst);
+  }
+
+  private async writeSecrets(inst: Inst): Promise<void> {
+    const dir = join(inst.runDir, 'secrets');
+    const known = this.secrets.get(inst.fn.spec.namespace);
+    for (const f of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, f), { force: true });
+    for (const s of inst.fn.spec.secrets ?? []) {
+      const v = known?.get(s);
+      if (v) await writeFile(join(dir, s), v, { mode: 0o600 });
+    }
+  }
+
+  private instanceEnv(inst: Inst, image: ResolvedImage): Record<string, string> {
+    const fn = inst.fn;
+    const isolatedTmp = this.iso.mountNamespace;
+    const tmp = isolatedTmp ? '/tmp' : join(inst.runDir, 'tmp');
+    const secretsDir = isolatedTmp ? SECRETS_MOUNT : join(inst.runDir, 'secrets');
+    const env: Record<string, string> = {
+      PATH: `${dirname(this.cfg.nodeBinary)}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: tmp,
+      LANG: 'C.UTF-8',
+      // of-watchdog waits healthcheck_interval (default: write_timeout, 30 s) after SIGTERM before draining; the
+      // backend has already marked the instance not ready by then, so a short wait is enough.
+      healthcheck_interval: '1s',
+      ...image.env,
+      ...(fn.spec.envVars ?? {}),
+      fprocess: image.fprocess,
+      mode: image.mode,
+      port: String(inst.ports.port),
+      metrics_port: String(inst.ports.metrics),
+      http_port: String(inst.ports.http),
+      bind_address: '127.0.0.1',
+      lock_file: join(tmp, '.lock'),
+      TMPDIR: tmp,
+      HYPERFAAS_INSTANCE_ID: inst.id,
+      HYPERFAAS_FUNCTION: fn.spec.service,
+      HYPERFAAS_NAMESPACE: fn.spec.namespace,
+      OPENFAAS_NAME: fn.spec.service,
+      OPENFAAS_NAMESPACE: fn.spec.namespace,
+      secret_mount_path: secretsDir,
+      HYPERFAAS_SECRETS_DIR: secretsDir,
+    };
+    if (image.mode === 'http') env.upstream_url = `http://127.0.0.1:${inst.ports.http}`;
+    else delete env.upstream_url;
+    delete env.function_process;
+    delete env.http_upstream_url;
+    if (this.cfg.natsUrl) env.NATS_URL = this.cfg.natsUrl;
+    if (inst.limits.cpu) env.cpu_limit = String(inst.limits.cpu);
+    if (inst.limits.memoryBytes) env.memory_limit = String(inst.limits.memoryBytes);
+    const rt = fn.spec.labels?.[RUNTIME_LABEL];
+    if (rt) env.HYPERFAAS_RUNTIME = rt;
+    return env;
+  }
+
+  private launch(inst: Inst): void {
+    if (inst.stopping || this.closed) return;
+    const fn = inst.fn;
+    const image = fn.image;
+    if (!image) return;
+    void this.writeSecrets(inst)
+      .then(() => {
+        if (inst.stopping || this.closed) return;
+        const cmd = buildLaunch({
+          node: this.cfg.nodeBinary,
+          watchdogMain: this.watchdog,
+          funcDir: image.dir,
+          secretsDir: join(inst.runDir, 'secrets'),
+          cgroupProcs: inst.cgroup?.procsFiles ?? [],
+          ...(this.iso.user ? { user: this.iso.user } : {}),
+          mountNamespace: this.iso.mountNamespace,
+          tmpSizeBytes: TMP_SIZE,
+        });
+        const child = spawn(cmd.command, cmd.args, {
+          cwd: cmd.cwd,
+          env: this.instanceEnv(inst, image),
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        inst.child = child;
+        inst.launchedAt = Date.now();
+        inst.failures = 0;
+        let resolveExit!: () => void;
+        inst.exited = new Promise<void>((r) => (resolveExit = r));
+        const out = new LineSplitter((l) => this.logLine(fn, inst.id, l));
+        const err = new LineSplitter((l) => this.logLine(fn, inst.id, l));
+        child.stdout!.on('data', (c: Buffer) => out.push(c));
+        child.stderr!.on('data', (c: Buffer) => err.push(c));
+        child.on('error', (e) => this.logLine(fn, inst.id, `cannot start: ${e.message}`));
+        child.on('exit', (code, signal) => {
+          out.end();
+          err.end();
+          if (child.pid) killGroup(child.pid, 'SIGKILL');
+          inst.child = undefined;
+          resolveExit();
+          this.onExit(inst, code, signal);
+        });
+        if (child.pid) {
+          void writeFile(join(inst.runDir, 'pid'), `${child.pid}\n`).catch(() => undefined);
+          this.logLine(fn, inst.id, `instance started (pid ${child.pid}, port ${inst.ports.port})`);
+        }
+        this.scheduleHealth(inst, 50);
+      })
+      .catch((e) => {
+        this.logLine(fn, inst.id, `cannot start: ${(e as Error).message}`);
+        this.onExit(inst, null, null);
+      });
+  }
+
+  private onExit(inst: Inst, code: number | null, signal: NodeJS.Signals | null): void {
+    clearTimeout(inst.healthTimer);
+    const wasReady = inst.ready;
+    inst.ready = false;
+    if (inst.stopping || this.closed) return;
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    // The back-off starts over once an instance has stayed up for a while (like a pod's restart back-off).
+    if (Date.now() - inst.launchedAt > 2 * this.cfg.restartBackoffMaxMs) inst.restarts = 0;
+    const delay = Math.min(this.cfg.restartBackoffMaxMs, this.cfg.restartBackoffMinMs * 2 ** inst.restarts);
+    inst.restarts++;
+    this.logLine(inst.fn, inst.id, `instance crashed (exited with ${how}); restart ${inst.restarts} in ${delay} ms`);
+    this.logger.warn(`instance ${inst.id} exited with ${how}; restarting in ${delay} ms`);
+    if (wasReady) this.emit('modified', inst);
+    this.reconcile(inst.fn);
+    inst.restartTimer = setTimeout(() => {
+      inst.restartTimer = undefined;
+      this.launch(inst);
+    }, delay);
+  }
+
+  private scheduleHealth(inst: Inst, ms: number): void {
+    clearTimeout(inst.healthTimer);
+    inst.healthTimer = setTimeout(() => void this.checkHealth(inst), ms);
+  }
+
+  private async checkHealth(inst: Inst): Promise<void> {
+    if (inst.stopping || !inst.child) return;
+    const ok = await probe(`${inst.url}/_/health`, Math.max(1000, this.cfg.healthIntervalMs));
+    if (inst.stopping || !inst.child) return;
+    if (ok) inst.failures = 0;
+    else inst.failures++;
+    // One success makes an instance ready; two failures in a row make a ready one unready.
+    const next = ok ? true : inst.ready && inst.failures < 2;
+    if (next !== inst.ready) {
+      inst.ready = next;
+      this.emit('modified', inst);
+      if (next) this.logger.debug(`instance ${inst.id} is ready`);
+      this.reconcile(inst.fn);
+    }
+    this.scheduleHealth(inst, inst.ready ? this.cfg.healthIntervalMs : Math.min(100, this.cfg.healthIntervalMs));
+  }
+
+  /** stopInstance drains and stops an instance: not ready at once, SIGTERM, SIGKILL after stopTimeoutMs. */
+  private stopInstance(inst: Inst, why: string): Promise<void> {
+    if (inst.stopped) return inst.stopped;
+    inst.stopping = true;
+    clearTimeout(inst.restartTimer);
+    clearTimeout(inst.healthTimer);
+    if (inst.ready) {
+      inst.ready = false;
+      this.emit('modified', inst);
+    }
+    this.logLine(inst.fn, inst.id, `stopping instance: ${why}`);
+    inst.stopped = (async () => {
+      const child = inst.child;
+      if (child?.pid) {
+        try {
+          process.kill(child.pid, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          inst.exited.then(() => false),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.cfg.stopTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          killGroup(child.pid, 'SIGKILL');
+          await inst.exited;
+        }
+      }
+      await inst.cgroup?.destroy().catch((e) => this.logger.warn(`removing cgroup of ${inst.id}: ${(e as Error).message}`));
+      for (const p of [inst.ports.port, inst.ports.metrics, inst.ports.http]) if (p) this.ports.release(p);
+      await rm(inst.runDir, { recursive: true, force: true }).catch(() => undefined);
+      inst.fn.instances.delete(inst.id);
+      this.all.delete(inst.id);
+      if (inst.url) this.emit('deleted', inst);
+      this.reconcile(inst.fn);
+    })();
+    return inst.stopped;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const all = [...this.all.values()];
+    await Promise.all(all.map((i) => this.stopInstance(i, 'backend closing')));
+    this.closed = true;
+    await Promise.all(
+      [...this.logFiles.values()].map((lf) => new Promise<void>((r) => lf.stream.end(() => r()))),
+    );
+    this.logFiles.clear();
+    this.listeners.clear();
+  }
+}
+
+function key(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** clean copies a deployment without undefined fields, so what is stored is what the user sent. */
+function clean(fd: Spec): Spec {
+  return JSON.parse(JSON.stringify(fd)) as Spec;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* the group is gone */
+  }
+}
+
+function probe(url: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * createLocalBackend builds the local backend: detects isolation once, restores functions and secrets from the
+ * data dir and starts their instances.
+ */
+export async function createLocalBackend(cfg: LocalBackendConfig, logger: Logger, opts: LocalBackendOptions = {}): Promise<LocalBackend> {
+  const log = logger.child({ component: 'local-backend' });
+  const iso = opts.isolation ?? (await detectIsolation(cfg, log));
+  const b = new LocalBackendImpl(cfg, log, iso, opts.watchdogMain ?? watchdogMain, opts.install);
+  await b.init();
+  return b;
+}
+
+export { noIsolation };

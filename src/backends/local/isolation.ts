@@ -1,0 +1,222 @@
+/**
+ * isolation decides how far this host lets the local backend confine an instance, and builds the command line
+ * that launches one. As root with util-linux: its own cgroups (CPU quota, memory and pids limits), a private mount
+ * namespace (a tmpfs at /var/openfaas holding the secrets and the function code, a private /tmp) and an
+ * unprivileged user. Without root (or with HYPERFAAS_ISOLATION=none) instances run as plain child processes and
+ * find their secrets in a per-instance directory named by env HYPERFAAS_SECRETS_DIR and secret_mount_path.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { Logger } from '../../logger.js';
+import { detectCgroups, type CgroupController, type CgroupSupport } from './cgroup.js';
+import type { LocalBackendConfig } from './config.js';
+
+const run = promisify(execFile);
+
+/** SECRETS_MOUNT is where an isolated instance sees its secrets, as in OpenFaaS. */
+export const SECRETS_MOUNT = '/var/openfaas/secrets';
+/** FUNCTION_MOUNT is where an isolated instance sees its (read-only to it) function directory. */
+export const FUNCTION_MOUNT = '/var/openfaas/function';
+
+/** RunAs is the unprivileged user instances run as. */
+export interface RunAs {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** IsolationSummary says what instances get on this host; the provider shows it (e.g. in its start-up log). */
+export interface IsolationSummary {
+  /** level: full (every measure), partial (some), none (plain child processes). */
+  level: 'full' | 'partial' | 'none';
+  root: boolean;
+  cgroup: 'v1' | 'v2' | 'none';
+  /** limits lists the resources enforced per instance (cpu, memory, pids). */
+  limits: CgroupController[];
+  /** user is the unprivileged user instances run as, when any. */
+  user?: string;
+  mountNamespace: boolean;
+  /** secretsPath is where functions read secrets: /var/openfaas/secrets, or a per-instance dir named by env. */
+  secretsPath: string;
+  /** notes explain each missing measure. */
+  notes: string[];
+}
+
+/** Isolation is the detected capability plus its summary. */
+export interface Isolation {
+  summary: IsolationSummary;
+  cgroups: CgroupSupport;
+  user?: RunAs;
+  mountNamespace: boolean;
+}
+
+async function lookupUser(name: string): Promise<RunAs | undefined> {
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 4) return { name, uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  return undefined;
+}
+
+async function ensureUser(name: string, notes: string[]): Promise<RunAs | undefined> {
+  const found = await lookupUser(name);
+  if (found) return found.uid === 0 ? (notes.push(`user ${name} is uid 0, so it does not drop privileges`), undefined) : found;
+  try {
+    await run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+  } catch (e) {
+    notes.push(`cannot create user ${name}: ${(e as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  return lookupUser(name);
+}
+
+async function probeMountNamespace(notes: string[]): Promise<boolean> {
+  for (const tool of ['unshare', 'setpriv']) {
+    try {
+      await run(tool, ['--version']);
+    } catch {
+      notes.push(`${tool} (util-linux) is missing`);
+      return false;
+    }
+  }
+  try {
+    await mkdir('/var/openfaas', { recursive: true, mode: 0o755 });
+    await run('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount -t tmpfs hyperfaas-probe /var/openfaas && mount -t tmpfs hyperfaas-probe /tmp']);
+    return true;
+  } catch (e) {
+    notes.push(`no private mount namespace: ${(e as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+
+/** noIsolation is what instances get with HYPERFAAS_ISOLATION=none or on a host that allows nothing. */
+export function noIsolation(notes: string[], root = false): Isolation {
+  return {
+    summary: { level: 'none', root, cgroup: 'none', limits: [], mountNamespace: false, secretsPath: 'per-instance dir in env HYPERFAAS_SECRETS_DIR', notes },
+    cgroups: { version: 'none', parents: {}, reason: notes.join('; ') },
+    mountNamespace: false,
+  };
+}
+
+/** detectIsolation probes the host once (it may create the run-as user and the cgroup parent) and logs the result. */
+export async function detectIsolation(cfg: LocalBackendConfig, logger: Logger): Promise<Isolation> {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  let iso: Isolation;
+  if (cfg.isolation === 'none') {
+    iso = noIsolation(['HYPERFAAS_ISOLATION=none'], root);
+  } else {
+    const notes: string[] = [];
+    const cgroups = await detectCgroups(cfg.cgroupRoot, cfg.cgroupParent);
+    if (cgroups.reason) notes.push(cgroups.reason);
+    let user: RunAs | undefined;
+    let mountNamespace = false;
+    if (root) {
+      user = await ensureUser(cfg.runAsUser, notes);
+      mountNamespace = await probeMountNamespace(notes);
+    } else {
+      notes.push('not root: instances run as this user, without a mount namespace');
+    }
+    const limits = Object.keys(cgroups.parents) as CgroupController[];
+    const full = limits.length === 3 && !!user && mountNamespace;
+    const some = limits.length > 0 || !!user || mountNamespace;
+    iso = {
+      summary: {
+        level: full ? 'full' : some ? 'partial' : 'none',
+        root,
+        cgroup: cgroups.version,
+        limits,
+        ...(user ? { user: user.name } : {}),
+        mountNamespace,
+        secretsPath: mountNamespace ? SECRETS_MOUNT : 'per-instance dir in env HYPERFAAS_SECRETS_DIR',
+        notes,
+      },
+      cgroups,
+      ...(user ? { user } : {}),
+      mountNamespace,
+    };
+  }
+  const s = iso.summary;
+  const msg = `local backend isolation: ${s.level} (cgroup ${s.cgroup}${s.limits.length ? ` ${s.limits.join('+')}` : ''}, user ${s.user ?? '(same as provider)'}, mount namespace ${s.mountNamespace ? 'yes' : 'no'}, secrets at ${s.secretsPath})`;
+  if (s.level === 'full') logger.info(msg);
+  else logger.warn(`${msg}: ${s.notes.join('; ')}`);
+  return iso;
+}
+
+/** LaunchSpec is everything needed to start one instance's watchdog. */
+export interface LaunchSpec {
+  node: string;
+  watchdogMain: string;
+  /** funcDir is the prepared function directory (the cwd, or bind-mounted at FUNCTION_MOUNT). */
+  funcDir: string;
+  /** secretsDir holds this instance's secret copies (owner-only), copied into the namespace's tmpfs when isolated. */
+  secretsDir: string;
+  /** cgroupProcs are the cgroup.procs files the launcher joins before anything else runs. */
+  cgroupProcs: string[];
+  user?: RunAs;
+  mountNamespace: boolean;
+  /** tmpSizeBytes bounds the private /tmp. */
+  tmpSizeBytes: number;
+}
+
+/** shellQuote quotes one word for /bin/sh. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * buildLaunch is the pure command line for a LaunchSpec. With a mount namespace it is
+ * `unshare --mount --propagation private -- /bin/sh -c <script>`; unshare and sh exec in place, so the pid the
+ * backend holds is, in the end, the watchdog's. The script joins the cgroups, mounts, then drops to the user.
+ */
+export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]; cwd: string } {
+  const q = shellQuote;
+  const lines = ['set -e'];
+  for (const f of spec.cgroupProcs) lines.push(`echo $$ > ${q(f)}`);
+  let cwd = spec.funcDir;
+  if (spec.mountNamespace) {
+    const owner = spec.user ? `${spec.user.uid}:${spec.user.gid}` : '0:0';
+    lines.push(
+      'mount -t tmpfs -o mode=0755,size=16m,nosuid,nodev hyperfaas-fn /var/openfaas',
+      `mkdir -p ${SECRETS_MOUNT} ${FUNCTION_MOUNT}`,
+      `for f in ${q(spec.secretsDir)}/*; do [ -f "$f" ] && cp "$f" ${SECRETS_MOUNT}/; done`,
+      `chown -R ${owner} ${SECRETS_MOUNT}`,
+      `chmod 0500 ${SECRETS_MOUNT}`,
+      `find ${SECRETS_MOUNT} -type f -exec chmod 0400 {} +`,
+      `mount --bind ${q(spec.funcDir)} ${FUNCTION_MOUNT}`,
+      `mount -t tmpfs -o mode=1777,size=${spec.tmpSizeBytes},nosuid,nodev hyperfaas-tmp /tmp`,
+      `cd ${FUNCTION_MOUNT}`,
+    );
+    cwd = '/';
+  }
+  const exec = [q(spec.node), q(spec.watchdogMain)];
+  if (spec.user) {
+    exec.unshift(
+      'setpriv',
+      `--reuid=${spec.user.uid}`,
+      `--regid=${spec.user.gid}`,
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--no-new-privs',
+      '--',
+    );
+  }
+  lines.push(`exec ${exec.join(' ')}`);
+  const script = lines.join('\n');
+  if (spec.mountNamespace) return { command: 'unshare', args: ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script], cwd };
+  if (spec.cgroupProcs.length > 0 || spec.user) return { command: '/bin/sh', args: ['-c', script], cwd };
+  return { command: spec.node, args: [spec.watchdogMain], cwd };
+}
+
+/** secretsFallbackOnly reports whether instances need HYPERFAAS_SECRETS_DIR to find secrets. */
+export function secretsFallbackOnly(iso: Isolation): boolean {
+  return !iso.mountNamespace;
+}
+
+/** hasCommand reports whether an executable exists at one of the usual places. */
+export function hasCommand(name: string): boolean {
+  return ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].some((d) => existsSync(`${d}/${name}`));
+}

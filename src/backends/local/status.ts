@@ -1,0 +1,71 @@
+/**
+ * status holds the pure mappings at the local backend's edge (style.md §3.7): a stored function to the
+ * faas-provider FunctionStatus, the scale.min label to a replica count, and limits to cgroup values.
+ */
+import type { FunctionDeployment, FunctionStatus } from '../../types/index.js';
+import type { ResourceLimits } from '../backend.js';
+import { parseCpuQuantity, parseMemoryQuantity } from './config.js';
+
+/** SCALE_MIN_LABEL is OpenFaaS's minimum-replicas label; deploy starts this many instances (default 1). */
+export const SCALE_MIN_LABEL = 'com.openfaas.scale.min';
+/** RUNTIME_LABEL names the runtime a function's generic slot can be specialised from. */
+export const RUNTIME_LABEL = 'com.hyperfaas.runtime';
+
+/** minReplicas reads com.openfaas.scale.min: a non-negative integer, else 1. */
+export function minReplicas(labels: Record<string, string> | undefined): number {
+  const v = labels?.[SCALE_MIN_LABEL]?.trim();
+  return v !== undefined && /^\d+$/.test(v) && Number(v) <= 1000 ? Number(v) : 1;
+}
+
+/**
+ * toFunctionStatus maps a stored function and its ready-instance count to the status clients see: labels always
+ * with faas_function, annotations at least {}, envVars only what the user set, limits and requests as the same
+ * strings, createdAt RFC 3339, the namespace always filled, invocationCount 0 (the gateway fills it).
+ */
+export function toFunctionStatus(
+  spec: FunctionDeployment & { namespace: string },
+  createdAt: string,
+  replicas: number,
+  availableReplicas: number,
+): FunctionStatus {
+  const st: FunctionStatus = {
+    name: spec.service,
+    image: spec.image,
+    namespace: spec.namespace,
+    labels: { ...(spec.labels ?? {}), faas_function: spec.service },
+    annotations: { ...(spec.annotations ?? {}) },
+    invocationCount: 0,
+    replicas,
+    availableReplicas,
+    createdAt,
+  };
+  if (spec.envProcess) st.envProcess = spec.envProcess;
+  if (spec.envVars && Object.keys(spec.envVars).length > 0) st.envVars = { ...spec.envVars };
+  if (spec.secrets && spec.secrets.length > 0) st.secrets = [...spec.secrets];
+  if (spec.constraints && spec.constraints.length > 0) st.constraints = [...spec.constraints];
+  if (spec.limits && Object.keys(spec.limits).length > 0) st.limits = { ...spec.limits };
+  if (spec.requests && Object.keys(spec.requests).length > 0) st.requests = { ...spec.requests };
+  if (spec.readOnlyRootFilesystem) st.readOnlyRootFilesystem = true;
+  return st;
+}
+
+/**
+ * limitsOf reads a deployment's limits into cores and bytes, raising memory to floorBytes (the watchdog itself needs
+ * that much; OpenFaaS's 5Mi examples would otherwise be killed at start). Throws a message naming the bad field.
+ */
+export function limitsOf(spec: FunctionDeployment, floorBytes: number): ResourceLimits {
+  const out: ResourceLimits = {};
+  const cpu = spec.limits?.cpu;
+  if (cpu !== undefined && cpu !== '') {
+    const c = parseCpuQuantity(cpu);
+    if (c === undefined) throw new Error(`limits.cpu ${JSON.stringify(cpu)} is not a cpu quantity such as 100m or 0.5`);
+    out.cpu = c;
+  }
+  const mem = spec.limits?.memory;
+  if (mem !== undefined && mem !== '') {
+    const m = parseMemoryQuantity(mem);
+    if (m === undefined) throw new Error(`limits.memory ${JSON.stringify(mem)} is not a memory quantity such as 128Mi`);
+    out.memoryBytes = Math.max(m, floorBytes);
+  }
+  return out;
+}
