@@ -62,6 +62,11 @@ function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
 }
 
+/** controlAllowed: control requests come from loopback, or carry x-hyperfaas-token equal to a non-empty token. */
+export function controlAllowed(remote: string | undefined, tokenHeader: string | string[] | undefined, token: string): boolean {
+  return isLoopback(remote) || (token !== '' && tokenHeader === token);
+}
+
 /** Watchdog runs one instance: start() listens, shutdown() drains, control() changes slots. */
 export class Watchdog {
   readonly config: WatchdogConfig;
@@ -432,7 +437,13 @@ export class Watchdog {
     switch (this.config.mode) {
       case 'http':
         if (!this.upstreamReady) {
-          void this.upstreamWait!.then(() => this.proxy(req, res, this.homeTarget!, timeoutMs, start));
+          // Rare: a request that arrives before the function listens waits for it, within its exec timeout.
+          let expired = false;
+          const t = timeoutMs > 0 ? setTimeout(() => ((expired = true), gatewayTimeout(res, start, timeoutMs)), timeoutMs) : undefined;
+          void this.upstreamWait!.then(() => {
+            if (t) clearTimeout(t);
+            if (!expired && !res.destroyed) this.proxy(req, res, this.homeTarget!, timeoutMs - Number(process.hrtime.bigint() - start) / 1e6, start);
+          });
           return;
         }
         return this.proxy(req, res, this.homeTarget!, timeoutMs, start);
@@ -465,12 +476,7 @@ export class Watchdog {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         timer = undefined;
-        if (!res.headersSent) {
-          res.writeHead(504, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-          res.end(`Function exceeded the timeout of ${timeoutMs / 1000}s\n`);
-        } else {
-          res.destroy();
-        }
+        gatewayTimeout(res, start, timeoutMs);
         up.destroy();
       }, timeoutMs);
     }
@@ -677,7 +683,7 @@ export class Watchdog {
   private async controlHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return methodNotAllowed(res);
     const token = this.config.controlToken;
-    if (!isLoopback(req.socket.remoteAddress) && !(token !== '' && req.headers[H.controlToken] === token)) {
+    if (!controlAllowed(req.socket.remoteAddress, req.headers[H.controlToken], token)) {
       return internalError(res, 403, 'control requests need loopback or a valid x-hyperfaas-token', 'hyperfaas');
     }
     const chunks: Buffer[] = [];
@@ -704,6 +710,15 @@ export class Watchdog {
     res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
     res.end(text);
   }
+}
+
+function gatewayTimeout(res: ServerResponse, start: bigint, timeoutMs: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(504, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
+  res.end(`Function exceeded the timeout of ${timeoutMs / 1000}s\n`);
 }
 
 function noBody(req: IncomingMessage): boolean {
