@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Brings HyperFaaS up on this machine: tools, dependencies, build, a local NATS with JetStream (unless NATS_URL is
+# set), then the provider in the foreground. Ctrl-C (or SIGTERM) stops the provider and the NATS it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HYPERFAAS_NEED_KUBECTL="${HYPERFAAS_NEED_KUBECTL:-0}" bash scripts/ensure-tools.sh
+if [ ! -d node_modules ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx tsc -p tsconfig.json
+
+data="${HYPERFAAS_DATA:-$PWD/.data}"
+nats_pid=""
+provider_pid=""
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$provider_pid" ] && kill -0 "$provider_pid" 2>/dev/null; then
+    kill -TERM "$provider_pid" 2>/dev/null || true
+    wait "$provider_pid" 2>/dev/null || true
+  fi
+  if [ -n "$nats_pid" ] && kill -0 "$nats_pid" 2>/dev/null; then
+    kill -TERM "$nats_pid" 2>/dev/null || true
+    wait "$nats_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
+
+if [ -z "${NATS_URL:-}" ]; then
+  nats_bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
+  nats_port="${NATS_PORT:-4222}"
+  mkdir -p "$data/nats"
+  "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$data/nats.log" 2>&1 &
+  nats_pid=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null; then break; fi
+    if ! kill -0 "$nats_pid" 2>/dev/null; then
+      echo "nats-server failed to start; see $data/nats.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  export NATS_URL="nats://127.0.0.1:$nats_port"
+  echo "nats-server (JetStream, store $data/nats) on $NATS_URL, pid $nats_pid" >&2
+fi
+export HYPERFAAS_DATA="$data"
+
+node dist/src/main.js &
+provider_pid=$!
+set +e
+wait "$provider_pid"
+status=$?
+set -e
+provider_pid=""
+exit "$status"

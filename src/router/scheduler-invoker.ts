@@ -1,0 +1,95 @@
+/**
+ * scheduler-invoker runs buffered invocations (the async queue worker's, bounced requests) through the same global
+ * scheduler and pools as /function/<name>, with the same retry rules: a 429 or a refused connection goes to another
+ * instance, up to maxAttempts.
+ */
+import { isBackendError } from '../backends/backend.js';
+import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
+import { internalHeader } from '../api/errors.js';
+import type { InvokeRequest, InvokeResponse, Invoker } from './invoker.js';
+import { isRetryableConnectError, maxAttempts, upstreamErrorStatus } from './proxy.js';
+import { requestHeaders, responseHeaders, type OutHeaders, type Upstreams } from './upstream.js';
+
+/** SchedulerInvokerDeps are what createSchedulerInvoker needs. */
+export interface SchedulerInvokerDeps {
+  scheduler: GlobalScheduler;
+  upstreams: Upstreams;
+  /** defaultTimeoutMs bounds an invocation without its own timeoutMs, cold start included. */
+  defaultTimeoutMs: number;
+}
+
+function platform(status: number, text: string): InvokeResponse {
+  return {
+    status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', [internalHeader.toLowerCase()]: 'proxy' },
+    body: Buffer.from(`${text}\n`),
+  };
+}
+
+/** createSchedulerInvoker returns an Invoker over the global scheduler. Unknown functions reject with NotFound. */
+export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
+  const { scheduler, upstreams } = deps;
+  return {
+    async invoke(req: InvokeRequest): Promise<InvokeResponse> {
+      const fn = `${req.name}.${req.namespace}`;
+      const timeout = AbortSignal.timeout(req.timeoutMs ?? deps.defaultTimeoutMs);
+      const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+      let lease: Lease;
+      try {
+        lease =
+          scheduler.tryAcquire(req.namespace, req.name) ??
+          (await scheduler.acquire(req.namespace, req.name, { signal, timeoutMs: req.timeoutMs ?? deps.defaultTimeoutMs }));
+      } catch (err) {
+        if (isBackendError(err)) throw err;
+        if (err instanceof SchedulerError) {
+          if (req.signal?.aborted) throw err;
+          return platform(503, `No endpoints available for: ${fn}.`);
+        }
+        throw err;
+      }
+      const lower: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(req.headers)) lower[k.toLowerCase()] = v;
+      const headers: OutHeaders = requestHeaders(lower, undefined);
+      if (req.body.length > 0) headers['content-length'] = String(req.body.length);
+      else delete headers['content-length'];
+      const path = req.query === '' ? req.path || '/' : `${req.path || '/'}?${req.query}`;
+      const body = req.body.length > 0 ? req.body : null;
+      const tried = new Set<string>();
+      try {
+        for (let attempt = 1; ; attempt++) {
+          tried.add(lease.instance.id);
+          try {
+            const up = await upstreams.pool(lease.instance.url).request({ method: req.method, path, headers, body, signal });
+            if (up.statusCode === 429 && attempt < maxAttempts) {
+              const next = scheduler.tryAcquire(req.namespace, req.name, tried);
+              if (next) {
+                await up.body.dump();
+                lease.release();
+                lease = next;
+                continue;
+              }
+            }
+            const buf = Buffer.from(await up.body.arrayBuffer());
+            return { status: up.statusCode, headers: responseHeaders(up.headers), body: buf };
+          } catch (err) {
+            if (req.signal?.aborted) throw err;
+            if (timeout.aborted) return platform(504, `Timeout waiting for function: ${fn}.`);
+            const next =
+              attempt < maxAttempts && isRetryableConnectError(err) ? scheduler.tryAcquire(req.namespace, req.name, tried) : null;
+            if (next) {
+              lease.release();
+              lease = next;
+              continue;
+            }
+            return upstreamErrorStatus(err) === 504
+              ? platform(504, `Timeout waiting for function: ${fn}.`)
+              : platform(502, `Can't reach service for: ${fn}.`);
+          }
+        }
+      } finally {
+        // Retries release the lease they give up before switching; the one in hand when we return ends here.
+        lease.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * upstream owns the connections to instances: one undici Pool (keep-alive) per instance URL, created on first use
+ * and closed when the instance goes away. It also holds the header rules of a proxy hop.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool } from 'undici';
+
+/** UpstreamsOptions configure the per-instance pools. */
+export interface UpstreamsOptions {
+  /** connections per instance (default 256). */
+  connections?: number;
+  /** headersTimeoutMs bounds the wait for a function's status line (write_timeout). */
+  headersTimeoutMs: number;
+  /** bodyTimeoutMs bounds the gap between two chunks of a function's body. */
+  bodyTimeoutMs: number;
+}
+
+/** Upstreams keeps one keep-alive Pool per instance URL. */
+export class Upstreams {
+  private readonly pools = new Map<string, Pool>();
+  private closed = false;
+
+  constructor(private readonly opts: UpstreamsOptions) {}
+
+  /** pool returns the Pool for an instance URL, creating it on first use. */
+  pool(url: string): Pool {
+    let p = this.pools.get(url);
+    if (!p) {
+      if (this.closed) throw new Error('upstreams are closed');
+      p = new Pool(url, {
+        connections: this.opts.connections ?? 256,
+        headersTimeout: this.opts.headersTimeoutMs,
+        bodyTimeout: this.opts.bodyTimeoutMs,
+        keepAliveTimeout: 30_000,
+      });
+      this.pools.set(url, p);
+    }
+    return p;
+  }
+
+  /** forget closes the pool of an instance that went away (requests in flight finish first). */
+  forget(url: string): void {
+    const p = this.pools.get(url);
+    if (!p) return;
+    this.pools.delete(url);
+    p.close().catch(() => undefined);
+  }
+
+  /** close destroys every pool; used at shutdown. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+  }
+}
+
+/**
+ * hopByHop are the headers that describe one connection, not the message (RFC 9110 §7.6.1 plus the legacy ones Go's
+ * proxy strips); undici also refuses several of them. host is replaced by the instance's own.
+ */
+const hopByHop = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+]);
+
+/** OutHeaders is a header object as undici takes and returns it. */
+export type OutHeaders = Record<string, string | string[]>;
+
+function connectionTokens(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const s = Array.isArray(v) ? v.join(',') : v;
+  const out: string[] = [];
+  for (const t of s.split(',')) {
+    const k = t.trim().toLowerCase();
+    if (k !== '' && k !== 'close' && k !== 'keep-alive') out.push(k);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * requestHeaders copies a client's headers for the hop to an instance: hop-by-hop ones dropped (and any named in
+ * Connection), X-Forwarded-For and X-Forwarded-Host added only when the client (or the gateway) did not set them.
+ */
+export function requestHeaders(h: IncomingHttpHeaders, remoteAddress: string | undefined): OutHeaders {
+  const out: OutHeaders = {};
+  const extra = connectionTokens(h.connection);
+  for (const k in h) {
+    if (hopByHop.has(k) || (extra !== undefined && extra.includes(k))) continue;
+    const v = h[k];
+    if (v !== undefined) out[k] = v;
+  }
+  if (out['x-forwarded-for'] === undefined && remoteAddress) out['x-forwarded-for'] = remoteAddress;
+  if (out['x-forwarded-host'] === undefined && h.host !== undefined) out['x-forwarded-host'] = h.host;
+  return out;
+}
+
+/** responseHeaders drops hop-by-hop headers from an instance's answer, in place, and returns it. */
+export function responseHeaders(h: Record<string, string | string[] | undefined>): OutHeaders {
+  const extra = connectionTokens(h.connection);
+  for (const k in h) {
+    if ((hopByHop.has(k) && k !== 'host') || h[k] === undefined || (extra !== undefined && extra.includes(k))) delete h[k];
+  }
+  return h as OutHeaders;
+}

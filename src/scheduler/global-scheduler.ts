@@ -1,0 +1,158 @@
+/**
+ * global-scheduler is the GS's I/O side: it keeps the live view attached to the backend, leases instances through
+ * the placement policy, and wakes functions from zero. It is split in three so later steps can extend each:
+ * view.ts (what exists), placement.ts (which one), and acquire here (waiting and scale-from-zero).
+ */
+import type { FunctionBackend } from '../backends/backend.js';
+import type { Instance } from '../backends/backend.js';
+import type { Logger } from '../logger.js';
+import { pick, type Rng } from './placement.js';
+import { InstanceView, functionKey } from './view.js';
+
+/** Lease is one request's claim on an instance; release it exactly once when the response has ended. */
+export interface Lease {
+  readonly instance: Instance;
+  release(): void;
+}
+
+/** AcquireOptions bound a wait for a ready instance. */
+export interface AcquireOptions {
+  /** signal aborts the wait (the client went away). */
+  signal?: AbortSignal;
+  /** timeoutMs bounds the wait, cold start included; defaults to the scheduler's coldStartTimeoutMs. */
+  timeoutMs?: number;
+  /** exclude lists instance ids not to use (already tried for this request). */
+  exclude?: ReadonlySet<string>;
+}
+
+/** SchedulerErrorKind: timeout (nothing became ready in time) or aborted (the caller gave up). */
+export type SchedulerErrorKind = 'timeout' | 'aborted';
+
+/** SchedulerError is thrown by acquire when no instance could be leased; unknown functions throw BackendError NotFound. */
+export class SchedulerError extends Error {
+  override readonly name = 'SchedulerError';
+  constructor(
+    readonly kind: SchedulerErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** GlobalSchedulerOptions configure a GlobalScheduler. */
+export interface GlobalSchedulerOptions {
+  backend: FunctionBackend;
+  logger: Logger;
+  /** rng drives the power of two choices; Math.random by default. */
+  rng?: Rng;
+  /** coldStartTimeoutMs is the default bound of acquire (30 s). */
+  coldStartTimeoutMs?: number;
+}
+
+/** minReplicas reads com.openfaas.scale.min, at least 1: the count a function is woken to. */
+export function minReplicas(labels: Record<string, string> | undefined): number {
+  const n = Number(labels?.['com.openfaas.scale.min']);
+  return Number.isInteger(n) && n > 1 ? n : 1;
+}
+
+/** GlobalScheduler leases instances to requests and wakes functions that have none ready. */
+export class GlobalScheduler {
+  /** view is the live instance view; later steps feed load reports into its candidates. */
+  readonly view = new InstanceView();
+  private readonly backend: FunctionBackend;
+  private readonly logger: Logger;
+  private readonly rng: Rng;
+  private readonly coldStartTimeoutMs: number;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waking = new Map<string, Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(opts: GlobalSchedulerOptions) {
+    this.backend = opts.backend;
+    this.logger = opts.logger.child({ component: 'scheduler' });
+    this.rng = opts.rng ?? Math.random;
+    this.coldStartTimeoutMs = opts.coldStartTimeoutMs ?? 30_000;
+  }
+
+  /** start attaches the view to the backend; call once before serving. */
+  start(): void {
+    this.unsubscribe = this.view.subscribe((ev, key) => {
+      if (ev.type === 'deleted' || !ev.instance.ready) return;
+      const set = this.waiters.get(key);
+      if (set) for (const wake of [...set]) wake();
+    });
+    this.view.attach(this.backend);
+  }
+
+  /** close detaches from the backend; waiting acquires time out on their own. */
+  close(): void {
+    this.view.detach();
+    this.unsubscribe?.();
+  }
+
+  /** tryAcquire leases a ready instance at once, or returns null when none is ready (the hot path: no promise). */
+  tryAcquire(namespace: string, name: string, exclude?: ReadonlySet<string>): Lease | null {
+    return pick(this.view.candidates(namespace, name), this.rng, exclude);
+  }
+
+  /**
+   * acquire leases a ready instance, waiting for one when the function has none: when its desired replicas are 0
+   * it asks the backend for max(1, com.openfaas.scale.min) first. Rejects with BackendError NotFound for an unknown
+   * function and SchedulerError when the wait times out or is aborted.
+   */
+  async acquire(namespace: string, name: string, opts: AcquireOptions = {}): Promise<Lease> {
+    const now = this.tryAcquire(namespace, name, opts.exclude);
+    if (now) return now;
+    const timeoutMs = opts.timeoutMs ?? this.coldStartTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const status = await this.backend.get(namespace, name); // NotFound propagates
+    if (status.replicas === 0) await this.wake(namespace, name, minReplicas(status.labels));
+    for (;;) {
+      const lease = this.tryAcquire(namespace, name, opts.exclude);
+      if (lease) return lease;
+      await this.waitForReady(functionKey(namespace, name), deadline - Date.now(), opts.signal, `${name}.${namespace}`);
+    }
+  }
+
+  /** wake scales a function up from zero once, however many requests ask at the same time. */
+  private wake(namespace: string, name: string, replicas: number): Promise<void> {
+    const key = functionKey(namespace, name);
+    let p = this.waking.get(key);
+    if (!p) {
+      this.logger.info('scaling from zero', { namespace, function: name, replicas });
+      p = this.backend.scale(namespace, name, replicas).finally(() => this.waking.delete(key));
+      this.waking.set(key, p);
+    }
+    return p;
+  }
+
+  private waitForReady(key: string, remainingMs: number, signal: AbortSignal | undefined, label: string): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new SchedulerError('aborted', `request for ${label} was aborted`));
+    if (remainingMs <= 0) return Promise.reject(new SchedulerError('timeout', `no ready instance of ${label} in time`));
+    return new Promise<void>((resolve, reject) => {
+      let set = this.waiters.get(key);
+      if (!set) this.waiters.set(key, (set = new Set()));
+      const waiting = set;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        waiting.delete(wake);
+        if (waiting.size === 0 && this.waiters.get(key) === waiting) this.waiters.delete(key);
+      };
+      const wake = (): void => {
+        done();
+        resolve();
+      };
+      const onAbort = (): void => {
+        done();
+        reject(new SchedulerError('aborted', `request for ${label} was aborted`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new SchedulerError('timeout', `no ready instance of ${label} in time`));
+      }, remainingMs);
+      waiting.add(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
