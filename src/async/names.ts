@@ -1,0 +1,44 @@
+/** names: function-name parsing shared by the async handler and worker. Pure. */
+
+/** FunctionRef is a function's name and namespace. */
+export interface FunctionRef {
+  name: string;
+  namespace: string;
+}
+
+/** splitFunctionName reads "name.namespace" (last dot) or "name", like the gateway; the namespace defaults. */
+export function splitFunctionName(fn: string, defaultNamespace: string): FunctionRef {
+  const dot = fn.lastIndexOf('.');
+  if (dot > 0 && dot < fn.length - 1) return { name: fn.slice(0, dot), namespace: fn.slice(dot + 1) };
+  return { name: fn, namespace: defaultNamespace };
+}
+
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** isSubjectToken is true when s can be one NATS subject token (no dots, wildcards, spaces); function names always can. */
+export function isSubjectToken(s: string): boolean {
+  return SUBJECT_TOKEN.test(s);
+}
+
+/** subjectToken makes any string safe as one subject token (for messages written by other tools). */
+export function subjectToken(s: string): string {
+  const t = s.replace(/[^A-Za-z0-9_-]/g, '_');
+  return t === '' ? '_' : t;
+}
+
+/** functionLabel is the metrics label for a function: "name.namespace". */
+export function functionLabel(ref: FunctionRef): string {
+  return `${ref.name}.${ref.namespace}`;
+}
+
+/** splitAsyncUrl takes the raw request URL and returns what follows /async-function/<name> (path, "" when nothing) and the raw query. */
+export function splitAsyncUrl(originalUrl: string): { path: string; query: string } {
+  const q = originalUrl.indexOf('?');
+  const pathname = q >= 0 ? originalUrl.slice(0, q) : originalUrl;
+  const query = q >= 0 ? originalUrl.slice(q + 1) : '';
+  const marker = '/async-function/';
+  const i = pathname.indexOf(marker);
+  const after = i >= 0 ? pathname.slice(i + marker.length) : '';
+  const slash = after.indexOf('/');
+  return { path: slash >= 0 ? after.slice(slash) : '', query };
+}
