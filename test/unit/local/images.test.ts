@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isBackendError } from '../../../src/backends/backend.js';
+import { dockerfileEnv, hashDir, ImageResolver, imageCandidates, normaliseImage, readTemplateInfo } from '../../../src/backends/local/images.js';
+
+async function fnDir(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [rel, text] of Object.entries(files)) {
+    await mkdir(join(dir, rel, '..'), { recursive: true });
+    await writeFile(join(dir, rel), text);
+  }
+}
+
+const dockerfile = [
+  'FROM node:20 AS build',
+  'ENV builder_only=yes',
+  'FROM node:20-alpine AS ship',
+  'ENV fprocess="node index.js"',
+  'ENV mode="http"',
+  'ENV upstream_url="http://127.0.0.1:3000" \\',
+  '    exec_timeout=10s',
+  'ENV NPM_CONFIG_LOGLEVEL warn',
+  'ENV HYPERFAAS_NODE_RUNTIME="/home/app/runtime/server.js"',
+  '',
+].join('\n');
+
+describe('local backend images', () => {
+  const names: { name: string; image: string; want: { path: string; name: string } }[] = [
+    { name: 'drops the tag', image: 'hyperfaas/echo:latest', want: { path: 'hyperfaas/echo', name: 'echo' } },
+    { name: 'drops a registry host and a digest', image: 'ghcr.io/acme/fns/echo:1.2@sha256:abc', want: { path: 'acme/fns/echo', name: 'echo' } },
+    { name: 'drops a registry with a port but keeps a bare name', image: '127.0.0.1:5000/figlet', want: { path: 'figlet', name: 'figlet' } },
+    { name: 'keeps a single name without a tag', image: 'echo', want: { path: 'echo', name: 'echo' } },
+  ];
+  for (const c of names) it(`normalises: ${c.name}`, () => expect(normaliseImage(c.image)).to.deep.equal(c.want));
+
+  it('tries the last segment, the nested path and the dashed path in each search dir, in order', () => {
+    expect(imageCandidates('docker.io/acme/echo:1', ['/a', '/b'])).to.deep.equal(['/a/echo', '/a/acme/echo', '/a/acme-echo', '/b/echo', '/b/acme/echo', '/b/acme-echo']);
+  });
+
+  it('takes an absolute path as the directory itself', () => {
+    expect(imageCandidates('/srv/fns/echo', ['/a'])).to.deep.equal(['/srv/fns/echo']);
+  });
+
+  it('never tries a path that climbs out of the search dir', () => {
+    expect(imageCandidates('../../etc', ['/a'])).to.deep.equal([]);
+  });
+
+  it('reads the last stage ENV of a Dockerfile in both forms', () => {
+    expect(dockerfileEnv(dockerfile)).to.deep.equal({
+      fprocess: 'node index.js',
+      mode: 'http',
+      upstream_url: 'http://127.0.0.1:3000',
+      exec_timeout: '10s',
+      NPM_CONFIG_LOGLEVEL: 'warn',
+      HYPERFAAS_NODE_RUNTIME: '/home/app/runtime/server.js',
+    });
+  });
+
+  describe('with a temp search path', () => {
+    let root: string;
+    let data: string;
+    let installs: string[];
+    let resolver: ImageResolver;
+    beforeEach(async () => {
+      root = await mkdtemp(join(tmpdir(), 'hf-img-'));
+      data = join(root, 'data');
+      installs = [];
+      resolver = new ImageResolver(data, [join(root, 'empty'), join(root, 'build')], async (d) => {
+        installs.push(d);
+        await mkdir(join(d, 'node_modules'), { recursive: true });
+      });
+    });
+    afterEach(async () => {
+      await rm(root, { recursive: true, force: true });
+    });
+
+    it('reads fprocess, mode and settings from the template, leaving container-only paths out', async () => {
+      await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile, 'template.yml': 'language: node20\nfprocess: node other.js\nhandler_folder: handler\n' });
+      const info = await readTemplateInfo(join(root, 'build/echo'));
+      expect(info.fprocess).to.equal('node index.js');
+      expect(info.mode).to.equal('http');
+      expect(info.handlerFolder).to.equal('handler');
+      expect(info.env).to.deep.equal({ upstream_url: 'http://127.0.0.1:3000', exec_timeout: '10s', NPM_CONFIG_LOGLEVEL: 'warn' });
+    });
+
+    it('resolves a shrinkwrapped directory, prepares it once per content and installs nothing without dependencies', async () => {
+      await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile, 'index.js': '1', 'package.json': '{"name":"x"}', 'function/handler.js': 'h' });
+      const a = await resolver.resolve('hyperfaas/echo:latest');
+      expect(a.kind).to.equal('directory');
+      expect(a.sourceDir).to.equal(join(root, 'build/echo'));
+      expect(a.dir).to.equal(join(data, 'images', a.hash!));
+      expect(a.fprocess).to.equal('node index.js');
+      expect(a.mode).to.equal('http');
+      expect(await readFile(join(a.dir, 'function/handler.js'), 'utf8')).to.equal('h');
+      expect((await stat(join(a.dir, 'function/handler.js'))).mode & 0o777).to.equal(0o644);
+      const b = await resolver.resolve('other-registry.io/x/echo:2');
+      expect(b.dir).to.equal(a.dir);
+      expect(installs).to.deep.equal([]);
+    });
+
+    it('prepares a new copy when the content changes', async () => {
+      await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile, 'function/handler.js': 'v1' });
+      const a = await resolver.resolve('echo');
+      await writeFile(join(root, 'build/echo/function/handler.js'), 'v2');
+      const b = await resolver.resolve('echo');
+      expect(b.hash).to.not.equal(a.hash);
+      expect(await readFile(join(b.dir, 'function/handler.js'), 'utf8')).to.equal('v2');
+      expect(await readFile(join(a.dir, 'function/handler.js'), 'utf8')).to.equal('v1');
+    });
+
+    it('installs dependencies where a package.json declares them, once for concurrent resolves', async () => {
+      await fnDir(join(root, 'build/deps'), {
+        Dockerfile: dockerfile,
+        'package.json': '{"name":"root"}',
+        'function/package.json': '{"dependencies":{"left-pad":"1.3.0"}}',
+      });
+      const [a, b] = await Promise.all([resolver.resolve('deps'), resolver.resolve('deps')]);
+      expect(a.dir).to.equal(b.dir);
+      expect(installs).to.have.length(1);
+      expect(installs[0]).to.match(/function$/);
+      expect(existsSync(join(a.dir, 'function/node_modules'))).to.equal(true);
+    });
+
+    it('hashes content but not node_modules', async () => {
+      await fnDir(join(root, 'h'), { 'a.js': 'x' });
+      const before = await hashDir(join(root, 'h'));
+      await fnDir(join(root, 'h'), { 'node_modules/dep/index.js': 'y' });
+      expect(await hashDir(join(root, 'h'))).to.equal(before);
+      await fnDir(join(root, 'h'), { 'b.js': 'z' });
+      expect(await hashDir(join(root, 'h'))).to.not.equal(before);
+    });
+
+    it('lets envProcess override the template fprocess', async () => {
+      await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile });
+      expect((await resolver.resolve('echo', 'node other.js')).fprocess).to.equal('node other.js');
+    });
+
+    it('runs an image without a directory in fork mode when envProcess is given', async () => {
+      const r = await resolver.resolve('functions/alpine:latest', 'cat');
+      expect(r).to.deep.include({ kind: 'fork', fprocess: 'cat', mode: 'streaming' });
+      expect(existsSync(r.dir)).to.equal(true);
+    });
+
+    it('answers Invalid naming every path it tried when there is neither a directory nor envProcess', async () => {
+      let err: unknown;
+      await resolver.resolve('acme/nothing:1').catch((e) => (err = e));
+      expect(isBackendError(err, 'Invalid')).to.equal(true);
+      const msg = (err as Error).message;
+      for (const p of imageCandidates('acme/nothing:1', [join(root, 'empty'), join(root, 'build')])) expect(msg).to.contain(p);
+    });
+
+    it('ignores a folder without a template.yml or Dockerfile', async () => {
+      await fnDir(join(root, 'empty/echo'), { 'index.js': '' });
+      await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile });
+      expect(resolver.find('echo').dir).to.equal(join(root, 'build/echo'));
+    });
+  });
+});

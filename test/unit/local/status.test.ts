@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { limitsOf, minReplicas, toFunctionStatus } from '../../../src/backends/local/status.js';
+import { buildLaunch, shellQuote } from '../../../src/backends/local/isolation.js';
+
+describe('local backend status mapping', () => {
+  it('fills every field a client relies on, with faas_function added and nothing invented', () => {
+    const st = toFunctionStatus(
+      { service: 'echo', image: 'hyperfaas/echo', namespace: 'openfaas-fn', envProcess: 'cat', envVars: { A: '1' }, limits: { memory: '128Mi', cpu: '100m' }, secrets: ['s'], labels: { x: 'y' } },
+      '2026-01-01T00:00:00.000Z',
+      2,
+      1,
+    );
+    expect(st).to.deep.equal({
+      name: 'echo',
+      image: 'hyperfaas/echo',
+      namespace: 'openfaas-fn',
+      envProcess: 'cat',
+      envVars: { A: '1' },
+      limits: { memory: '128Mi', cpu: '100m' },
+      secrets: ['s'],
+      labels: { x: 'y', faas_function: 'echo' },
+      annotations: {},
+      invocationCount: 0,
+      replicas: 2,
+      availableReplicas: 1,
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('leaves out envVars, limits and requests that were not set', () => {
+    const st = toFunctionStatus({ service: 'f', image: 'i', namespace: 'n', envVars: {}, requests: {} }, 't', 0, 0);
+    expect(st).to.not.have.any.keys('envVars', 'limits', 'requests', 'secrets', 'envProcess');
+    expect(st.labels).to.deep.equal({ faas_function: 'f' });
+  });
+
+  const mins: { name: string; labels?: Record<string, string>; want: number }[] = [
+    { name: 'starts one replica without the label', want: 1 },
+    { name: 'starts com.openfaas.scale.min replicas', labels: { 'com.openfaas.scale.min': '3' }, want: 3 },
+    { name: 'accepts a minimum of zero', labels: { 'com.openfaas.scale.min': '0' }, want: 0 },
+    { name: 'falls back to one for a label that is not a number', labels: { 'com.openfaas.scale.min': 'many' }, want: 1 },
+  ];
+  for (const c of mins) it(c.name, () => expect(minReplicas(c.labels)).to.equal(c.want));
+
+  it('reads limits into cores and bytes, raising memory to the floor', () => {
+    expect(limitsOf({ service: 'f', image: 'i', limits: { cpu: '250m', memory: '5Mi' } }, 64 << 20)).to.deep.equal({ cpu: 0.25, memoryBytes: 64 << 20 });
+    expect(limitsOf({ service: 'f', image: 'i' }, 1)).to.deep.equal({});
+    expect(() => limitsOf({ service: 'f', image: 'i', limits: { cpu: 'lots' } }, 1)).to.throw('limits.cpu');
+  });
+});
+
+describe('local backend launch command', () => {
+  const base = { node: '/usr/bin/node', watchdogMain: '/w/main.js', funcDir: "/data/images/it's", secretsDir: '/data/run/i/secrets', tmpSizeBytes: 1000 };
+
+  it('runs the watchdog directly without isolation', () => {
+    expect(buildLaunch({ ...base, cgroupProcs: [], mountNamespace: false })).to.deep.equal({ command: '/usr/bin/node', args: ['/w/main.js'], cwd: base.funcDir });
+  });
+
+  it('joins the cgroups from a shell that then execs the watchdog in place', () => {
+    const l = buildLaunch({ ...base, cgroupProcs: ['/cg/cpu/x/cgroup.procs'], mountNamespace: false });
+    expect(l.command).to.equal('/bin/sh');
+    expect(l.args[1]).to.contain("echo $$ > '/cg/cpu/x/cgroup.procs'");
+    expect(l.args[1]!.split('\n').pop()).to.equal("exec '/usr/bin/node' '/w/main.js'");
+  });
+
+  it('mounts secrets, code and /tmp in a private namespace and drops to the user', () => {
+    const l = buildLaunch({ ...base, cgroupProcs: [], mountNamespace: true, user: { name: 'app', uid: 999, gid: 998 } });
+    expect(l.command).to.equal('unshare');
+    expect(l.args.slice(0, 4)).to.deep.equal(['--mount', '--propagation', 'private', '--']);
+    const script = l.args[l.args.length - 1]!;
+    expect(script).to.contain('mount -t tmpfs');
+    expect(script).to.contain(`mount --bind ${shellQuote(base.funcDir)} /var/openfaas/function`);
+    expect(script).to.contain('chown -R 999:998 /var/openfaas/secrets');
+    expect(script).to.match(/exec setpriv --reuid=999 --regid=998 .*--no-new-privs -- '\/usr\/bin\/node' '\/w\/main.js'$/);
+  });
+
+  it('quotes single quotes for the shell', () => {
+    expect(shellQuote("it's")).to.equal(`'it'\\''s'`);
+  });
+});
