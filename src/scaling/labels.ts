@@ -1,0 +1,180 @@
+/**
+ * labels parses and validates a function's scaling labels. Label values are always strings (the faas-provider
+ * wire format); a bad value is an error that names the label, the value and what would be accepted, so the API can
+ * answer 400 with it. A missing label takes the default documented on its constant below.
+ */
+import type { PolicyName, ScaleType, ScalingLabels } from './types.js';
+
+/** labelKeys are the label names this module reads. */
+export const labelKeys = {
+  min: 'com.openfaas.scale.min',
+  max: 'com.openfaas.scale.max',
+  factor: 'com.openfaas.scale.factor',
+  zero: 'com.openfaas.scale.zero',
+  zeroDuration: 'com.openfaas.scale.zero-duration',
+  target: 'com.openfaas.scale.target',
+  targetProportion: 'com.openfaas.scale.target-proportion',
+  type: 'com.openfaas.scale.type',
+  downWindow: 'com.openfaas.scale.down.window',
+  policy: 'com.hyperfaas.policy',
+  watermarkLow: 'com.hyperfaas.watermark.low',
+  watermarkHigh: 'com.hyperfaas.watermark.high',
+  runtime: 'com.hyperfaas.runtime',
+} as const;
+
+/**
+ * labelDefaults are the values used when a label is absent:
+ * - min 1 (OpenFaaS; faas-cli sets desired replicas to it after deploy),
+ * - max 20 (OpenFaaS Pro's default; the CE gateway caps its own scaling at 5 but we are not the gateway),
+ * - factor 20 (percent; the CE alert handler's step),
+ * - zero false and zero-duration 15 min (OpenFaaS Pro),
+ * - target 50 per replica with proportion 0.9 and type rps (OpenFaaS Pro); for the hpa policies the target is read as
+ *   the CPU utilisation percent of the request, like `kubectl autoscale --cpu-percent=50`,
+ * - policy hyperfaas, watermarks low 0.3 / high 0.8 of an instance's limits.
+ */
+export const labelDefaults: Readonly<ScalingLabels> = Object.freeze({
+  min: 1,
+  max: 20,
+  factor: 20,
+  zero: false,
+  zeroDurationMs: 15 * 60_000,
+  target: 50,
+  targetProportion: 0.9,
+  type: 'rps' as ScaleType,
+  policy: 'hyperfaas' as PolicyName,
+  watermarkLow: 0.3,
+  watermarkHigh: 0.8,
+});
+
+/** maxReplicasLimit bounds com.openfaas.scale.max: more than this on one provider is a typo, not a plan. */
+export const maxReplicasLimit = 1000;
+
+/** LabelParseResult is either the parsed labels or every problem found (never only the first). */
+export type LabelParseResult = { ok: true; labels: ScalingLabels } | { ok: false; errors: string[] };
+
+const policies: readonly PolicyName[] = ['hyperfaas', 'hpa', 'hpa-tuned', 'none'];
+const types: readonly ScaleType[] = ['rps', 'capacity', 'cpu'];
+
+/**
+ * parseDurationMs reads a Go-style duration ("15m", "1h30m", "2.5s", "500ms") or a bare number of seconds ("30").
+ * Returns undefined when the text is neither. Negative durations are not accepted.
+ * Example: "1m30s" -> 90000; "45" -> 45000; "10x" -> undefined.
+ */
+export function parseDurationMs(text: string): number | undefined {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (s === '' || !/^(\d+(\.\d+)?(ms|us|µs|ns|h|m|s))+$/.test(s)) return undefined;
+  const unitMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+  let total = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g)) total += Number(m[1]) * unitMs[m[2]!]!;
+  return Math.round(total);
+}
+
+function parseIntIn(key: string, raw: string, lo: number, hi: number, errors: string[]): number | undefined {
+  const s = raw.trim();
+  if (!/^\d+$/.test(s) || Number(s) < lo || Number(s) > hi) {
+    errors.push(`${key} = "${raw}": must be a whole number in [${lo}, ${hi}]`);
+    return undefined;
+  }
+  return Number(s);
+}
+
+function parseFraction(key: string, raw: string, errors: string[]): number | undefined {
+  const s = raw.trim();
+  const pct = /^(\d+(\.\d+)?)%$/.exec(s);
+  const v = pct ? Number(pct[1]) / 100 : /^\d*\.?\d+$/.test(s) ? Number(s) : NaN;
+  if (!(v > 0 && v <= 1)) {
+    errors.push(`${key} = "${raw}": must be a fraction in (0, 1] such as "0.8" or a percentage such as "80%"`);
+    return undefined;
+  }
+  return v;
+}
+
+/**
+ * parseScalingLabels reads the scaling labels out of a function's labels (undefined = no labels). Unknown labels are
+ * ignored; every bad known label adds one error. Cross-checks: min <= max, low watermark < high watermark.
+ * Example: {"com.openfaas.scale.max": "0"} -> errors ['com.openfaas.scale.max = "0": must be a whole number in [1, 1000]'].
+ */
+export function parseScalingLabels(labels: Record<string, string> | undefined): LabelParseResult {
+  const l = labels ?? {};
+  const errors: string[] = [];
+  const out: ScalingLabels = { ...labelDefaults };
+  const has = (k: string): boolean => typeof l[k] === 'string';
+
+  if (has(labelKeys.min)) out.min = parseIntIn(labelKeys.min, l[labelKeys.min]!, 0, maxReplicasLimit, errors) ?? out.min;
+  if (has(labelKeys.max)) out.max = parseIntIn(labelKeys.max, l[labelKeys.max]!, 1, maxReplicasLimit, errors) ?? out.max;
+  // The gateway's status lookup fails for a factor outside 1..100 (openfaas-contract §9 item 10), so reject it here.
+  if (has(labelKeys.factor)) out.factor = parseIntIn(labelKeys.factor, l[labelKeys.factor]!, 1, 100, errors) ?? out.factor;
+  if (has(labelKeys.zero)) {
+    const v = l[labelKeys.zero]!.trim().toLowerCase();
+    if (v === 'true' || v === 'false') out.zero = v === 'true';
+    else errors.push(`${labelKeys.zero} = "${l[labelKeys.zero]}": must be "true" or "false"`);
+  }
+  if (has(labelKeys.zeroDuration)) {
+    const ms = parseDurationMs(l[labelKeys.zeroDuration]!);
+    if (ms === undefined || ms < 1000) {
+      errors.push(`${labelKeys.zeroDuration} = "${l[labelKeys.zeroDuration]}": must be a duration of at least 1s such as "15m" or "90s"`);
+    } else out.zeroDurationMs = ms;
+  }
+  if (has(labelKeys.target)) {
+    const s = l[labelKeys.target]!.trim();
+    const v = /^\d*\.?\d+$/.test(s) ? Number(s) : NaN;
+    if (!(v > 0)) errors.push(`${labelKeys.target} = "${l[labelKeys.target]}": must be a positive number`);
+    else out.target = v;
+  }
+  if (has(labelKeys.targetProportion)) {
+    out.targetProportion = parseFraction(labelKeys.targetProportion, l[labelKeys.targetProportion]!, errors) ?? out.targetProportion;
+  }
+  if (has(labelKeys.type)) {
+    const v = l[labelKeys.type]!.trim() as ScaleType;
+    if (types.includes(v)) out.type = v;
+    else errors.push(`${labelKeys.type} = "${l[labelKeys.type]}": must be one of ${types.join(', ')}`);
+  }
+  if (has(labelKeys.downWindow)) {
+    const ms = parseDurationMs(l[labelKeys.downWindow]!);
+    if (ms === undefined || ms > 3_600_000) {
+      errors.push(`${labelKeys.downWindow} = "${l[labelKeys.downWindow]}": must be a duration of at most 1h such as "30s" or "5m"`);
+    } else out.downWindowMs = ms;
+  }
+  if (has(labelKeys.policy)) {
+    const v = l[labelKeys.policy]!.trim() as PolicyName;
+    if (policies.includes(v)) out.policy = v;
+    else errors.push(`${labelKeys.policy} = "${l[labelKeys.policy]}": must be one of ${policies.join(', ')}`);
+  }
+  let lowOk = true;
+  let highOk = true;
+  if (has(labelKeys.watermarkLow)) {
+    const v = parseFraction(labelKeys.watermarkLow, l[labelKeys.watermarkLow]!, errors);
+    if (v === undefined) lowOk = false;
+    else out.watermarkLow = v;
+  }
+  if (has(labelKeys.watermarkHigh)) {
+    const v = parseFraction(labelKeys.watermarkHigh, l[labelKeys.watermarkHigh]!, errors);
+    if (v === undefined) highOk = false;
+    else out.watermarkHigh = v;
+  }
+  if (has(labelKeys.runtime)) {
+    const v = l[labelKeys.runtime]!.trim();
+    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(v)) {
+      errors.push(`${labelKeys.runtime} = "${l[labelKeys.runtime]}": must be a runtime name such as "node" (lower-case letters, digits, . _ -)`);
+    } else out.runtime = v;
+  }
+
+  const minOk = !errors.some((e) => e.startsWith(labelKeys.min + ' '));
+  const maxOk = !errors.some((e) => e.startsWith(labelKeys.max + ' '));
+  if (minOk && maxOk && out.min > out.max) {
+    errors.push(`${labelKeys.min} = "${out.min}" is above ${labelKeys.max} = "${out.max}": lower the min or raise the max`);
+  }
+  if (lowOk && highOk && out.watermarkLow >= out.watermarkHigh) {
+    errors.push(
+      `${labelKeys.watermarkLow} = ${out.watermarkLow} must be below ${labelKeys.watermarkHigh} = ${out.watermarkHigh}`,
+    );
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, labels: out };
+}
+
+/** validateScalingLabels returns only the problems ([] when the labels are fine), for the API's 400 answer. */
+export function validateScalingLabels(labels: Record<string, string> | undefined): string[] {
+  const r = parseScalingLabels(labels);
+  return r.ok ? [] : r.errors;
+}

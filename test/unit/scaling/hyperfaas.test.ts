@@ -1,0 +1,263 @@
+import { expect } from 'chai';
+import { createHyperfaasPolicy, estimateDemand, HYPERFAAS_DEFAULTS, planScaleUp, type HyperfaasState } from '../../../src/scaling/hyperfaas.js';
+import type { Decision, GuestSlotObservation, PolicyInput, ScalingAction } from '../../../src/scaling/types.js';
+import { inst, input, spec } from './fixtures.js';
+
+/** timeline drives the policy tick by tick, carrying its state, as the control loop would. */
+function timeline(params = {}) {
+  const policy = createHyperfaasPolicy(params);
+  let state: HyperfaasState = policy.initialState(0);
+  return (i: PolicyInput): Decision<HyperfaasState> => {
+    const d = policy.decide(i, state);
+    state = d.state;
+    return d;
+  };
+}
+
+const kinds = (as: ScalingAction[]): string[] => as.map((a) => a.kind);
+const guest = (host: string, hostLoad: number, over: Partial<GuestSlotObservation> = {}): GuestSlotObservation => ({
+  hostInstance: host,
+  hostFunction: 'other.openfaas-fn',
+  state: 'generic',
+  inflight: 0,
+  capacity: 4,
+  hostLoad,
+  ...over,
+});
+const demand = (queued: number, arrivalRate = 100) => ({ windowMs: 1000, arrivalRate, queued, bounced: 0 });
+
+describe('hyperfaas policy: phase 1 (scale up and give back)', () => {
+  it('raises the CPU limit of a hot instance at once and gives it back after 2 s of calm', () => {
+    const tick = timeline();
+    const s = spec();
+    const d0 = tick(input(0, s, { instances: [inst('a', { cpuUsed: 0.45 })], node: { cpuCores: 2, cpuFree: 1 } }));
+    expect(d0.phase).to.equal('scale-up');
+    expect(d0.actions).to.deep.equal([{ kind: 'resize', instance: 'a', cpu: 1.5 }]);
+    // boosted and still busy: nothing to give back
+    const d1 = tick(input(1_000, s, { instances: [inst('a', { cpuUsed: 1.0, cpuLimit: 1.5 })], node: { cpuCores: 2, cpuFree: 0 } }));
+    expect(d1.actions).to.deep.equal([]);
+    // the burst passes: 0.3 cores would fit under 0.8 x 0.5
+    const calm = { instances: [inst('a', { cpuUsed: 0.3, cpuLimit: 1.5 })], node: { cpuCores: 2, cpuFree: 0 } };
+    expect(tick(input(2_000, s, calm)).actions).to.deep.equal([]);
+    expect(tick(input(3_999, s, calm)).actions).to.deep.equal([]);
+    const d4 = tick(input(4_000, s, calm));
+    expect(d4.phase).to.equal('give-back');
+    expect(d4.actions).to.deep.equal([{ kind: 'restore', instance: 'a', cpu: 0.5 }]);
+  });
+
+  it('starts the calm period again when the load comes back', () => {
+    const tick = timeline();
+    const s = spec();
+    const at = (t: number, used: number) => tick(input(t, s, { instances: [inst('a', { cpuUsed: used, cpuLimit: 1.5 })], node: { cpuCores: 2, cpuFree: 0 } }));
+    at(0, 0.3);
+    at(1_500, 0.9);
+    expect(at(2_500, 0.3).actions).to.deep.equal([]);
+    expect(at(4_000, 0.3).actions).to.deep.equal([]);
+    expect(kinds(at(4_500, 0.3).actions)).to.deep.equal(['restore']);
+  });
+
+  const clamp = [
+    { name: 'shares 0.8 free cores between two hot instances (0.9 each)', free: 0.8, want: [0.9, 0.9] },
+    { name: 'caps a boost at 4x the normal limit', free: 10, want: [2, 2] },
+    { name: 'skips a resize below the 0.05-core step', free: 0.06, want: [] },
+    { name: 'does nothing when the node has no free CPU', free: 0, want: [] },
+  ];
+  for (const c of clamp) {
+    it(`phase 1 ${c.name}`, () => {
+      const s = spec();
+      const is = [inst('a', { cpuUsed: 0.45 }), inst('b', { cpuUsed: 0.42 }), inst('c', { cpuUsed: 0.1 })];
+      const got = planScaleUp(s, is, c.free, undefined, HYPERFAAS_DEFAULTS).map((a) => (a.kind === 'resize' ? a.cpu : -1));
+      expect(got).to.deep.equal(c.want);
+    });
+  }
+
+  it('phase 1 adds memory headroom to an instance whose memory is high too', () => {
+    const s = spec({ memoryLimitBytes: 128 << 20 });
+    const a = planScaleUp(s, [inst('a', { cpuUsed: 0.45, memoryUsed: 120 << 20, memoryLimit: 128 << 20 })], 1, 1 << 30, HYPERFAAS_DEFAULTS);
+    expect(a).to.deep.equal([{ kind: 'resize', instance: 'a', cpu: 1.5, memoryBytes: 192 << 20 }]);
+  });
+
+  it('phase 1 leaves functions without a CPU limit alone', () => {
+    expect(planScaleUp(spec({ cpuLimit: 0 }), [inst('a', { cpuUsed: 3, cpuLimit: 0 })], 1, undefined, HYPERFAAS_DEFAULTS)).to.deep.equal([]);
+  });
+});
+
+describe('hyperfaas policy: phases 1 -> 2 -> 3 and back (one burst, as a timeline)', () => {
+  // F-io-like: capacity 4 per instance, high watermark 0.8 -> 3.2 in flight per instance.
+  const s = spec({ capacity: 4 }, { max: 10 });
+  const guests = [guest('g1', 0.1), guest('g2', 0.05), guest('g3', 0.5), guest('g4', 0.0, { state: 'serving', function: 'third.openfaas-fn' })];
+  const tick = timeline();
+  const full = (id: string) => inst(id, { inflight: 4 });
+
+  it('t=0: a burst arrives; it waits before multiplexing (phase 1 has its chance)', () => {
+    const d = tick(input(0, s, { instances: [full('a')], demand: demand(6), guests }));
+    expect(kinds(d.actions)).to.not.include('specialise');
+    expect(kinds(d.actions)).to.not.include('scaleTo');
+  });
+
+  it('t=0.5 s: still short, it specialises the generic slots of the two least-loaded under-used hosts', () => {
+    const d = tick(input(500, s, { instances: [full('a')], demand: demand(6), guests }));
+    expect(d.phase).to.equal('multiplex');
+    expect(d.actions).to.deep.equal([
+      { kind: 'specialise', hostInstance: 'g2', function: s.key },
+      { kind: 'specialise', hostInstance: 'g1', function: s.key },
+    ]);
+  });
+
+  it('t=1 s: the pending specialisations count; no host is asked twice', () => {
+    const d = tick(input(1_000, s, { instances: [full('a')], demand: demand(6), guests }));
+    expect(kinds(d.actions)).to.deep.equal([]);
+  });
+
+  const borrowed = [guest('g1', 0.1, { state: 'serving', function: s.key, inflight: 4 }), guest('g2', 0.05, { state: 'serving', function: s.key, inflight: 4 }), guests[2]!, guests[3]!];
+
+  it('t=1.5 s: still short of D = 14 with 3.2 + 6.4: it scales out, two cold starts at a time', () => {
+    const d = tick(input(1_500, s, { instances: [full('a')], demand: demand(6), guests: borrowed }));
+    expect(d.phase).to.equal('scale-out');
+    // D = 4 + 8 (borrowed) + 6 queued... = 18 in flight -> ceil(18 / 3.2) = 6 own instances wanted, 1 + 2 now
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 3 }]);
+    expect(d.replicas).to.equal(3);
+  });
+
+  it('t=2 s: while two instances start, it starts no more', () => {
+    const d = tick(input(2_000, s, { replicas: 3, instances: [full('a'), inst('b', { ready: false }), inst('c', { ready: false })], demand: demand(6), guests: borrowed }));
+    expect(kinds(d.actions)).to.not.include('scaleTo');
+  });
+
+  it('t=2.1 s: once they are ready, it starts the next two', () => {
+    const d = tick(input(2_100, s, { replicas: 3, instances: [full('a'), full('b'), full('c')], demand: demand(6), guests: borrowed }));
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 5 }]);
+  });
+
+  const five = ['a', 'b', 'c', 'd', 'e'].map((id) => inst(id, { inflight: 2 }));
+  const lent = [guest('g1', 0.1, { state: 'serving', function: s.key, inflight: 1 }), guest('g2', 0.05, { state: 'serving', function: s.key, inflight: 1 }), guests[2]!, guests[3]!];
+
+  it('t=3 s: own capacity covers demand; borrowed slots stay for the calm period', () => {
+    const d = tick(input(3_000, s, { replicas: 5, instances: five, demand: demand(0), guests: lent }));
+    expect(kinds(d.actions)).to.deep.equal([]);
+  });
+
+  it('t=5 s: after 2 s of calm it releases the borrowed slots', () => {
+    const d = tick(input(5_000, s, { replicas: 5, instances: five, demand: demand(0), guests: lent }));
+    expect(d.phase).to.equal('give-back');
+    expect(d.actions).to.deep.equal([
+      { kind: 'release', hostInstance: 'g1', function: s.key },
+      { kind: 'release', hostInstance: 'g2', function: s.key },
+    ]);
+  });
+
+  const quiet = ['a', 'b', 'c', 'd', 'e'].map((id) => inst(id, { inflight: id === 'a' ? 1 : 0 }));
+
+  it('t=6..32 s: demand is back to one instance, but the 30 s window still holds a recommendation of 9 (t=2.1 s)', () => {
+    for (let t = 6_000; t <= 32_000; t += 1_000) {
+      const d = tick(input(t, s, { replicas: 5, instances: quiet, demand: demand(0, 5), guests: guests }));
+      expect(kinds(d.actions), `at ${t}`).to.not.include('scaleTo');
+    }
+  });
+
+  it('t=33 s: the highest recommendation left in the window is 4 (t=5 s, D = 12 -> ceil(12 / 3.2)): it scales in to 4', () => {
+    const d = tick(input(33_000, s, { replicas: 5, instances: quiet, demand: demand(0, 5), guests: guests }));
+    expect(d.phase).to.equal('scale-in');
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 4 }]);
+  });
+
+  it('t=35 s: every recommendation of the last 30 s says 1: it scales in to 1', () => {
+    const d = tick(input(35_000, s, { replicas: 4, instances: quiet.slice(0, 4), demand: demand(0, 5), guests: guests }));
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 1 }]);
+  });
+});
+
+describe('hyperfaas policy: scale-out limits and sizing', () => {
+  it('never asks for more than com.openfaas.scale.max', () => {
+    const tick = timeline({ scaleOutAfterMs: 0, multiplexAfterMs: 0, maxConcurrentStarts: 100 });
+    const s = spec({ capacity: 4 }, { max: 3 });
+    const d = tick(input(0, s, { instances: [inst('a', { inflight: 4 })], demand: demand(100) }));
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 3 }]);
+  });
+
+  it('scales a function over its max down to the max', () => {
+    const tick = timeline();
+    const s = spec({}, { max: 2 });
+    const d = tick(input(0, s, { instances: [inst('a'), inst('b'), inst('c')] }));
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 2 }]);
+  });
+
+  it('sizes by Little\'s law when the mean service time is known (F-io: 400 req/s x 50 ms / 3.2 -> 7)', () => {
+    const s = spec({ capacity: 4 });
+    const e = estimateDemand(input(0, s, { instances: [inst('a')], demand: { windowMs: 1000, arrivalRate: 400, queued: 0, bounced: 0, meanServiceMs: 50 } }), 0);
+    expect(e.concurrency).to.equal(20);
+    expect(e.needed).to.equal(7);
+  });
+
+  it('sizes an unlimited-concurrency function by the rps target (400 / (50 x 0.9) -> 9)', () => {
+    const s = spec({ capacity: 0 });
+    const e = estimateDemand(input(0, s, { instances: [inst('a', { capacity: 0 })], demand: { windowMs: 1000, arrivalRate: 400, queued: 0, bounced: 0 } }), 0);
+    expect(e.needed).to.equal(9);
+  });
+
+  it('replaces borrowed slots with own instances when they carried load for 20 s', () => {
+    const tick = timeline();
+    const s = spec({ capacity: 4 });
+    const busyGuest = guest('g1', 0.1, { state: 'serving', function: s.key, inflight: 3 });
+    // own 3.2 + borrowed 3.2 covers D = 6 but own alone does not
+    const obs = (t: number) => input(t, s, { instances: [inst('a', { inflight: 3 })], demand: demand(0), guests: [busyGuest] });
+    for (let t = 0; t < 20_000; t += 1_000) expect(kinds(tick(obs(t)).actions), `at ${t}`).to.not.include('scaleTo');
+    expect(tick(obs(20_000)).actions).to.deep.equal([{ kind: 'scaleTo', replicas: 2 }]);
+  });
+
+  it('uses the down.window label instead of the default scale-in window', () => {
+    const tick = timeline();
+    const s = spec({}, { downWindowMs: 5_000 });
+    const idle = (t: number) => input(t, s, { replicas: 3, instances: [inst('a'), inst('b'), inst('c')], demand: demand(0, 1) });
+    expect(kinds(tick(idle(0)).actions)).to.deep.equal([]);
+    expect(kinds(tick(idle(4_000)).actions)).to.deep.equal([]);
+    expect(tick(idle(5_000)).actions).to.deep.equal([{ kind: 'scaleTo', replicas: 1 }]);
+  });
+});
+
+describe('hyperfaas policy: to and from zero', () => {
+  it('scales to zero after zero-duration of idleness when com.openfaas.scale.zero=true', () => {
+    const tick = timeline();
+    const s = spec({}, { zero: true, zeroDurationMs: 60_000 });
+    const idle = (t: number) => input(t, s, { instances: [inst('a')], demand: demand(0, 0) });
+    tick(input(0, s, { instances: [inst('a', { inflight: 1 })], demand: demand(0, 1) }));
+    expect(kinds(tick(idle(59_999)).actions)).to.deep.equal([]);
+    const d = tick(idle(60_000));
+    expect(d.phase).to.equal('to-zero');
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 0 }]);
+  });
+
+  it('never scales to zero without com.openfaas.scale.zero=true', () => {
+    const tick = timeline();
+    const s = spec({}, { zero: false, zeroDurationMs: 1_000 });
+    for (let t = 0; t <= 3_600_000; t += 60_000) {
+      expect(kinds(tick(input(t, s, { instances: [inst('a')], demand: demand(0, 0) })).actions)).to.deep.equal([]);
+    }
+  });
+
+  it('stays at zero without demand and leaves at the first request, borrowing a warm slot meanwhile', () => {
+    const tick = timeline();
+    const s = spec({}, { zero: true, min: 2 });
+    const z = tick(input(0, s, { replicas: 0, demand: demand(0, 0), guests: [guest('g1', 0.1)] }));
+    expect(z.phase).to.equal('zero');
+    expect(z.actions).to.deep.equal([]);
+    const d = tick(input(1_000, s, { replicas: 0, demand: demand(1, 1), guests: [guest('g1', 0.1)] }));
+    expect(d.phase).to.equal('from-zero');
+    expect(d.actions).to.deep.equal([
+      { kind: 'scaleTo', replicas: 2 },
+      { kind: 'specialise', hostInstance: 'g1', function: s.key },
+    ]);
+  });
+
+  it('releases borrowed slots when it scales to zero', () => {
+    const tick = timeline();
+    const s = spec({}, { zero: true, zeroDurationMs: 10_000 });
+    const g = [guest('g1', 0.1, { state: 'serving', function: s.key })];
+    tick(input(0, s, { instances: [inst('a')], demand: demand(0, 1), guests: g }));
+    const d = tick(input(10_000, s, { instances: [inst('a')], demand: demand(0, 0), guests: g }));
+    expect(d.actions).to.deep.equal([
+      { kind: 'release', hostInstance: 'g1', function: s.key },
+      { kind: 'scaleTo', replicas: 0 },
+    ]);
+  });
+});
