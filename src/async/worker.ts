@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
@@ -57,6 +58,8 @@ export class QueueWorker {
   constructor(private readonly d: WorkerDeps) {
     this.log = d.logger.child({ component: 'async-worker' });
     this.random = d.random ?? Math.random;
+    // Every running invocation and callback listens on the one shutdown signal.
+    setMaxListeners(0, this.abort.signal);
   }
 
   /** start launches the pull loops; it resolves once they run (it does not wait for messages). */
@@ -234,7 +237,7 @@ export class QueueWorker {
     const attempts = this.d.config.callbackAttempts;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        const r = await request(url, { method: 'POST', headers, body: res.body, headersTimeout: 30_000, bodyTimeout: 30_000 });
+        const r = await request(url, { method: 'POST', headers, body: res.body, headersTimeout: 30_000, bodyTimeout: 30_000, signal: this.abort.signal });
         await r.body.dump();
         if (r.statusCode < 500 && r.statusCode !== 429) return;
         this.log.warn('callback answered with an error', { url, status: r.statusCode, callId: meta.callId, attempt });

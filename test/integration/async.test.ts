@@ -15,6 +15,7 @@ import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const harnessMain = join(here, '..', 'support', 'async-harness.js');
+const workerMain = join(here, '..', '..', 'src', 'async', 'worker-main.js');
 
 interface Callback {
   headers: IncomingMessage['headers'];
@@ -465,5 +466,66 @@ describe('async: what is stored is OpenFaaS QueueRequest JSON', function () {
     expect(j).to.not.have.any.keys('Body', 'Path', 'CallbackUrl', 'QueryString');
     expect(j.Function).to.equal('shape');
     expect((j.Header as Record<string, string[]>)['X-Call-Id']).to.deep.equal(['dup-1']);
+  });
+});
+
+describe('async: the queue worker as its own process (worker-main) invoking the provider over HTTP', function () {
+  this.timeout(120_000);
+  let nats: NatsServer;
+  let provider: Server;
+  let providerPort = 0;
+  const seen: string[] = [];
+  const sink = new CallbackSink();
+  let harness: Harness;
+  let worker: ChildProcess | undefined;
+
+  before(async () => {
+    nats = await startNatsServer();
+    await sink.start();
+    provider = createServer((req, res) => {
+      void readAll(req).then((b) => {
+        seen.push(`${req.method} ${req.url}`);
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Seen-Path': req.url ?? '' }).end(`provider:${b.toString()}`);
+      });
+    });
+    providerPort = await listen(provider);
+    harness = new Harness({ NATS_URL: nats.url, UPSTREAMS: JSON.stringify({ echo: 'http://127.0.0.1:9/unused' }), HARNESS_WORKER: 'false' });
+    await harness.start();
+  });
+
+  after(async () => {
+    if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+    await harness?.stop('SIGKILL');
+    provider?.close();
+    sink.server?.close();
+    await nats?.dispose();
+  });
+
+  it('drains what the provider queued through /function/<name>.<namespace> and exits cleanly on SIGTERM', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await postAsync(harness.base, `/async-function/echo/sub/${i}?n=${i}`, `w${i}`, { 'X-Callback-Url': sink.url });
+      expect(r.status).to.equal(202);
+      ids.push(r.callId);
+    }
+    expect(sink.delivered(ids)).to.equal(0);
+    worker = spawn(process.execPath, [workerMain], {
+      env: { ...process.env, NATS_URL: nats.url, PROVIDER_URL: `http://127.0.0.1:${providerPort}/`, async_concurrency: '2', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitFor('20 callbacks from the worker process', () => sink.delivered(ids) === 20);
+    ids.forEach((id, i) => {
+      const cb = sink.byId.get(id)![0]!;
+      expect(cb.body).to.equal(`provider:w${i}`);
+      expect(cb.headers['x-seen-path']).to.equal(`/function/echo.openfaas-fn/sub/${i}?n=${i}`);
+      expect(cb.headers['x-function-status']).to.equal('200');
+    });
+    expect(seen.every((s) => s.startsWith('POST /function/echo.openfaas-fn/sub/'))).to.equal(true);
+    const w = worker;
+    const code = await new Promise<number | null>((resolve) => {
+      w.once('exit', (c) => resolve(c));
+      w.kill('SIGTERM');
+    });
+    expect(code).to.equal(0);
   });
 });
