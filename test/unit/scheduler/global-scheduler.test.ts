@@ -1,0 +1,124 @@
+import { expect } from 'chai';
+import { isBackendError } from '../../../src/backends/backend.js';
+import { silentLogger } from '../../../src/logger.js';
+import { GlobalScheduler, minReplicas, SchedulerError } from '../../../src/scheduler/global-scheduler.js';
+import { FakeBackend } from '../../support/fake-backend.js';
+
+describe('GlobalScheduler', () => {
+  let backend: FakeBackend;
+  let gs: GlobalScheduler;
+  const url = 'http://127.0.0.1:1';
+
+  function start(onScale?: (ns: string, name: string, n: number) => void): void {
+    backend = new FakeBackend(onScale ? { onScale } : {});
+    gs = new GlobalScheduler({ backend, logger: silentLogger(), coldStartTimeoutMs: 5_000 });
+  }
+  afterEach(() => gs.close());
+
+  it('sees the instances that existed before it started', () => {
+    start();
+    backend.addInstance('openfaas-fn', 'f', url);
+    gs.start();
+    expect(gs.tryAcquire('openfaas-fn', 'f')).to.not.equal(null);
+  });
+
+  it('follows added, modified and deleted instances', () => {
+    start();
+    gs.start();
+    const i = backend.addInstance('openfaas-fn', 'f', url, false);
+    expect(gs.tryAcquire('openfaas-fn', 'f')).to.equal(null);
+    backend.setReady(i.id, true);
+    const lease = gs.tryAcquire('openfaas-fn', 'f');
+    expect(lease?.instance.id).to.equal(i.id);
+    backend.removeInstance(i.id);
+    expect(gs.tryAcquire('openfaas-fn', 'f')).to.equal(null);
+    lease!.release(); // releasing a lease on a deleted instance is harmless
+  });
+
+  it('keeps in-flight counts when an instance is modified', () => {
+    start();
+    gs.start();
+    const i = backend.addInstance('openfaas-fn', 'f', url);
+    gs.tryAcquire('openfaas-fn', 'f');
+    backend.setReady(i.id, true);
+    expect(gs.view.candidate(i.id)!.inflight).to.equal(1);
+  });
+
+  it('rejects with NotFound for an unknown function', async () => {
+    start();
+    gs.start();
+    try {
+      await gs.acquire('openfaas-fn', 'nope');
+      expect.fail('should reject');
+    } catch (e) {
+      expect(isBackendError(e, 'NotFound')).to.equal(true);
+    }
+  });
+
+  it('scales a function at zero to its minimum once, whatever the number of waiters, and leases when ready', async () => {
+    start((ns, name, n) => {
+      setTimeout(() => {
+        for (let k = 0; k < n; k++) backend.addInstance(ns, name, url);
+      }, 50);
+    });
+    gs.start();
+    backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn', labels: { 'com.openfaas.scale.min': '3' } }, 0);
+    const leases = await Promise.all([1, 2, 3, 4].map(() => gs.acquire('openfaas-fn', 'f')));
+    expect(leases).to.have.length(4);
+    expect(backend.callsOf('scale').map((c) => c.args)).to.deep.equal([['openfaas-fn', 'f', 3]]);
+  });
+
+  it('waits without scaling when instances are starting', async () => {
+    start();
+    gs.start();
+    backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn' }, 1);
+    const i = backend.addInstance('openfaas-fn', 'f', url, false);
+    setTimeout(() => backend.setReady(i.id, true), 30);
+    const lease = await gs.acquire('openfaas-fn', 'f');
+    expect(lease.instance.id).to.equal(i.id);
+    expect(backend.callsOf('scale')).to.have.length(0);
+  });
+
+  it('times out with SchedulerError timeout when nothing becomes ready', async () => {
+    start();
+    gs.start();
+    backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn' }, 1);
+    try {
+      await gs.acquire('openfaas-fn', 'f', { timeoutMs: 100 });
+      expect.fail('should reject');
+    } catch (e) {
+      expect(e).to.be.instanceOf(SchedulerError);
+      expect((e as SchedulerError).kind).to.equal('timeout');
+    }
+  });
+
+  it('stops waiting with SchedulerError aborted when the signal fires', async () => {
+    start();
+    gs.start();
+    backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn' }, 1);
+    const ac = new AbortController();
+    const p = gs.acquire('openfaas-fn', 'f', { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    try {
+      await p;
+      expect.fail('should reject');
+    } catch (e) {
+      expect((e as SchedulerError).kind).to.equal('aborted');
+    }
+  });
+
+  describe('minReplicas', () => {
+    const cases: [Record<string, string> | undefined, number][] = [
+      [undefined, 1],
+      [{}, 1],
+      [{ 'com.openfaas.scale.min': '0' }, 1],
+      [{ 'com.openfaas.scale.min': '4' }, 4],
+      [{ 'com.openfaas.scale.min': 'x' }, 1],
+    ];
+    for (const [labels, want] of cases) {
+      it(`wakes to ${want} with labels ${JSON.stringify(labels)}`, () => {
+        expect(minReplicas(labels)).to.equal(want);
+      });
+    }
+  });
+});
