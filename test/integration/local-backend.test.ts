@@ -1,0 +1,276 @@
+/**
+ * The local backend with real instances: our watchdog and the example functions as process groups on 127.0.0.1,
+ * isolated as far as this host allows (the assertions follow the backend's own isolation summary), and a real
+ * nats-server whose URL instances receive.
+ */
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalBackend, readLocalConfig, type LocalBackend } from '../../src/backends/local/index.js';
+import type { InstanceEvent } from '../../src/backends/backend.js';
+import { silentLogger } from '../../src/logger.js';
+import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { eventually } from '../contract/backend.contract.js';
+
+const NS = 'openfaas-fn';
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+/** call sends one request on a fresh connection (no keep-alive, so a draining instance never resets a reused socket). */
+function call(url: string, opts: { method?: string; path?: string; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${opts.path ?? '/'}`, { method: opts.method ?? 'POST', agent: false, timeout: 15_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+async function readyCount(b: LocalBackend, name: string): Promise<number> {
+  return (await b.get(NS, name)).availableReplicas;
+}
+
+async function waitReady(b: LocalBackend, name: string, n: number): Promise<void> {
+  await eventually(async () => expect(await readyCount(b, name)).to.equal(n), 60_000, 100);
+}
+
+function readyUrl(b: LocalBackend, name: string): string {
+  const i = b.instances(NS, name).find((x) => x.ready);
+  if (!i) throw new Error(`no ready instance of ${name}`);
+  return i.url;
+}
+
+/** pidsOf finds the processes that belong to an instance (by the env the backend gave them). */
+async function pidsOf(instanceId: string, cmdPart: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const env = await readFile(`/proc/${d}/environ`, 'utf8').catch(() => '');
+    if (!env.split('\0').includes(`HYPERFAAS_INSTANCE_ID=${instanceId}`)) continue;
+    const cmd = (await readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    if (cmd.includes(cmdPart)) out.push(Number(d));
+  }
+  return out;
+}
+
+describe('local backend with real instances', function () {
+  this.timeout(180_000);
+  let data: string;
+  let nats: NatsServer;
+  let b: LocalBackend;
+  const events: InstanceEvent[] = [];
+  let secretPath = '';
+
+  before(async () => {
+    data = await mkdtemp(join(tmpdir(), 'hf-local-it-'));
+    nats = await startNatsServer();
+    b = await createLocalBackend(readLocalConfig(env()), silentLogger());
+    b.watchInstances((ev) => events.push(ev));
+  });
+  after(async () => {
+    await b?.close();
+    await nats?.dispose();
+    await rm(data, { recursive: true, force: true });
+  });
+
+  const env = () => ({
+    HYPERFAAS_DATA: data,
+    NATS_URL: nats.url,
+    HYPERFAAS_HEALTH_INTERVAL: '200ms',
+    HYPERFAAS_RESTART_BACKOFF_MIN: '200ms',
+    HYPERFAAS_RESTART_BACKOFF_MAX: '2s',
+    HYPERFAAS_STOP_TIMEOUT: '15s',
+  });
+
+  it('deploys the echo example, becomes ready and answers plain HTTP on its instance URL', async () => {
+    await b.deploy({ service: 'echo', image: 'hyperfaas/echo:latest', namespace: NS, labels: {}, annotations: {}, limits: { cpu: '500m', memory: '128Mi' } });
+    await waitReady(b, 'echo', 1);
+    const r = await call(readyUrl(b, 'echo'), { method: 'PUT', path: '/a/b?x=1', body: 'hello' });
+    expect(r.status).to.equal(200);
+    const got = JSON.parse(r.body) as { method: string; path: string; query: Record<string, string>; body: string; instance: string };
+    expect(got).to.deep.include({ method: 'PUT', path: '/a/b', body: 'hello' });
+    expect(got.query).to.deep.equal({ x: '1' });
+    expect(got.instance).to.equal(b.instances(NS, 'echo')[0]!.id);
+    expect(events.some((e) => e.type === 'added' && e.instance.function === 'echo')).to.equal(true);
+    expect(events.some((e) => e.type === 'modified' && e.instance.ready)).to.equal(true);
+  });
+
+  it('scales to 3 instances on distinct ports, each serving', async () => {
+    await b.scale(NS, 'echo', 3);
+    await waitReady(b, 'echo', 3);
+    const inst = b.instances(NS, 'echo');
+    expect(new Set(inst.map((i) => i.url)).size).to.equal(3);
+    for (const i of inst) {
+      const r = await call(i.url, { body: 'x' });
+      expect(JSON.parse(r.body).instance).to.equal(i.id);
+    }
+  });
+
+  it('scales to 0: no ready replica and no instance left', async () => {
+    await b.scale(NS, 'echo', 0);
+    expect((await b.get(NS, 'echo')).replicas).to.equal(0);
+    await eventually(() => expect(b.instances(NS, 'echo')).to.have.length(0), 30_000, 100);
+    expect(await readyCount(b, 'echo')).to.equal(0);
+    expect(events.filter((e) => e.type === 'deleted' && e.instance.function === 'echo')).to.have.length(3);
+  });
+
+  it('isolates instances as its summary says: user, cgroup and NATS_URL in a fork-mode envProcess image', async () => {
+    await b.deploy({ service: 'env', image: 'functions/alpine:latest', namespace: NS, envProcess: 'env', limits: { memory: '64Mi' } });
+    await waitReady(b, 'env', 1);
+    const id = b.instances(NS, 'env')[0]!.id;
+    const r = await call(readyUrl(b, 'env'), { method: 'GET', path: '/p?q=1' });
+    expect(r.status).to.equal(200);
+    expect(r.body).to.contain('Http_Method=GET');
+    expect(r.body).to.contain('Http_Query=q=1');
+    expect(r.body).to.contain(`NATS_URL=${nats.url}`);
+    expect(r.body).to.contain(`HYPERFAAS_INSTANCE_ID=${id}`);
+    const iso = b.isolation;
+    await b.update({ service: 'env', image: 'functions/alpine:latest', namespace: NS, envProcess: 'cat /proc/self/cgroup' });
+    await eventually(async () => {
+      const c = await call(readyUrl(b, 'env'));
+      expect(c.body).to.match(/cgroup|^\d+:/m);
+      return c;
+    }, 30_000, 200);
+    const cg = (await call(readyUrl(b, 'env'))).body;
+    if (iso.cgroup === 'v1') expect(cg).to.match(/:memory:\/hyperfaas\/env-/);
+    else expect(iso.notes.length).to.be.greaterThan(0);
+    await b.update({ service: 'env', image: 'functions/alpine:latest', namespace: NS, envProcess: 'id -u' });
+    await eventually(async () => expect((await call(readyUrl(b, 'env'))).body.trim()).to.match(/^\d+$/), 30_000, 200);
+    const uid = Number((await call(readyUrl(b, 'env'))).body.trim());
+    if (iso.user) expect(uid).to.not.equal(0);
+    else expect(uid).to.equal(process.getuid?.());
+  });
+
+  it('gives a function its secrets at /var/openfaas/secrets/<name> (or the fallback dir)', async () => {
+    await b.createSecret(NS, 'db-pass', Buffer.from('s3cret-value'));
+    secretPath = b.isolation.mountNamespace ? '/var/openfaas/secrets/db-pass' : '';
+    if (secretPath) {
+      await b.deploy({ service: 'secret', image: 'functions/alpine:latest', namespace: NS, envProcess: `cat ${secretPath}`, secrets: ['db-pass'] });
+      await waitReady(b, 'secret', 1);
+      const r = await call(readyUrl(b, 'secret'));
+      expect(r.body).to.equal('s3cret-value');
+    } else {
+      // Fallback: the function finds its secrets in the directory named by HYPERFAAS_SECRETS_DIR.
+      await b.deploy({ service: 'secret', image: 'functions/alpine:latest', namespace: NS, envProcess: 'env', secrets: ['db-pass'] });
+      await waitReady(b, 'secret', 1);
+      const dir = /HYPERFAAS_SECRETS_DIR=(.*)/.exec((await call(readyUrl(b, 'secret'))).body)![1]!;
+      expect(await readFile(join(dir, 'db-pass'), 'utf8')).to.equal('s3cret-value');
+    }
+  });
+
+  it('restarts an instance whose function process was killed, with the crash in its logs', async () => {
+    await b.scale(NS, 'echo', 1);
+    await waitReady(b, 'echo', 1);
+    const id = b.instances(NS, 'echo')[0]!.id;
+    const fnPids = await pidsOf(id, 'index.js');
+    expect(fnPids.length).to.be.greaterThan(0);
+    for (const p of fnPids) process.kill(p, 'SIGKILL');
+    await eventually(async () => {
+      const lines: string[] = [];
+      for await (const m of b.logs({ name: 'echo', namespace: NS, instance: id, tail: -1, follow: false }, new AbortController().signal)) lines.push(m.text);
+      expect(lines.some((l) => l.includes('instance crashed'))).to.equal(true);
+    }, 30_000, 100);
+    await waitReady(b, 'echo', 1);
+    expect(b.instances(NS, 'echo')[0]!.id).to.equal(id);
+    const r = await call(readyUrl(b, 'echo'), { body: 'again' });
+    expect(JSON.parse(r.body).body).to.equal('again');
+    const restarted = await pidsOf(id, 'index.js');
+    expect(restarted.length).to.be.greaterThan(0);
+    expect(restarted.filter((p) => fnPids.includes(p))).to.deep.equal([]);
+  });
+
+  it('rolls an update without a failed request under a small steady load', async () => {
+    await b.scale(NS, 'echo', 2);
+    await waitReady(b, 'echo', 2);
+    const before = new Set(b.instances(NS, 'echo').map((i) => i.id));
+    const served = new Set<string>();
+    const failures: string[] = [];
+    let sent = 0;
+    let stop = false;
+    const load = (async () => {
+      // About 40 requests a second from two workers, bounded to 4000 requests.
+      await Promise.all(
+        [0, 1].map(async () => {
+          while (!stop && sent < 4000) {
+            sent++;
+            try {
+              const r = await call(readyUrl(b, 'echo'), { body: 'load' });
+              if (r.status !== 200) failures.push(`status ${r.status}: ${r.body}`);
+              else served.add(JSON.parse(r.body).instance as string);
+            } catch (e) {
+              failures.push(String(e));
+            }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }),
+      );
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await b.update({ service: 'echo', image: 'hyperfaas/echo:latest', namespace: NS, envVars: { VERSION: '2' }, limits: { cpu: '500m', memory: '128Mi' } });
+    await eventually(() => {
+      const now = b.instances(NS, 'echo');
+      expect(now.filter((i) => i.ready && !before.has(i.id))).to.have.length(2);
+      expect(now.filter((i) => before.has(i.id))).to.have.length(0);
+    }, 90_000, 100);
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await load;
+    expect(failures).to.deep.equal([]);
+    expect([...served].some((i) => before.has(i)), 'old instances served').to.equal(true);
+    expect([...served].some((i) => !before.has(i)), 'new instances served').to.equal(true);
+    expect((await b.get(NS, 'echo')).envVars).to.deep.equal({ VERSION: '2' });
+  });
+
+  it('resizes an instance in place where cgroups exist, else answers Unavailable', async () => {
+    const i = b.instances(NS, 'echo')[0]!;
+    if (b.isolation.cgroup === 'v1') {
+      await b.resize(i.id, { cpu: 1.5, memoryBytes: 256 << 20 });
+      expect((await readFile(`/sys/fs/cgroup/cpu/hyperfaas/${i.id}/cpu.cfs_quota_us`, 'utf8')).trim()).to.equal('150000');
+      expect((await readFile(`/sys/fs/cgroup/memory/hyperfaas/${i.id}/memory.limit_in_bytes`, 'utf8')).trim()).to.equal(String(256 << 20));
+    } else {
+      let err: { kind?: string } | undefined;
+      await b.resize(i.id, { cpu: 1.5 }).catch((e) => (err = e));
+      expect(err?.kind).to.equal('Unavailable');
+    }
+  });
+
+  it('restores functions, desired replicas and secrets in a second backend on the same data dir', async () => {
+    const createdAt = (await b.get(NS, 'echo')).createdAt;
+    await b.close();
+    b = await createLocalBackend(readLocalConfig(env()), silentLogger());
+    const st = await b.get(NS, 'echo');
+    expect(st.createdAt).to.equal(createdAt);
+    expect(st.replicas).to.equal(2);
+    expect(st.envVars).to.deep.equal({ VERSION: '2' });
+    expect((await b.listSecrets(NS)).map((s) => s.name)).to.include('db-pass');
+    await waitReady(b, 'echo', 2);
+    await waitReady(b, 'secret', 1);
+    const r = await call(readyUrl(b, 'secret'));
+    if (secretPath) expect(r.body).to.equal('s3cret-value');
+    else expect(r.body).to.contain('HYPERFAAS_SECRETS_DIR=');
+  });
+
+  it('removes every function and stops their instances', async () => {
+    const ids = b.instances().map((i) => i.id);
+    expect(ids).to.have.length(4); // echo x2, env, secret
+    for (const f of await b.list(NS)) await b.remove(NS, f.name);
+    expect(await b.list(NS)).to.deep.equal([]);
+    await eventually(() => expect(b.instances()).to.have.length(0), 30_000, 100);
+    for (const id of ids) {
+      expect(existsSync(join(data, 'run', id)), `run dir of ${id}`).to.equal(false);
+      if (b.isolation.cgroup === 'v1') expect(existsSync(`/sys/fs/cgroup/cpu/hyperfaas/${id}`), `cgroup of ${id}`).to.equal(false);
+      expect(await pidsOf(id, '')).to.deep.equal([]);
+    }
+  });
+});
