@@ -102,7 +102,16 @@ export function createAsyncHandler(d: PublisherDeps): RequestHandler {
       res.setHeader('Allow', 'POST');
       throw new AsyncError('MethodNotAllowed', `method ${req.method} is not allowed on /async-function/, use POST`);
     }
-    const fn = String(req.params.name ?? '');
+    // Mounted as a route (req.params.name) or as plain middleware (name read from the URL): both work.
+    const { name: rawName, path, query } = splitAsyncUrl(req.originalUrl ?? req.url);
+    let fn = typeof req.params?.name === 'string' ? req.params.name : '';
+    if (fn === '') {
+      try {
+        fn = decodeURIComponent(rawName);
+      } catch {
+        throw new AsyncError('NotFound', `function ${rawName} not found`);
+      }
+    }
     const ref = splitFunctionName(fn, d.defaultNamespace);
     if (!isSubjectToken(ref.name) || !isSubjectToken(ref.namespace)) throw new AsyncError('NotFound', `function ${fn} not found`);
     let exists: boolean;
@@ -131,7 +140,6 @@ export function createAsyncHandler(d: PublisherDeps): RequestHandler {
     const header = groupHeaderPairs(headerPairsFromRaw(req.rawHeaders, skipInbound));
     header['X-Call-Id'] = [callId];
     header['X-Start-Time'] = [start];
-    const { path, query } = splitAsyncUrl(req.originalUrl);
     const payload = Buffer.from(
       encodeQueueRequest({
         header,

@@ -31,8 +31,11 @@ export function functionLabel(ref: FunctionRef): string {
   return `${ref.name}.${ref.namespace}`;
 }
 
-/** splitAsyncUrl takes the raw request URL and returns what follows /async-function/<name> (path, "" when nothing) and the raw query. */
-export function splitAsyncUrl(originalUrl: string): { path: string; query: string } {
+/**
+ * splitAsyncUrl takes the raw request URL and returns the raw name segment, what follows /async-function/<name>
+ * (path, "" when nothing) and the raw query.
+ */
+export function splitAsyncUrl(originalUrl: string): { name: string; path: string; query: string } {
   const q = originalUrl.indexOf('?');
   const pathname = q >= 0 ? originalUrl.slice(0, q) : originalUrl;
   const query = q >= 0 ? originalUrl.slice(q + 1) : '';
@@ -40,5 +43,5 @@ export function splitAsyncUrl(originalUrl: string): { path: string; query: strin
   const i = pathname.indexOf(marker);
   const after = i >= 0 ? pathname.slice(i + marker.length) : '';
   const slash = after.indexOf('/');
-  return { path: slash >= 0 ? after.slice(slash) : '', query };
+  return { name: slash >= 0 ? after.slice(0, slash) : after, path: slash >= 0 ? after.slice(slash) : '', query };
 }

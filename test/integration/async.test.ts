@@ -454,6 +454,19 @@ describe('async: what is stored is OpenFaaS QueueRequest JSON', function () {
     expect(sm!.header.get('Nats-Msg-Id')).to.equal(callId);
   });
 
+  it('works the same when mounted as plain middleware, as the provider app does', async () => {
+    const a = express();
+    a.use((req, res, next) => (req.url.startsWith('/async-function/') ? service.handler(req, res, next) : next()));
+    await request(a).post('/async-function/shape/m?z=1').set('x-call-id', 'mw-1').send('b').expect(202);
+    const jsm = await jetstreamManager(nc);
+    const sm = await jsm.streams.getMessage('faas-request', { last_by_subj: 'faas-request.openfaas-fn.shape' });
+    const j = JSON.parse(Buffer.from(sm!.data).toString()) as Record<string, unknown>;
+    expect([j.Function, j.Path, j.QueryString]).to.deep.equal(['shape', '/m', 'z=1']);
+    expect((j.Header as Record<string, string[]>)['X-Call-Id']).to.deep.equal(['mw-1']);
+    await request(a).post('/async-function/').expect(404);
+    await request(a).post('/async-function/nope.openfaas-fn').expect(404);
+  });
+
   it('drops Body and Path and CallbackUrl when there are none, and de-duplicates a repeated X-Call-Id', async () => {
     const jsm = await jetstreamManager(nc);
     const before = (await jsm.streams.info('faas-request')).state.messages;

@@ -19,12 +19,14 @@ describe('splitFunctionName', () => {
 });
 
 describe('splitAsyncUrl', () => {
-  const cases: { name: string; url: string; want: { path: string; query: string } }[] = [
-    { name: 'gives an empty path for the bare route', url: '/async-function/f', want: { path: '', query: '' } },
-    { name: 'gives "/" for a trailing slash', url: '/async-function/f/', want: { path: '/', query: '' } },
-    { name: 'keeps the sub-path raw', url: '/async-function/f.ns/a/b%20c', want: { path: '/a/b%20c', query: '' } },
-    { name: 'splits the raw query', url: '/async-function/f/x?a=1&b=%20', want: { path: '/x', query: 'a=1&b=%20' } },
-    { name: 'works under a prefix', url: '/api/async-function/f/y', want: { path: '/y', query: '' } },
+  const cases: { name: string; url: string; want: { name: string; path: string; query: string } }[] = [
+    { name: 'gives an empty path for the bare route', url: '/async-function/f', want: { name: 'f', path: '', query: '' } },
+    { name: 'gives "/" for a trailing slash', url: '/async-function/f/', want: { name: 'f', path: '/', query: '' } },
+    { name: 'keeps the sub-path raw', url: '/async-function/f.ns/a/b%20c', want: { name: 'f.ns', path: '/a/b%20c', query: '' } },
+    { name: 'splits the raw query', url: '/async-function/f/x?a=1&b=%20', want: { name: 'f', path: '/x', query: 'a=1&b=%20' } },
+    { name: 'reads the name before a query', url: '/async-function/f?a=1', want: { name: 'f', path: '', query: 'a=1' } },
+    { name: 'gives an empty name for the bare prefix', url: '/async-function/', want: { name: '', path: '', query: '' } },
+    { name: 'works under a prefix', url: '/api/async-function/f/y', want: { name: 'f', path: '/y', query: '' } },
   ];
   for (const c of cases) it(c.name, () => expect(splitAsyncUrl(c.url)).to.deep.equal(c.want));
 });
