@@ -62,7 +62,7 @@ export async function createAsync(opts: AsyncOptions): Promise<AsyncService> {
     handler,
     async startWorker() {
       if (worker) return;
-      worker = new QueueWorker({ js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
+      worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
       await worker.start();
       stopDepth = startDepthGauge(jsm, metrics, opts.config.depthIntervalMs, opts.logger);
     },
@@ -79,7 +79,7 @@ export async function createQueueWorker(opts: Omit<AsyncOptions, 'functionExists
   const js = jetstream(opts.nc);
   await ensureAsyncStreams(jsm, opts.config.ackWaitMs, opts.logger);
   const metrics = createAsyncMetrics(opts.registry);
-  const worker = new QueueWorker({ js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
+  const worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
   let stopDepth: (() => void) | undefined;
   return {
     async start() {

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { request } from 'undici';
 import { headers as hfHeaders, subjects } from '../../watchdog/src/protocol.js';
 import { isBackendError } from '../backends/backend.js';
@@ -16,6 +16,7 @@ import { callbackTarget, decodeQueueRequest, headerValue, type QueueRequest } fr
 
 /** WorkerDeps is what the queue worker needs. */
 export interface WorkerDeps {
+  nc: NatsConnection;
   js: JetStreamClient;
   invoker: Invoker;
   defaultNamespace: string;
@@ -81,7 +82,7 @@ export class QueueWorker {
 
   private async consumer(): Promise<Consumer> {
     for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
-      if (this.stopping) throw new Error('stopping');
+      if (this.stopping || this.d.nc.isClosed()) throw new Error('stopping');
       try {
         return await this.d.js.consumers.get(subjects.asyncStream, subjects.asyncDurable);
       } catch (e) {
@@ -98,7 +99,7 @@ export class QueueWorker {
     } catch {
       return;
     }
-    while (!this.stopping) {
+    while (!this.stopping && !this.d.nc.isClosed()) {
       let m: JsMsg | null;
       try {
         m = await consumer.next({ expires: pullExpiresMs });
