@@ -30,9 +30,9 @@ export interface AsyncOptions {
 export interface AsyncService {
   /** handler is mounted at ALL /async-function/:name and /async-function/:name/*path (reads req.params.name and req.originalUrl). */
   handler: RequestHandler;
-  /** startWorker starts the queue worker and the queue-depth gauge (call it when config.inProcessWorker). */
+  /** startWorker starts the in-process queue worker (call it when config.inProcessWorker). */
   startWorker(): Promise<void>;
-  /** close stops the worker (waiting briefly for running invocations) and timers; it leaves the NATS connection open. */
+  /** close stops the worker (waiting briefly for running invocations) and the queue-depth timer; it leaves the NATS connection open. */
   close(): Promise<void>;
 }
 
@@ -57,17 +57,17 @@ export async function createAsync(opts: AsyncOptions): Promise<AsyncService> {
     ensureStreams,
   });
   let worker: QueueWorker | undefined;
-  let stopDepth: (() => void) | undefined;
+  // The depth gauge runs with or without an in-process worker: the provider reports its queue either way.
+  const stopDepth = startDepthGauge(jsm, metrics, opts.config.depthIntervalMs, opts.logger);
   return {
     handler,
     async startWorker() {
       if (worker) return;
       worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
       await worker.start();
-      stopDepth = startDepthGauge(jsm, metrics, opts.config.depthIntervalMs, opts.logger);
     },
     async close() {
-      stopDepth?.();
+      stopDepth();
       await worker?.close();
     },
   };

@@ -502,7 +502,7 @@ describe('async: the queue worker as its own process (worker-main) invoking the 
       });
     });
     providerPort = await listen(provider);
-    harness = new Harness({ NATS_URL: nats.url, UPSTREAMS: JSON.stringify({ echo: 'http://127.0.0.1:9/unused' }), HARNESS_WORKER: 'false' });
+    harness = new Harness({ NATS_URL: nats.url, UPSTREAMS: JSON.stringify({ echo: 'http://127.0.0.1:9/unused' }), HARNESS_WORKER: 'false', async_depth_interval: '200ms' });
     await harness.start();
   });
 
@@ -522,6 +522,7 @@ describe('async: the queue worker as its own process (worker-main) invoking the 
       ids.push(r.callId);
     }
     expect(sink.delivered(ids)).to.equal(0);
+    await waitFor('the queue depth gauge to show 20', async () => (await harness.metric('hyperfaas_async_queue_depth', 'echo.openfaas-fn')) === 20);
     worker = spawn(process.execPath, [workerMain], {
       env: { ...process.env, NATS_URL: nats.url, PROVIDER_URL: `http://127.0.0.1:${providerPort}/`, async_concurrency: '2', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -534,6 +535,7 @@ describe('async: the queue worker as its own process (worker-main) invoking the 
       expect(cb.headers['x-function-status']).to.equal('200');
     });
     expect(seen.every((s) => s.startsWith('POST /function/echo.openfaas-fn/sub/'))).to.equal(true);
+    await waitFor('the queue depth gauge to drop to 0', async () => (await harness.metric('hyperfaas_async_queue_depth', 'echo.openfaas-fn')) === 0);
     const w = worker;
     const code = await new Promise<number | null>((resolve) => {
       w.once('exit', (c) => resolve(c));
