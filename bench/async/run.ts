@@ -151,9 +151,11 @@ const lines = [
       `| ${r.concurrency} | ${r.acceptRate.toFixed(0)} | ${r.p50.toFixed(2)} / ${r.p99.toFixed(2)} | ${r.non202} | ${r.drainRate.toFixed(0)} | ${r.drainSeconds.toFixed(2)} |`,
   ),
   '',
-  'Reading: accepting is bounded by the JetStream publish round trip (file store, de-duplication by call id); draining',
-  'by the pull-one/invoke/callback/ack cycle per worker loop, so it grows with async_concurrency until the CPU is',
-  'shared between worker, upstream and sink (all on this 2-core machine here).',
+  'Reading: every 202 waits for one JetStream publish round trip; draining is one pull, one invocation, one callback',
+  'and one confirmed ack per message per worker loop, so it grows with async_concurrency until the CPU is the limit.',
+  'Load generator, provider, upstream and sink share one Node process here, and a CPU profile of the accept phase',
+  '(node --cpu-prof) showed it about 70 % busy: socket writes, the NATS client creating an error object per request',
+  '(for its stack), express routing and JSON encoding. Compare runs only at a similar load average.',
   '',
 ];
 mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
