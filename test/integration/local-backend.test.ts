@@ -25,7 +25,8 @@ interface Reply {
 /** call sends one request on a fresh connection (no keep-alive, so a draining instance never resets a reused socket). */
 function call(url: string, opts: { method?: string; path?: string; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${opts.path ?? '/'}`, { method: opts.method ?? 'POST', agent: false, timeout: 15_000 }, (res) => {
+    const headers = opts.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(opts.body)) };
+    const req = request(`${url}${opts.path ?? '/'}`, { method: opts.method ?? 'POST', agent: false, timeout: 15_000, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));

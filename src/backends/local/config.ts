@@ -16,7 +16,7 @@ export interface LocalBackendConfig {
   readonly imagePath: readonly string[];
   /** portRange is where instance ports come from, inclusive (HYPERFAAS_PORT_RANGE, "31000-32999"). */
   readonly portRange: { readonly from: number; readonly to: number };
-  /** namespaces lists the namespaces functions may use, the default (openfaas-fn) first. */
+  /** namespaces lists the namespaces functions may use, the default first (HYPERFAAS_DEFAULT_NAMESPACE, else openfaas-fn). */
   readonly namespaces: readonly string[];
   /** healthIntervalMs is how often a ready instance's /_/health is polled (HYPERFAAS_HEALTH_INTERVAL). */
   readonly healthIntervalMs: number;
@@ -156,8 +156,13 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     throw new LocalConfigError('HYPERFAAS_PORT_RANGE', rangeText, 'FROM-TO within 1024-65535 holding at least 3 ports');
   }
 
-  const namespaces = [DEFAULT_NAMESPACE];
-  for (const ns of (get(env, 'HYPERFAAS_NAMESPACES') ?? '').split(',').map((s) => s.trim())) {
+  // The provider's default namespace comes first; openfaas-fn stays valid because faas-cli and the certifier assume it.
+  const defaultNs = get(env, 'HYPERFAAS_DEFAULT_NAMESPACE') ?? DEFAULT_NAMESPACE;
+  if (!dns1123.test(defaultNs) || defaultNs.length > 63) {
+    throw new LocalConfigError('HYPERFAAS_DEFAULT_NAMESPACE', defaultNs, 'a DNS-1123 label');
+  }
+  const namespaces = [defaultNs];
+  for (const ns of [DEFAULT_NAMESPACE, ...(get(env, 'HYPERFAAS_NAMESPACES') ?? '').split(',').map((s) => s.trim())]) {
     if (ns === '' || namespaces.includes(ns)) continue;
     if (!dns1123.test(ns) || ns.length > 63) {
       throw new LocalConfigError('HYPERFAAS_NAMESPACES', env.HYPERFAAS_NAMESPACES ?? '', 'comma-separated DNS-1123 labels');
@@ -195,8 +200,8 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
   if (minMemoryBytes === undefined) throw new LocalConfigError('HYPERFAAS_MIN_MEMORY', memText, 'a memory quantity such as 64Mi');
 
   const natsUrl = get(env, 'NATS_URL');
-  if (natsUrl !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl)) {
-    throw new LocalConfigError('NATS_URL', natsUrl, 'a nats:// URL');
+  if (natsUrl !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl) && !/^[^\s:/]+:\d+$/.test(natsUrl)) {
+    throw new LocalConfigError('NATS_URL', natsUrl, 'a nats:// URL or host:port');
   }
 
   const cfg: LocalBackendConfig = {

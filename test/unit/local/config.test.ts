@@ -40,6 +40,16 @@ describe('local backend config', () => {
       check: (c) => expect(c.namespaces).to.deep.equal(['openfaas-fn', 'team-a', 'team-b']),
     },
     {
+      name: 'puts HYPERFAAS_DEFAULT_NAMESPACE first and keeps openfaas-fn valid',
+      env: { HYPERFAAS_DEFAULT_NAMESPACE: 'fns', HYPERFAAS_NAMESPACES: 'x' },
+      check: (c) => expect(c.namespaces).to.deep.equal(['fns', 'openfaas-fn', 'x']),
+    },
+    {
+      name: 'accepts NATS_URL as host:port like the provider does',
+      env: { NATS_URL: 'nats:4222' },
+      check: (c) => expect(c.natsUrl).to.equal('nats:4222'),
+    },
+    {
       name: 'reads durations as seconds or with units',
       env: { HYPERFAAS_HEALTH_INTERVAL: '250ms', HYPERFAAS_RESTART_BACKOFF_MIN: '2', HYPERFAAS_RESTART_BACKOFF_MAX: '1m30s' },
       check: (c) => {
