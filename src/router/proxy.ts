@@ -2,16 +2,20 @@
  * proxy is the data plane: /function/<name>[.<ns>][/path] to an instance the global scheduler leases, over a pooled
  * undici connection. Bodies stream both ways; redirects pass through; platform failures carry
  * X-OpenFaaS-Internal: proxy. Nothing here logs at info level or parses bodies: this runs for every invocation.
+ *
+ * Each request is one Exchange, which is also the undici dispatch handler of its hop (undici's native callback
+ * interface: no response stream object, no header object, chunks written straight to the client with back-pressure).
+ * That roughly halves the CPU of a hop compared with request() + pipeline() (bench/results/router.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
 import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
 import { internalHeader, sendText } from '../api/errors.js';
-import { parseInvokePath } from './target.js';
-import { requestHeaders, responseHeaders, type Upstreams } from './upstream.js';
+import { parseInvokePath, type InvokeTarget } from './target.js';
+import { rawRequestHeaders, rawResponseHeaders, type Upstreams } from './upstream.js';
 
 /** invokeMethods are the methods the invoke path accepts (as faas-provider's proxy); others get 405. */
 export const invokeMethods: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD']);
@@ -56,15 +60,10 @@ export function isRetryableConnectError(err: unknown): boolean {
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) req.destroy(new Error('body larger than announced'));
-      else chunks.push(c);
-    });
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.once('error', reject);
     req.once('close', () => {
@@ -73,90 +72,173 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** createInvokeHandler returns the node handler for /function/* requests. */
-export function createInvokeHandler(deps: InvokeHandlerDeps): RawHandler {
-  const { scheduler, upstreams, defaultNamespace, coldStartTimeoutMs, metrics } = deps;
-  const logger = deps.logger.child({ component: 'router' });
+type Shared = InvokeHandlerDeps & { log: Logger };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, ac: AbortController): Promise<void> {
-    const target = parseInvokePath(req.url ?? '', defaultNamespace);
-    if (!target) return sendText(res, 404, 'function not found: the URL names no function', internal);
-    const method = req.method ?? 'GET';
-    if (!invokeMethods.has(method)) return sendText(res, 405, `method ${method} is not allowed`, internal);
-    const fn = `${target.name}.${target.namespace}`;
+/** Exchange is one invocation: lease, hop (as undici's dispatch handler), retries and the answer to the client. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private lease: Lease | null = null;
+  private next: Lease | null = null;
+  private tried: Set<string> | null = null;
+  private attempt = 0;
+  private abortHop: ((err?: Error) => void) | null = null;
+  private waiting: AbortController | null = null;
+  private resume: (() => void) | null = null;
+  private gone = false;
+  private done = false;
+  private body: Buffer | IncomingMessage | null = null;
+  private replayable = true;
+  private headers: string[] = [];
+  private contentType: string | undefined;
+  private path = '/';
+  private fn = '';
 
-    // The body: none, small and replayable, or a stream that goes through once.
-    const te = req.headers['transfer-encoding'];
-    const cl = req.headers['content-length'];
-    let body: Buffer | IncomingMessage | null = null;
-    if (te !== undefined) body = req;
-    else if (cl !== undefined && cl !== '0') body = Number(cl) <= replayLimit ? await readBody(req, replayLimit) : req;
-    const replayable = body === null || Buffer.isBuffer(body);
-
-    let lease: Lease | null = scheduler.tryAcquire(target.namespace, target.name);
-    if (!lease) {
-      try {
-        lease = await scheduler.acquire(target.namespace, target.name, { signal: ac.signal, timeoutMs: coldStartTimeoutMs });
-      } catch (err) {
-        if (isBackendError(err, 'NotFound')) return sendText(res, 404, `function not found: ${fn}`, internal);
-        if (err instanceof SchedulerError && err.kind === 'aborted') return;
-        if (err instanceof SchedulerError) return sendText(res, 503, `No endpoints available for: ${fn}.`, internal);
-        throw err;
-      }
-    }
-
-    const headers = requestHeaders(req.headers, req.socket.remoteAddress);
-    const path = target.query === '' ? target.path : `${target.path}?${target.query}`;
-    const tried = new Set<string>();
-    for (let attempt = 1; ; attempt++) {
-      tried.add(lease.instance.id);
-      let up;
-      try {
-        up = await upstreams.pool(lease.instance.url).request({ method, path, headers, body, signal: ac.signal });
-      } catch (err) {
-        lease.release();
-        if (ac.signal.aborted) return;
-        const next =
-          replayable && attempt < maxAttempts && isRetryableConnectError(err)
-            ? scheduler.tryAcquire(target.namespace, target.name, tried)
-            : null;
-        if (next) {
-          lease = next;
-          continue;
-        }
-        const status = upstreamErrorStatus(err);
-        if (status === 504) return sendText(res, 504, `Timeout waiting for function: ${fn}.`, internal);
-        logger.debug('instance unreachable', { function: fn, instance: lease.instance.id, error: String(err) });
-        return sendText(res, 502, `Can't reach service for: ${fn}.`, internal);
-      }
-      if (up.statusCode === 429 && replayable && attempt < maxAttempts) {
-        const next = scheduler.tryAcquire(target.namespace, target.name, tried);
-        if (next) {
-          up.body.dump().catch(() => undefined);
-          lease.release();
-          lease = next;
-          continue;
-        }
-      }
-      const h = responseHeaders(up.headers);
-      if (h['content-type'] === undefined) h['content-type'] = req.headers['content-type'] ?? 'text/plain';
-      res.writeHead(up.statusCode, h);
-      const held = lease;
-      pipeline(up.body, res, () => held.release());
-      return;
-    }
+  constructor(
+    private readonly d: Shared,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly target: InvokeTarget,
+    private readonly started: number,
+  ) {
+    res.once('close', this.onClientClose);
   }
 
+  private readonly onClientClose = (): void => {
+    if (!this.res.writableEnded) {
+      this.gone = true;
+      this.abortHop?.(new Error('client closed the connection'));
+      this.waiting?.abort();
+    }
+    this.d.metrics?.observe(this.req.method ?? 'GET', metricPath, this.res.statusCode, (performance.now() - this.started) / 1000);
+  };
+
+  /** start prepares the hop and sends it; every failure ends in an answer to the client. */
+  async start(): Promise<void> {
+    const { req, target, d } = this;
+    this.fn = `${target.name}.${target.namespace}`;
+    const info = rawRequestHeaders(req.rawHeaders, req.socket.remoteAddress);
+    this.headers = info.headers;
+    this.contentType = info.contentType;
+    this.path = target.query === '' ? target.path : `${target.path}?${target.query}`;
+    if (info.chunked) this.body = req;
+    else if (info.contentLength !== undefined && info.contentLength !== '0') {
+      this.body = Number(info.contentLength) <= replayLimit ? await readBody(req) : req;
+    }
+    this.replayable = this.body === null || Buffer.isBuffer(this.body);
+
+    let lease = d.scheduler.tryAcquire(target.namespace, target.name);
+    if (!lease) {
+      this.waiting = new AbortController();
+      try {
+        lease = await d.scheduler.acquire(target.namespace, target.name, { signal: this.waiting.signal, timeoutMs: d.coldStartTimeoutMs });
+      } catch (err) {
+        if (isBackendError(err, 'NotFound')) return sendText(this.res, 404, `function not found: ${this.fn}`, internal);
+        if (err instanceof SchedulerError && err.kind === 'aborted') return;
+        if (err instanceof SchedulerError) return sendText(this.res, 503, `No endpoints available for: ${this.fn}.`, internal);
+        throw err;
+      }
+      if (this.gone) return lease.release();
+    }
+    this.send(lease);
+  }
+
+  private send(lease: Lease): void {
+    this.lease = lease;
+    this.attempt++;
+    this.abortHop = null;
+    if (this.attempt > 1) (this.tried ??= new Set()).add(lease.instance.id);
+    this.d.upstreams
+      .pool(lease.instance.url)
+      .dispatch({ method: this.req.method as Dispatcher.HttpMethod, path: this.path, headers: this.headers, body: this.body }, this);
+  }
+
+  /** another leases a different instance for a retry, or returns null when none is ready or attempts ran out. */
+  private another(): Lease | null {
+    if (!this.replayable || this.attempt >= maxAttempts || this.gone) return null;
+    const tried = (this.tried ??= new Set());
+    tried.add(this.lease!.instance.id);
+    return this.d.scheduler.tryAcquire(this.target.namespace, this.target.name, tried);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.lease?.release();
+    if (this.resume) this.res.off('drain', this.resume);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.gone) abort(new Error('client closed the connection'));
+    else this.abortHop = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: informational, not forwarded
+    if (statusCode === 429) {
+      // The instance is full and did not run the function: offer the request to another one when we still can.
+      this.next = this.another();
+      if (this.next) return true;
+    }
+    this.res.writeHead(statusCode, rawResponseHeaders(rawHeaders, this.contentType));
+    this.resume = resume;
+    this.res.on('drain', resume);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.next) return true; // draining a 429 we retry
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    if (this.next) return this.retry();
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.next) return this.retry();
+    if (this.gone || this.res.headersSent) {
+      if (!this.res.writableEnded) this.res.destroy();
+      return this.finish();
+    }
+    if (isRetryableConnectError(err)) {
+      const next = this.another();
+      if (next) {
+        this.lease!.release();
+        return this.send(next);
+      }
+    }
+    this.finish();
+    if (upstreamErrorStatus(err) === 504) return sendText(this.res, 504, `Timeout waiting for function: ${this.fn}.`, internal);
+    this.d.log.debug('instance unreachable', { function: this.fn, instance: this.lease?.instance.id, error: String(err) });
+    sendText(this.res, 502, `Can't reach service for: ${this.fn}.`, internal);
+  }
+
+  private retry(): void {
+    const next = this.next!;
+    this.next = null;
+    this.lease!.release();
+    this.send(next);
+  }
+}
+
+/** createInvokeHandler returns the node handler for /function/* requests. */
+export function createInvokeHandler(deps: InvokeHandlerDeps): RawHandler {
+  const shared: Shared = { ...deps, log: deps.logger.child({ component: 'router' }) };
   return (req, res) => {
-    const started = metrics ? performance.now() : 0;
-    const ac = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) ac.abort();
-      metrics?.observe(req.method ?? 'GET', metricPath, res.statusCode, (performance.now() - started) / 1000);
-    });
-    handle(req, res, ac).catch((err: unknown) => {
-      if (ac.signal.aborted) return;
-      logger.error('invoke failed', { url: req.url, error: String(err) });
+    const started = deps.metrics ? performance.now() : 0;
+    const target = parseInvokePath(req.url ?? '', deps.defaultNamespace);
+    const method = req.method ?? 'GET';
+    if (!target || !invokeMethods.has(method)) {
+      if (!target) sendText(res, 404, 'function not found: the URL names no function', internal);
+      else sendText(res, 405, `method ${method} is not allowed`, internal);
+      deps.metrics?.observe(method, metricPath, res.statusCode, (performance.now() - started) / 1000);
+      return;
+    }
+    const ex = new Exchange(shared, req, res, target, started);
+    ex.start().catch((err: unknown) => {
+      if (res.writableEnded || res.destroyed) return;
+      shared.log.error('invoke failed', { url: req.url, error: String(err) });
       sendText(res, 500, 'internal error while invoking the function', internal);
     });
   };

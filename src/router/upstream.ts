@@ -104,6 +104,77 @@ export function requestHeaders(h: IncomingHttpHeaders, remoteAddress: string | u
   return out;
 }
 
+/** RawRequestInfo is what rawRequestHeaders learned while copying a client's raw headers. */
+export interface RawRequestInfo {
+  /** headers is the flat [name, value, name, value...] list for the hop. */
+  headers: string[];
+  contentLength: string | undefined;
+  chunked: boolean;
+  contentType: string | undefined;
+}
+
+/**
+ * rawRequestHeaders is requestHeaders over Node's flat rawHeaders (no header object is built, which saves work on the
+ * hot path): hop-by-hop headers and those named in Connection dropped, X-Forwarded-For/Host added when absent.
+ */
+export function rawRequestHeaders(raw: string[], remoteAddress: string | undefined): RawRequestInfo {
+  const out: string[] = [];
+  let connection: string[] | undefined;
+  let host: string | undefined;
+  let contentLength: string | undefined;
+  let contentType: string | undefined;
+  let chunked = false;
+  let hasXff = false;
+  let hasXfh = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const v = raw[i + 1]!;
+    if (hopByHop.has(k)) {
+      if (k === 'connection') connection = connectionTokens(v);
+      else if (k === 'host') host = v;
+      else if (k === 'transfer-encoding') chunked = true;
+      continue;
+    }
+    if (k === 'content-length') contentLength = v;
+    else if (k === 'content-type') contentType = v;
+    else if (k === 'x-forwarded-for') hasXff = true;
+    else if (k === 'x-forwarded-host') hasXfh = true;
+    out.push(k, v);
+  }
+  if (connection !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (connection.includes(out[i]!)) out.splice(i, 2);
+  }
+  if (!hasXff && remoteAddress) out.push('x-forwarded-for', remoteAddress);
+  if (!hasXfh && host !== undefined) out.push('x-forwarded-host', host);
+  return { headers: out, contentLength, chunked, contentType };
+}
+
+/**
+ * rawResponseHeaders turns undici's raw response headers (Buffers) into a flat list for res.writeHead, hop-by-hop
+ * ones dropped; Content-Type falls back to the request's, else text/plain, as faas-provider's proxy does.
+ */
+export function rawResponseHeaders(raw: Buffer[] | string[], requestContentType: string | undefined): string[] {
+  const out: string[] = [];
+  let connection: string[] | undefined;
+  let hasType = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toString('latin1');
+    const lk = k.toLowerCase();
+    const v = raw[i + 1]!.toString('latin1');
+    if (hopByHop.has(lk)) {
+      if (lk === 'connection') connection = connectionTokens(v);
+      continue;
+    }
+    if (lk === 'content-type') hasType = true;
+    out.push(k, v);
+  }
+  if (connection !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (connection.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+  if (!hasType) out.push('Content-Type', requestContentType ?? 'text/plain');
+  return out;
+}
+
 /** responseHeaders drops hop-by-hop headers from an instance's answer, in place, and returns it. */
 export function responseHeaders(h: Record<string, string | string[] | undefined>): OutHeaders {
   const extra = connectionTokens(h.connection);
