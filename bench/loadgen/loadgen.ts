@@ -1,0 +1,185 @@
+/**
+ * loadgen is the open-loop load generator: requests leave on a schedule fixed in advance (workloads.ts), whatever
+ * the system under test does, and latency is measured from the SCHEDULED send time, so a stalled server shows up as
+ * latency instead of silently slowing the sender (no coordinated omission). It talks only to loopback, bounds every
+ * request with a timeout and every run in count and time, and returns one record per scheduled request.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import type { RequestRecord } from './metrics.js';
+
+/** loopbackHosts are the only hosts the generator sends to. */
+export const loopbackHosts: readonly string[] = ['127.0.0.1', 'localhost', '[::1]', '::1'];
+
+/** defaultRecordHeaders are the response headers kept in each record (path attribution, performance.md §6.2). */
+export const defaultRecordHeaders: readonly string[] = ['x-hyperfaas-route', 'x-hyperfaas-instance', 'x-hyperfaas-slot', 'x-hyperfaas-bounces'];
+
+/** assertLoopbackTarget parses the target URL and throws unless it is http(s) on a loopback host. */
+export function assertLoopbackTarget(target: string): URL {
+  let u: URL;
+  try {
+    u = new URL(target);
+  } catch {
+    throw new Error(`loadgen: target "${target}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`loadgen: target "${target}": only http and https`);
+  if (!loopbackHosts.includes(u.hostname)) {
+    throw new Error(`loadgen: target host "${u.hostname}" refused: the generator only sends to 127.0.0.1, localhost or ::1`);
+  }
+  return u;
+}
+
+/** LoadOptions configure one run. */
+export interface LoadOptions {
+  /** target is the full URL, e.g. http://127.0.0.1:8080/function/f-io (loopback only). */
+  target: string;
+  /** schedule gives the send offsets (ms, ascending); see workloads.ts. */
+  schedule: { name?: string; sendAt: ArrayLike<number>; durationMs: number };
+  method?: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  /** timeoutMs bounds each request from its start (default 10 s). */
+  timeoutMs?: number;
+  /** connections is the undici Pool size (default 256). */
+  connections?: number;
+  /** recordHeaders are kept per record (lower-case names; default defaultRecordHeaders). */
+  recordHeaders?: readonly string[];
+  /** maxRequests truncates the schedule (default 250 000). */
+  maxRequests?: number;
+  /** maxDurationMs stops sending after this long (default 30 min); unsent requests get error NOT_SENT. */
+  maxDurationMs?: number;
+  /** signal stops the run early (unsent requests get error NOT_SENT, in-flight ones ABORTED). */
+  signal?: AbortSignal;
+}
+
+/** LoadResult is a finished run. */
+export interface LoadResult {
+  target: string;
+  schedule: string;
+  /** startedAt is the epoch ms of offset 0. */
+  startedAt: number;
+  /** elapsedMs is how long the run took, in-flight requests included. */
+  elapsedMs: number;
+  /** records has one entry per scheduled request (after truncation), in schedule order. */
+  records: RequestRecord[];
+  /** truncated is true when maxRequests cut the schedule. */
+  truncated: boolean;
+  /** maxSendLagMs is the worst delay between a scheduled time and the actual send (generator health). */
+  maxSendLagMs: number;
+  /** lateSends counts sends more than 5 ms behind schedule. */
+  lateSends: number;
+}
+
+/** errorCode maps a client error to a short code: TIMEOUT, ABORTED, ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, ... */
+export function errorCode(err: unknown, timedOut: boolean): string {
+  if (timedOut) return 'TIMEOUT';
+  const e = err as { name?: string; code?: string; cause?: { code?: string } } | undefined;
+  if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') return 'TIMEOUT';
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return 'ABORTED';
+  return e?.code ?? e?.cause?.code ?? e?.name ?? 'ERROR';
+}
+
+/** runLoad sends the schedule to the target and resolves when every request has a record. */
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const url = assertLoopbackTarget(o.target);
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const maxRequests = o.maxRequests ?? 250_000;
+  const maxDurationMs = o.maxDurationMs ?? 30 * 60_000;
+  const keep = (o.recordHeaders ?? defaultRecordHeaders).map((h) => h.toLowerCase());
+  const total = Math.min(o.schedule.sendAt.length, maxRequests);
+  const path = url.pathname + url.search;
+  const method = (o.method ?? (o.body !== undefined ? 'POST' : 'GET')).toUpperCase();
+  const pool = new Pool(url.origin, {
+    connections: o.connections ?? 256,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  const records: RequestRecord[] = new Array(total);
+  const inflight = new Set<Promise<void>>();
+  // One controller per request in flight; stopping the run aborts them all (no listener per request on a shared signal).
+  const controllers = new Set<AbortController>();
+  let stopped = false;
+  const onAbort = (): void => {
+    stopped = true;
+    for (const c of controllers) c.abort();
+  };
+  if (o.signal?.aborted) stopped = true;
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  let maxSendLagMs = 0;
+  let lateSends = 0;
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const now = (): number => performance.now() - t0;
+
+  const fire = (i: number, scheduledMs: number): void => {
+    const startMs = now();
+    const lag = startMs - scheduledMs;
+    if (lag > maxSendLagMs) maxSendLagMs = lag;
+    if (lag > 5) lateSends++;
+    let timedOut = false;
+    const ac = new AbortController();
+    controllers.add(ac);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, timeoutMs);
+    const p = (async () => {
+      try {
+        const res = await pool.request({ path, method, headers: o.headers, body: o.body, signal: ac.signal });
+        const headers: Record<string, string> = {};
+        for (const h of keep) {
+          const v = res.headers[h];
+          if (v !== undefined) headers[h] = Array.isArray(v) ? v.join(', ') : v;
+        }
+        await res.body.arrayBuffer();
+        records[i] = { i, scheduledMs, startMs, endMs: now(), status: res.statusCode, ...(keep.length && Object.keys(headers).length ? { headers } : {}) };
+      } catch (err) {
+        records[i] = { i, scheduledMs, startMs, endMs: now(), status: 0, error: errorCode(err, timedOut) };
+      } finally {
+        clearTimeout(timer);
+        controllers.delete(ac);
+      }
+    })();
+    inflight.add(p);
+    void p.then(() => inflight.delete(p));
+  };
+
+  let i = 0;
+  try {
+    while (i < total && !stopped) {
+      const t = now();
+      if (t >= maxDurationMs) break;
+      while (i < total && o.schedule.sendAt[i]! <= t) {
+        fire(i, o.schedule.sendAt[i]!);
+        i++;
+      }
+      if (i >= total) break;
+      const wait = o.schedule.sendAt[i]! - now();
+      // setTimeout's granularity is ~1 ms; under 1 ms just yield to I/O so responses keep being read.
+      if (wait >= 2) await sleep(wait - 1);
+      else await new Promise<void>((r) => setImmediate(r));
+    }
+    for (let j = i; j < total; j++) {
+      const s = o.schedule.sendAt[j]!;
+      records[j] = { i: j, scheduledMs: s, startMs: -1, endMs: s, status: 0, error: 'NOT_SENT' };
+    }
+    await Promise.all(inflight);
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await pool.close().catch(() => pool.destroy());
+  }
+  return {
+    target: url.toString(),
+    schedule: o.schedule.name ?? 'schedule',
+    startedAt,
+    elapsedMs: now(),
+    records,
+    truncated: o.schedule.sendAt.length > total,
+    maxSendLagMs,
+    lateSends,
+  };
+}
