@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,6 +215,33 @@ describe('provider end to end with the local backend', function () {
     const r = await http(base, 'POST', '/function/reader', '');
     expect(r.status).to.equal(200);
     expect(r.body).to.match(/secret_mount_path=\S+/);
+  });
+
+  it('reaps the instances a killed provider left behind when it starts again', async () => {
+    const logs = await http(base, 'GET', '/system/logs?name=echo&follow=false&tail=-1');
+    const ids = [...new Set(logs.body.split('\n').filter((l) => l).map((l) => (JSON.parse(l) as { instance: string }).instance))].filter((i) => i.startsWith('echo-'));
+    const alive = async () => {
+      const out: number[] = [];
+      for (const d of await readdir('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        const env = (await readFile(`/proc/${d}/environ`, 'utf8').catch(() => '')).split('\0');
+        if (ids.some((id) => env.includes(`HYPERFAAS_INSTANCE_ID=${id}`))) out.push(Number(d));
+      }
+      return out;
+    };
+    const before = await alive();
+    expect(before.length, 'instance processes before the kill').to.be.greaterThan(0);
+    const child = proc!;
+    proc = undefined;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+    // Instances run in their own process groups, so they outlive a provider killed without a chance to stop them.
+    expect((await alive()).length).to.be.greaterThan(0);
+    await startProvider();
+    await eventually(async () => expect(await alive()).to.deep.equal([]), 30_000, 100);
+    await waitAvailable('echo', 1);
+    expect((await http(base, 'POST', '/function/echo', 'after')).status).to.equal(200);
   });
 
   it('removes the functions: status answers 404 and the list is empty', async () => {

@@ -93,6 +93,10 @@ interface Inst {
   cgroup?: Cgroup;
   limits: ResourceLimits;
   stopped?: Promise<void>;
+  /** pending is the preparation or launch in progress; stopping waits for it so nothing starts behind its back. */
+  pending: Promise<void>;
+  /** readyThisLaunch tells a crash before readiness (e.g. a port taken meanwhile) from one after. */
+  readyThisLaunch: boolean;
 }
 
 const TMP_SIZE = 256 * 1024 * 1024;
@@ -485,21 +489,33 @@ class LocalBackendImpl implements LocalBackend {
       failures: 0,
       runDir: join(this.runRoot, id),
       limits: limitsOf(fn.spec, this.cfg.minMemoryBytes),
+      pending: Promise.resolve(),
+      readyThisLaunch: false,
     };
     fn.instances.set(id, inst);
     this.all.set(id, inst);
-    void this.prepareAndLaunch(inst).catch((e) => {
+    inst.pending = this.prepareAndLaunch(inst).catch((e) => {
       this.logLine(fn, id, `instance failed to start: ${(e as Error).message}`);
       this.logger.error(`instance ${id} failed to start: ${(e as Error).message}`);
-      void this.stopInstance(inst, 'failed to start').then(() => setTimeout(() => this.reconcile(fn), this.cfg.restartBackoffMaxMs).unref());
+      // Try again later with a fresh instance, not at once: the cause (no ports, no cgroup) rarely clears in ms.
+      setTimeout(() => void this.stopInstance(inst, 'failed to start'), 0);
+      setTimeout(() => this.reconcile(fn), this.cfg.restartBackoffMaxMs).unref();
     });
     return inst;
   }
 
-  private async prepareAndLaunch(inst: Inst): Promise<void> {
+  private async takePorts(inst: Inst): Promise<void> {
     const [port, metrics, http] = await allocatePorts(this.ports, 3);
     inst.ports = { port: port!, metrics: metrics!, http: http! };
     inst.url = `http://127.0.0.1:${port}`;
+  }
+
+  private releasePorts(inst: Inst): void {
+    for (const p of [inst.ports.port, inst.ports.metrics, inst.ports.http]) if (p) this.ports.release(p);
+  }
+
+  private async prepareAndLaunch(inst: Inst): Promise<void> {
+    await this.takePorts(inst);
     if (inst.stopping) return;
     await mkdir(join(inst.runDir, 'tmp'), { recursive: true, mode: 0o755 });
     await chmod(join(inst.runDir, 'tmp'), 0o1777);
@@ -510,8 +526,9 @@ class LocalBackendImpl implements LocalBackend {
         ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}),
       });
     }
+    if (inst.stopping) return;
     this.emit('added', inst);
-    this.launch(inst);
+    await this.launch(inst);
   }
 
   private async writeSecrets(inst: Inst): Promise<void> {
@@ -566,12 +583,12 @@ class LocalBackendImpl implements LocalBackend {
     return env;
   }
 
-  private launch(inst: Inst): void {
-    if (inst.stopping || this.closed) return;
+  private launch(inst: Inst): Promise<void> {
+    if (inst.stopping || this.closed) return Promise.resolve();
     const fn = inst.fn;
     const image = fn.image;
-    if (!image) return;
-    void this.writeSecrets(inst)
+    if (!image) return Promise.resolve();
+    return this.writeSecrets(inst)
       .then(() => {
         if (inst.stopping || this.closed) return;
         const cmd = buildLaunch({
@@ -593,6 +610,7 @@ class LocalBackendImpl implements LocalBackend {
         inst.child = child;
         inst.launchedAt = Date.now();
         inst.failures = 0;
+        inst.readyThisLaunch = false;
         let resolveExit!: () => void;
         inst.exited = new Promise<void>((r) => (resolveExit = r));
         const out = new LineSplitter((l) => this.logLine(fn, inst.id, l));
@@ -634,9 +652,18 @@ class LocalBackendImpl implements LocalBackend {
     this.logger.warn(`instance ${inst.id} exited with ${how}; restarting in ${delay} ms`);
     if (wasReady) this.emit('modified', inst);
     this.reconcile(inst.fn);
+    const reallocate = !inst.readyThisLaunch;
     inst.restartTimer = setTimeout(() => {
       inst.restartTimer = undefined;
-      this.launch(inst);
+      inst.pending = (async () => {
+        if (reallocate && !inst.stopping) {
+          // It never became ready: its ports may have been taken by someone else since the probe. Take new ones.
+          this.releasePorts(inst);
+          await this.takePorts(inst);
+          this.emit('modified', inst);
+        }
+        await this.launch(inst);
+      })().catch((e) => this.logLine(inst.fn, inst.id, `cannot restart: ${(e as Error).message}`));
     }, delay);
   }
 
@@ -655,6 +682,7 @@ class LocalBackendImpl implements LocalBackend {
     const next = ok ? true : inst.ready && inst.failures < 2;
     if (next !== inst.ready) {
       inst.ready = next;
+      if (next) inst.readyThisLaunch = true;
       this.emit('modified', inst);
       if (next) this.logger.debug(`instance ${inst.id} is ready`);
       this.reconcile(inst.fn);
@@ -674,6 +702,7 @@ class LocalBackendImpl implements LocalBackend {
     }
     this.logLine(inst.fn, inst.id, `stopping instance: ${why}`);
     inst.stopped = (async () => {
+      await inst.pending;
       const child = inst.child;
       if (child?.pid) {
         try {
@@ -693,7 +722,7 @@ class LocalBackendImpl implements LocalBackend {
         }
       }
       await inst.cgroup?.destroy().catch((e) => this.logger.warn(`removing cgroup of ${inst.id}: ${(e as Error).message}`));
-      for (const p of [inst.ports.port, inst.ports.metrics, inst.ports.http]) if (p) this.ports.release(p);
+      this.releasePorts(inst);
       await rm(inst.runDir, { recursive: true, force: true }).catch(() => undefined);
       inst.fn.instances.delete(inst.id);
       this.all.delete(inst.id);
