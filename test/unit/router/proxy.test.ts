@@ -225,6 +225,18 @@ describe('router: /function/<name>[.<ns>][/path]', () => {
       expect(r.body.toString()).to.equal("Can't reach service for: figlet.openfaas-fn.\n");
     });
 
+    it('releases the in-flight count when the client leaves before the function answers', async () => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/function/figlet/slow', agent: false });
+      req.on('error', () => undefined);
+      req.end();
+      const c = t.scheduler.view.candidates('openfaas-fn', 'figlet')[0]!;
+      for (let i = 0; i < 400 && c.inflight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(c.inflight).to.equal(1);
+      req.destroy();
+      for (let i = 0; i < 400 && c.inflight !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(c.inflight).to.equal(0);
+    });
+
     it('releases the in-flight count when each response ends', async () => {
       await call(port, 'GET', '/function/figlet');
       await call(port, 'GET', '/function/figlet/redirect');
