@@ -89,6 +89,7 @@ export class Watchdog {
   private guestTarget: Target | undefined;
   private guest: GuestWorker | undefined;
   private guestBusy: Promise<unknown> = Promise.resolve();
+  private readonly guestEnabled: boolean;
   private accepting = false;
   private stopping = false;
   private seq = 0;
@@ -103,9 +104,10 @@ export class Watchdog {
     this.config = config;
     this.opts = opts;
     const home = config.functionName ? `${config.functionName}.${config.namespace}` : '';
+    this.guestEnabled = config.guest.enabled && opts.runtime !== '';
     this.slots = new SlotTable(
       { function: home, capacity: config.maxInflight, state: 'serving' },
-      config.guest.enabled && opts.runtime ? { capacity: config.guest.capacity, state: 'down' } : undefined,
+      this.guestEnabled ? { capacity: config.guest.capacity, state: 'down' } : undefined,
     );
     this.metrics = createMetrics(() => this.report());
     if (config.mode === 'http') {
@@ -143,7 +145,7 @@ export class Watchdog {
         return ok;
       });
     }
-    if (this.slots.guest.state === 'down') this.forkGuest();
+    if (this.guestEnabled) this.forkGuest();
 
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: c.readTimeoutMs, headersTimeout: Math.min(c.readTimeoutMs || 60_000, 60_000) }, (req, res) =>
       this.handle(req, res),
@@ -215,7 +217,7 @@ export class Watchdog {
   // --------------------------------------------------------------------------------------------------- guest slot
 
   private forkGuest(): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.guestEnabled) return;
     const g = new GuestWorker(this.opts.runtime, process.env, { prefix: this.config.prefixLogs, bufferSize: this.config.logBufferSize });
     this.guest = g;
     const slot = this.slots.guest;
@@ -457,7 +459,7 @@ export class Watchdog {
   }
 
   private proxy(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
-    if (this.config.bufferHttp && body === undefined && req.headers['content-length'] === undefined && !noBody(req)) {
+    if (this.config.bufferHttp && body === undefined && req.headers['transfer-encoding'] !== undefined) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => this.proxy(req, res, t, timeoutMs, start, Buffer.concat(chunks)));
@@ -510,7 +512,11 @@ export class Watchdog {
       if (timer) clearTimeout(timer);
     });
     if (body !== undefined) up.end(body);
-    else req.pipe(up);
+    else if (noBody(req)) {
+      // No body to stream: send the request head now instead of waiting a tick for the empty body's 'end'.
+      up.end();
+      req.resume();
+    } else req.pipe(up);
   }
 
   private fork(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, streaming: boolean): void {
@@ -706,8 +712,8 @@ export class Watchdog {
       res.end('404 page not found\n');
       return;
     }
-    const text = await this.metrics.registry.metrics();
-    res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
+    const text = await this.metrics.text();
+    res.writeHead(200, { 'Content-Type': this.metrics.contentType });
     res.end(text);
   }
 }
@@ -722,7 +728,8 @@ function gatewayTimeout(res: ServerResponse, start: bigint, timeoutMs: number): 
 }
 
 function noBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] === undefined;
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0');
 }
 
 function methodNotAllowed(res: ServerResponse): void {

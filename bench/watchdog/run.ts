@@ -1,0 +1,291 @@
+/**
+ * bench/watchdog/run: what one watchdog hop costs (http mode, trivial and 50 ms functions) next to calling the
+ * function directly and next to a minimal undici proxy; fork mode with fprocess=cat; and guest-slot specialisation to
+ * first response next to starting a new runtime process. Every run is bounded in time and count and sends traffic to
+ * 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
+ * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (o: { url: string; connections: number; duration: number; method?: string; body?: string }) => Promise<AutocannonResult>;
+
+const here = dirname(fileURLToPath(import.meta.url));
+function findRepo(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p) && (JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'hyperfaas') return dir;
+    if (dirname(dir) === dir) throw new Error('repository root not found');
+  }
+}
+const repo = findRepo(here);
+const benchDir = join(repo, 'bench', 'watchdog');
+const watchdogMain = join(here, '..', '..', 'watchdog', 'src', 'main.js');
+const runtime = join(repo, 'watchdog', 'runtime', 'node', 'server.js');
+const fnDir = join(repo, 'watchdog', 'test', 'fixtures', 'fn-hello');
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+};
+const seconds = Number(arg('--seconds', '10'));
+const out = arg('--out', '');
+
+const children: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function track<T extends ChildProcess>(c: T): T {
+  children.push(c);
+  return c;
+}
+
+async function stop(c: ChildProcess | undefined): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  try {
+    process.kill(-c.pid!, 'SIGKILL'); // its own process group: the watchdog and the workers it forked
+  } catch {
+    c.kill('SIGKILL');
+  }
+  await gone;
+}
+
+async function waitOk(url: string, headers: Record<string, string> = {}, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = request(url, { headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`no 200 from ${url}`);
+    await sleep(1);
+  }
+}
+
+function startUpstream(port: number, delayMs: number): ChildProcess {
+  return track(spawn(process.execPath, [join(benchDir, 'upstream.mjs')], { env: { ...process.env, http_port: String(port), DELAY_MS: String(delayMs) }, stdio: 'ignore', detached: true }));
+}
+
+async function startWatchdog(env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'wd-bench-'));
+  const proc = track(
+    spawn(process.execPath, [watchdogMain], {
+      env: { PATH: process.env.PATH ?? '', port: String(port), metrics_port: String(await freePort()), lock_file: join(dir, '.lock'), bind_address: '127.0.0.1', prefix_logs: 'false', healthcheck_interval: '0', ...env },
+      stdio: 'ignore',
+      detached: true,
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitOk(`${url}/_/health`);
+  return { proc, url };
+}
+
+async function startUndiciProxy(target: string): Promise<{ proc: ChildProcess; url: string }> {
+  const port = await freePort();
+  const proc = track(fork(join(benchDir, 'undici-proxy.mjs'), [], { env: { ...process.env, PORT: String(port), TARGET: target }, stdio: 'ignore', detached: true }));
+  await new Promise((r) => proc.once('message', r));
+  return { proc, url: `http://127.0.0.1:${port}` };
+}
+
+/** sequential latency: one keep-alive connection, n requests one after another; microseconds. */
+async function seqLatency(url: string, n: number, headers: Record<string, string> = {}): Promise<{ p50: number; p90: number; p99: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const one = () =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = process.hrtime.bigint();
+      const req = request(url, { agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(Number(process.hrtime.bigint() - t0) / 1000));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  for (let i = 0; i < Math.min(200, n); i++) await one(); // warm-up
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await one());
+  agent.destroy();
+  xs.sort((a, b) => a - b);
+  const q = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!);
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99) };
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, connections: number, duration: number, method = 'GET', body?: string): Promise<Load> {
+  await autocannon({ url, connections, duration: 1, method, body }); // warm-up
+  const r = await autocannon({ url, connections, duration, method, body });
+  return { rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+const lines: string[] = [];
+const say = (s = '') => {
+  lines.push(s);
+  console.error(s);
+};
+
+async function httpMode(label: string, delayMs: number): Promise<void> {
+  const direct = await freePort();
+  const up = startUpstream(direct, delayMs);
+  await waitOk(`http://127.0.0.1:${direct}/`);
+  const wdPort = await freePort();
+  const wd = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdPort}`, DELAY_MS: String(delayMs) });
+  await waitOk(`${wd.url}/`);
+  const px = await startUndiciProxy(`http://127.0.0.1:${direct}`);
+  await waitOk(`${px.url}/`);
+  const arms: [string, string][] = [
+    ['direct (function upstream)', `http://127.0.0.1:${direct}/`],
+    ['HyperFaaS watchdog, 1 hop', `${wd.url}/`],
+    ['undici Pool proxy, 1 hop', `${px.url}/`],
+  ];
+  const n = delayMs > 0 ? 200 : 3000;
+  const res: Record<string, { seq: Awaited<ReturnType<typeof seqLatency>>; load: Load }> = {};
+  for (const [name, url] of arms) {
+    res[name] = { seq: await seqLatency(url, n), load: await load(url, 50, delayMs > 0 ? Math.min(seconds, 5) : seconds) };
+  }
+  say(`### http mode, ${label}`);
+  say();
+  say(`| path | sequential p50 µs | p90 µs | p99 µs | c=50 req/s | c=50 p50 ms | c=50 p99 ms | errors / non-2xx |`);
+  say(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const [name] of arms) {
+    const r = res[name]!;
+    say(`| ${name} | ${r.seq.p50} | ${r.seq.p90} | ${r.seq.p99} | ${r.load.rps} | ${r.load.p50} | ${r.load.p99} | ${r.load.errors} / ${r.load.non2xx} |`);
+  }
+  const d = res[arms[0]![0]]!;
+  const w = res[arms[1]![0]]!;
+  const u = res[arms[2]![0]]!;
+  say();
+  say(
+    `Watchdog hop: +${((w.seq.p50 - d.seq.p50) / 1000).toFixed(3)} ms p50 over direct (undici proxy: +${((u.seq.p50 - d.seq.p50) / 1000).toFixed(3)} ms); ` +
+      `throughput ${(w.load.rps / u.load.rps).toFixed(2)}x the undici proxy.`,
+  );
+  say();
+  for (const p of [px.proc, wd.proc, up]) await stop(p);
+}
+
+async function forkMode(): Promise<void> {
+  const wd = await startWatchdog({ mode: 'streaming', fprocess: 'cat', guest_slot: 'false' });
+  const r = await load(`${wd.url}/`, 10, Math.min(seconds, 5), 'POST', 'hello');
+  const s = await seqLatency(`${wd.url}/`, 300);
+  const wd2 = await startWatchdog({ mode: 'serializing', fprocess: 'cat', guest_slot: 'false' });
+  const r2 = await load(`${wd2.url}/`, 10, Math.min(seconds, 5), 'POST', 'hello');
+  say('### fork modes, fprocess=cat (a process per request)');
+  say();
+  say('| mode | c=10 req/s | c=10 p50 ms | c=10 p99 ms | sequential p50 µs | errors / non-2xx |');
+  say('| --- | ---: | ---: | ---: | ---: | ---: |');
+  say(`| streaming | ${r.rps} | ${r.p50} | ${r.p99} | ${s.p50} | ${r.errors} / ${r.non2xx} |`);
+  say(`| serializing | ${r2.rps} | ${r2.p50} | ${r2.p99} | – | ${r2.errors} / ${r2.non2xx} |`);
+  say();
+  await stop(wd.proc);
+  await stop(wd2.proc);
+}
+
+async function control(url: string, body: unknown): Promise<{ ok: boolean; error?: string; ms?: number }> {
+  const res = await fetch(`${url}/_/hyperfaas/control`, { method: 'POST', body: JSON.stringify(body) });
+  return (await res.json()) as { ok: boolean; error?: string; ms?: number };
+}
+
+async function specialisation(n: number): Promise<void> {
+  const wdPort = await freePort();
+  const wd = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdPort}`, HYPERFAAS_FUNCTION: 'bench' });
+  const warm: number[] = [];
+  const ipc: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let t = 0; t < 200; t++) {
+      const s = (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as { slots: { state: string }[] };
+      if (s.slots[1]!.state === 'generic') break;
+      await sleep(10);
+    }
+    await sleep(50); // let the fresh generic runtime settle
+    const t0 = performance.now();
+    const rep = await control(wd.url, { op: 'specialise', function: 'hello.openfaas-fn', code: { kind: 'dir', path: fnDir } });
+    if (!rep.ok) throw new Error(`specialise failed: ${rep.error}`);
+    await waitOk(`${wd.url}/`, { 'x-hyperfaas-function': 'hello.openfaas-fn' });
+    warm.push(performance.now() - t0);
+    ipc.push(rep.ms ?? 0);
+    await control(wd.url, { op: 'release' });
+  }
+  await stop(wd.proc);
+  const cold: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const port = await freePort();
+    const t0 = performance.now();
+    const c = track(spawn(process.execPath, [runtime, fnDir], { env: { ...process.env, http_port: String(port) }, stdio: 'ignore', detached: true }));
+    await waitOk(`http://127.0.0.1:${port}/`);
+    cold.push(performance.now() - t0);
+    await stop(c);
+  }
+  const q = (xs: number[], p: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(p * s.length))]!.toFixed(1);
+  };
+  say(`### guest-slot specialisation vs a new runtime process (n=${n} each)`);
+  say();
+  say('| operation | p50 ms | min ms | p90 ms |');
+  say('| --- | ---: | ---: | ---: |');
+  say(`| control "specialise" -> first 200 through the watchdog (guest slot) | ${q(warm, 0.5)} | ${q(warm, 0)} | ${q(warm, 0.9)} |`);
+  say(`| of which the runtime's IPC specialise (import handler, swap listener) | ${q(ipc, 0.5)} | ${q(ipc, 0)} | ${q(ipc, 0.9)} |`);
+  say(`| spawn \`node server.js <fn>\` -> first 200 (a new instance's worker, cold) | ${q(cold, 0.5)} | ${q(cold, 0)} | ${q(cold, 0.9)} |`);
+  say();
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  say('# Watchdog benchmarks');
+  say();
+  say(`- date: ${started.toISOString()}`);
+  say(`- machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, unpinned (load generator on the same cores)`);
+  say(`- command: \`npx tsc -p tsconfig.json && node dist/bench/watchdog/run.js --seconds ${seconds}${out ? ` --out ${out}` : ''}\``);
+  say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection, 3,000 requests (200 for the 50 ms function) after 200 warm-up`);
+  say();
+  await httpMode('trivial function', 0);
+  await httpMode('50 ms function', 50);
+  await forkMode();
+  await specialisation(20);
+  if (out) writeFileSync(join(repo, out), lines.join('\n') + '\n');
+}
+
+main()
+  .catch((err: Error) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const c of children) await stop(c);
+  });
