@@ -60,7 +60,7 @@ async function readBody(req: Request, limit: number): Promise<Buffer> {
 }
 
 function isNoStream(e: unknown): boolean {
-  return /no responders|stream not found|no stream/i.test(String((e as Error)?.message ?? e));
+  return /no responders|stream not found|no stream|jetstream is not enabled/i.test(String((e as Error)?.message ?? e));
 }
 
 /**

@@ -63,7 +63,7 @@ export async function createAsync(opts: AsyncOptions): Promise<AsyncService> {
     handler,
     async startWorker() {
       if (worker) return;
-      worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
+      worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config, ensureStreams });
       await worker.start();
     },
     async close() {
@@ -77,9 +77,10 @@ export async function createAsync(opts: AsyncOptions): Promise<AsyncService> {
 export async function createQueueWorker(opts: Omit<AsyncOptions, 'functionExists'>): Promise<{ start(): Promise<void>; close(): Promise<void> }> {
   const jsm = await jetstreamManager(opts.nc);
   const js = jetstream(opts.nc);
-  await ensureAsyncStreams(jsm, opts.config.ackWaitMs, opts.logger);
+  const ensureStreams = () => ensureAsyncStreams(jsm, opts.config.ackWaitMs, opts.logger);
+  await ensureStreams();
   const metrics = createAsyncMetrics(opts.registry);
-  const worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config });
+  const worker = new QueueWorker({ nc: opts.nc, js, invoker: opts.invoker, defaultNamespace: opts.defaultNamespace, logger: opts.logger, metrics, config: opts.config, ensureStreams });
   let stopDepth: (() => void) | undefined;
   return {
     async start() {

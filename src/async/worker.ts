@@ -23,6 +23,8 @@ export interface WorkerDeps {
   logger: Logger;
   metrics: AsyncMetrics;
   config: AsyncConfig;
+  /** ensureStreams re-creates the stream and consumer when they vanished (e.g. the server lost its store). */
+  ensureStreams?: () => Promise<void>;
   /** random gives the back-off jitter in [0, 1); Math.random unless a test pins it. */
   random?: () => number;
 }
@@ -87,6 +89,7 @@ export class QueueWorker {
         return await this.d.js.consumers.get(subjects.asyncStream, subjects.asyncDurable);
       } catch (e) {
         this.log.warn('cannot bind the async consumer yet', { error: (e as Error).message });
+        if (/not found/i.test((e as Error).message) && this.d.ensureStreams) await this.d.ensureStreams().catch(() => undefined);
         await sleep(wait);
       }
     }
@@ -106,6 +109,13 @@ export class QueueWorker {
       } catch (e) {
         this.log.debug('pull failed', { loop: i, error: (e as Error).message });
         await sleep(250);
+        if (/not found/i.test((e as Error).message)) {
+          try {
+            consumer = await this.consumer();
+          } catch {
+            return;
+          }
+        }
         continue;
       }
       if (!m) continue;

@@ -338,6 +338,24 @@ describe('async invocations over NATS JetStream (real nats-server, provider in a
     expect(await harness.metric('hyperfaas_async_dead_lettered_total', 'broken.openfaas-fn')).to.be.at.least(1);
   });
 
+  it('re-creates the stream and consumer when the server lost them, and keeps delivering', async () => {
+    const nc = await connectNats(nats.url, silentLogger(), 'test-wipe');
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete('faas-request');
+    } finally {
+      await nc.close();
+    }
+    upstream.echoDelayMs = 0;
+    let r = { status: 0, callId: '' };
+    await waitFor('a 202 after the stream was deleted', async () => {
+      r = await postAsync(harness.base, '/async-function/echo/again?i=0', 'plain-body-0', { 'X-Callback-Url': sink.url, 'X-Custom': 'c0' });
+      return r.status === 202;
+    });
+    await waitFor('its callback', () => sink.delivered([r.callId]) === 1);
+    expect(sink.byId.get(r.callId)![0]!.body).to.equal('plain-body-0');
+  });
+
   const bad: { name: string; method: string; path: string; headers?: Record<string, string>; body?: string; want: number }[] = [
     { name: 'answers 404 for an unknown function', method: 'POST', path: '/async-function/nope', want: 404 },
     { name: 'answers 404 for a known function in an unknown namespace', method: 'POST', path: '/async-function/echo.elsewhere', want: 404 },
