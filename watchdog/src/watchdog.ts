@@ -465,14 +465,21 @@ export class Watchdog {
       req.on('end', () => this.proxy(req, res, t, timeoutMs, start, Buffer.concat(chunks)));
       return;
     }
-    const headers = req.headers;
-    if (headers.connection !== undefined) delete headers.connection;
-    if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
-    if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
-    if (body !== undefined) {
-      delete headers['transfer-encoding'];
-      headers['content-length'] = String(body.length);
+    // Raw header pairs go to the upstream as they came (an array skips per-header validation in node:http),
+    // less the hop-by-hop ones that describe the client's connection.
+    const raw = req.rawHeaders;
+    const headers: string[] = [];
+    let host = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i]!;
+      const lk = k.length >= 4 && k.length <= 17 ? k.toLowerCase() : '';
+      if (lk === 'connection' || lk === 'keep-alive' || lk === 'proxy-connection') continue;
+      if (body !== undefined && (lk === 'transfer-encoding' || lk === 'content-length')) continue;
+      if (lk === 'host') host = true;
+      headers.push(k, raw[i + 1]!);
     }
+    if (!host) headers.push('Host', `${t.host}:${t.port}`);
+    if (body !== undefined) headers.push('Content-Length', String(body.length));
     const up = request({ host: t.host, port: t.port, method: req.method, path: t.prefix + req.url, headers, agent: t.agent });
     let timer: NodeJS.Timeout | undefined;
     if (timeoutMs > 0) {
