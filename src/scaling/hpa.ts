@@ -8,7 +8,8 @@
  *    are `routable`, so the router holds real, already-started workers back exactly as long as Kubernetes would;
  * 2. the metrics pipeline (metrics-server): every `metricResolutionMs` it scrapes a cumulative CPU counter per running
  *    pod; a sample is the average rate between two scrapes, stamped with the later scrape's time. A pod therefore has
- *    no metric until its second scrape, and a sample describes the past window, not now;
+ *    no metric until its second scrape (or its first, when the container is 10 s to one resolution old then: the start
+ *    time serves as the earlier point), and a sample describes the past window, not now;
  * 3. the controller loop, every `syncPeriodMs`: groupPods (cpu-initialization-period and initial-readiness-delay
  *    rules), the replica calculation with tolerance and the missing-metric 100 %/0 % rules, then normalisation: the
  *    legacy path (300 s down-stabilisation, scale-up limit max(2 x current, 4)) when `behavior` is undefined, or the
@@ -56,6 +57,11 @@ export interface HpaParams {
   metricResolutionMs: number;
   /** metricOffsetMs places the scrapes at offset + k * resolution. */
   metricOffsetMs: number;
+  /**
+   * freshContainerMinMs: metrics-server (pkg/storage/pod.go) lets a container's start time serve as the earlier point
+   * when the container is at least this old (10 s) but younger than the resolution at its first scrape.
+   */
+  freshContainerMinMs: number;
   /** behavior is spec.behavior; undefined selects the legacy normalisation. */
   behavior?: HpaBehavior;
   /** podStartDelayMs models scheduling + image + container start before the pod is Running (knative #2484: ~2 s). */
@@ -98,6 +104,7 @@ export const HPA_DEFAULT: Readonly<HpaParams> = Object.freeze<HpaParams>({
   initialReadinessDelayMs: 30_000,
   metricResolutionMs: 15_000,
   metricOffsetMs: 0,
+  freshContainerMinMs: 10_000,
   podStartDelayMs: 2_000,
   probeInitialDelayMs: 2_000,
   probePeriodMs: 2_000,
@@ -143,6 +150,7 @@ export function compressHpaParams(p: Readonly<HpaParams>, k: number): HpaParams 
     initialReadinessDelayMs: p.initialReadinessDelayMs / k,
     metricResolutionMs: p.metricResolutionMs / k,
     metricOffsetMs: p.metricOffsetMs / k,
+    freshContainerMinMs: p.freshContainerMinMs / k,
     podStartDelayMs: p.podStartDelayMs / k,
     probeInitialDelayMs: p.probeInitialDelayMs / k,
     probePeriodMs: p.probePeriodMs / k,
@@ -221,9 +229,11 @@ export interface PodCounter {
 /**
  * advanceMetrics feeds one observation into the pipeline model: it integrates each running pod's CPU use since the
  * previous observation (the reading `cpuUsed` is the mean over that interval) and performs every scrape whose time
- * falls in (previous, now]. Worked example (resolution 15 s, offset 0): a pod running from 3 s that uses 0.5 cores
- * gets its first scrape at 15 s (baseline, no sample yet) and its first sample at 30 s: 0.5 cores, window 15 s,
- * stamped 30 s. The HPA sync at 30 s therefore sees it; the one at 15 s counts the pod as missing.
+ * falls in (previous, now]. Worked examples (resolution 15 s, offset 0, a pod using 0.5 cores):
+ * - running from 3 s: at 15 s it is 12 s old, in [10 s, 15 s), so the start time is the earlier point and the first
+ *   sample (0.5 cores, window 12 s, stamped 15 s) exists at once;
+ * - running from 8 s: at 15 s it is 7 s old (< 10 s): that scrape is only a baseline; the first sample comes at 30 s
+ *   (window 15 s). The HPA sync at 15 s counts this pod as missing.
  */
 export function advanceMetrics(
   counters: Readonly<Record<string, PodCounter>>,
@@ -247,7 +257,10 @@ export function advanceMetrics(
       let k = Math.floor((c.lastObsAt - p.metricOffsetMs) / res) + 1;
       for (let t = p.metricOffsetMs + k * res; t <= nowMs; k++, t = p.metricOffsetMs + k * res) {
         const cumAtT = c.cumCoreMs + inst.cpuUsed * (t - c.lastObsAt);
-        if (c.lastScrape && t > c.lastScrape.at) {
+        const age = t - pod.runningAt;
+        if (!c.lastScrape && age >= p.freshContainerMinMs && age < res && age > 0) {
+          c.sample = { cores: cumAtT / age, timestamp: t, windowMs: age };
+        } else if (c.lastScrape && t > c.lastScrape.at) {
           const windowMs = t - c.lastScrape.at;
           c.sample = { cores: (cumAtT - c.lastScrape.cumCoreMs) / windowMs, timestamp: t, windowMs };
         }

@@ -54,6 +54,10 @@ export interface HyperfaasParams {
   scaleInWindowMs: number;
   /** specialiseTimeoutMs: a requested specialisation not visible in reports by then is forgotten (and may be retried). */
   specialiseTimeoutMs: number;
+  /** scaleUp enables phase 1; false gives the "B minus phase 1" ablation arm (performance.md §6.1). */
+  scaleUp: boolean;
+  /** multiplex enables phase 2; false gives the "B minus phase 2" ablation arm. */
+  multiplex: boolean;
 }
 
 /**
@@ -73,6 +77,8 @@ export const HYPERFAAS_DEFAULTS: Readonly<HyperfaasParams> = Object.freeze({
   maxSpecialisePerTick: 4,
   scaleInWindowMs: 30_000,
   specialiseTimeoutMs: 5_000,
+  scaleUp: true,
+  multiplex: true,
 });
 
 /** BoostRecord remembers one scaled-up instance. */
@@ -245,7 +251,7 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
       actions.push({ kind: 'scaleTo', replicas: floor });
       // A warm generic slot elsewhere serves in milliseconds while the instance cold-starts (phase 2 at once).
       const est = estimateDemand(input, Object.keys(next.borrowed).length);
-      if (est.borrowed === 0) actions.push(...pickGuests(input, next, Math.max(1, est.needed), p, nowMs));
+      if (est.borrowed === 0 && p.multiplex) actions.push(...pickGuests(input, next, Math.max(1, est.needed), p, nowMs));
       next.shortSince = nowMs;
       next.lastActiveAt = nowMs;
       next.recommendations = [{ at: nowMs, value: floor }];
@@ -263,7 +269,7 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
   }
 
   // ---- phase 1: scale up hot instances; give back calm ones.
-  const resizes = planScaleUp(spec, live, input.node.cpuFree, input.node.memoryFreeBytes, p);
+  const resizes = p.scaleUp ? planScaleUp(spec, live, input.node.cpuFree, input.node.memoryFreeBytes, p) : [];
   const resized = new Set(resizes.map((a) => (a.kind === 'resize' ? a.instance : '')));
   if (resizes.length) {
     actions.push(...resizes);
@@ -294,15 +300,23 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
 
   // ---- demand vs capacity.
   const est = estimateDemand(input, Object.keys(next.borrowed).length);
-  const pressure = demand.queued > 0 || demand.bounced > 0;
-  const shortfall = est.concurrency > est.own + est.borrowed + 1e-9 || (pressure && est.own + est.borrowed <= est.concurrency);
+  // Every ready instance over its high watermark (CPU or memory, as the ICS reports it) while phase 1 had nothing
+  // left to give is a shortfall too, even if in-flight counts look fine: ask for one more instance than are ready.
+  const allHot = ready.length > 0 && ready.every((i) => i.overHigh) && resizes.length === 0;
+  if (allHot) est.needed = Math.max(est.needed, ready.length + 1);
+  const pressure = demand.queued > 0 || demand.bounced > 0 || allHot;
+  const pendingBorrow = Object.values(next.borrowed).some((b) => !b.confirmed);
+  const shortfall =
+    est.concurrency > est.own + est.borrowed + 1e-9 ||
+    ((demand.queued > 0 || demand.bounced > 0) && est.own + est.borrowed <= est.concurrency) ||
+    (allHot && !pendingBorrow);
   const ownShort = est.concurrency > est.own + 1e-9 || pressure;
   next.shortSince = ownShort ? (state.shortSince ?? nowMs) : undefined;
   next.calmSince = ownShort ? undefined : (state.calmSince ?? nowMs);
   const shortFor = next.shortSince !== undefined ? nowMs - next.shortSince : 0;
 
   // ---- phase 2: borrow generic slots of under-used instances of other functions.
-  if (shortfall && shortFor >= p.multiplexAfterMs) {
+  if (p.multiplex && shortfall && shortFor >= p.multiplexAfterMs) {
     const missing = Math.ceil((est.concurrency - est.own - est.borrowed) / est.perInstance - 1e-9);
     const picks = pickGuests(input, next, Math.max(1, missing), p, nowMs);
     if (picks.length) {

@@ -273,16 +273,29 @@ describe('HPA emulator: pod model and metrics pipeline', () => {
     expect(modelPod(i, HPA_DEFAULT, 6_000)).to.include({ ready: true, readyTransitionAt: 6_000 });
   });
 
-  it('produces the first sample at the second scrape after the pod runs (the pipeline worked example)', () => {
-    const i = inst('a', { startedAt: 1_000, cpuUsed: 0.5 });
+  /** samplesOf runs the pipeline for one pod from `from` to `to`, one observation per second. */
+  function samplesOf(startedAt: number, from: number, to: number): Map<number, PodMetricSample | undefined> {
+    const i = inst('a', { startedAt, cpuUsed: 0.5 });
     let counters = {};
-    const samplesAt: Array<[number, PodMetricSample | undefined]> = [];
-    for (let t = 3_000; t <= 31_000; t += 1_000) {
+    const out = new Map<number, PodMetricSample | undefined>();
+    for (let t = from; t <= to; t += 1_000) {
       counters = advanceMetrics(counters, [modelPod(i, HPA_DEFAULT, t)], [i], HPA_DEFAULT, t);
-      samplesAt.push([t, (counters as Record<string, { sample?: PodMetricSample }>)['a']?.sample]);
+      out.set(t, (counters as Record<string, { sample?: PodMetricSample }>)['a']?.sample);
     }
-    expect(samplesAt.find(([t]) => t === 29_000)![1]).to.equal(undefined);
-    const s30 = samplesAt.find(([t]) => t === 30_000)![1]!;
+    return out;
+  }
+
+  it('gives a pod 10-15 s old at its first scrape a sample at once, from its start time (metrics-server fresh container)', () => {
+    const s = samplesOf(1_000, 3_000, 16_000); // running from 3 s, 12 s old at the 15 s scrape
+    expect(s.get(14_000)).to.equal(undefined);
+    expect(s.get(15_000)).to.deep.equal({ cores: 0.5, timestamp: 15_000, windowMs: 12_000 });
+  });
+
+  it('gives a pod under 10 s old at its first scrape its first sample only at the second scrape', () => {
+    const s = samplesOf(6_000, 8_000, 31_000); // running from 8 s, 7 s old at the 15 s scrape
+    expect(s.get(15_000)).to.equal(undefined);
+    expect(s.get(29_000)).to.equal(undefined);
+    const s30 = s.get(30_000)!;
     expect(s30.timestamp).to.equal(30_000);
     expect(s30.windowMs).to.equal(15_000);
     expect(s30.cores).to.be.closeTo(0.5, 1e-9);

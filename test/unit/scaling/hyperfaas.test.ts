@@ -261,3 +261,36 @@ describe('hyperfaas policy: to and from zero', () => {
     ]);
   });
 });
+
+describe('hyperfaas policy: ablations and hot instances', () => {
+  const s = spec({ capacity: 4 }, { max: 10 });
+  const hot = () => [inst('a', { inflight: 4, cpuUsed: 0.45 })];
+
+  it('without phase 1 it never resizes (the "B minus phase 1" arm)', () => {
+    const tick = timeline({ scaleUp: false });
+    expect(kinds(tick(input(0, s, { instances: hot(), node: { cpuCores: 2, cpuFree: 1 } })).actions)).to.not.include('resize');
+  });
+
+  it('without phase 2 it never specialises and goes straight to scale-out (the "B minus phase 2" arm)', () => {
+    const tick = timeline({ multiplex: false });
+    const g = [guest('g1', 0.1)];
+    const acts: string[] = [];
+    for (let t = 0; t <= 2_000; t += 500) acts.push(...kinds(tick(input(t, s, { instances: hot(), demand: demand(6), guests: g })).actions));
+    expect(acts).to.not.include('specialise');
+    expect(acts).to.include('scaleTo');
+  });
+
+  it('asks for one more instance when every instance is over its high watermark and phase 1 has nothing left', () => {
+    const tick = timeline({ multiplexAfterMs: 0, scaleOutAfterMs: 0 });
+    const over = [inst('a', { inflight: 1, cpuUsed: 0.5, overHigh: true }), inst('b', { inflight: 1, cpuUsed: 0.5, overHigh: true })];
+    const d = tick(input(0, s, { instances: over, demand: demand(0, 10), node: { cpuCores: 2, cpuFree: 0 } }));
+    expect(d.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 3 }]);
+  });
+
+  it('does not scale out hot instances that phase 1 can still scale up', () => {
+    const tick = timeline({ multiplexAfterMs: 0, scaleOutAfterMs: 0 });
+    const over = [inst('a', { inflight: 1, cpuUsed: 0.5, overHigh: true })];
+    const d = tick(input(0, s, { instances: over, demand: demand(0, 10), node: { cpuCores: 2, cpuFree: 1 } }));
+    expect(kinds(d.actions)).to.deep.equal(['resize']);
+  });
+});

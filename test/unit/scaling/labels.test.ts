@@ -82,3 +82,14 @@ describe('scaling labels', () => {
     it(`parses duration "${text}" as ${want}`, () => expect(parseDurationMs(text)).to.equal(want));
   }
 });
+
+describe('policyFor', () => {
+  it('returns the policy each com.hyperfaas.policy value names, and none never acts', async () => {
+    const { policyFor } = await import('../../../src/scaling/index.js');
+    const { input, spec, inst } = await import('./fixtures.js');
+    for (const n of ['hyperfaas', 'hpa', 'hpa-tuned', 'none'] as const) expect(policyFor(n).name).to.equal(n);
+    const none = policyFor('none');
+    const d = none.decide(input(0, spec(), { instances: [inst('a', { inflight: 4 })], demand: { windowMs: 1000, arrivalRate: 1000, queued: 50, bounced: 5 } }), none.initialState(0));
+    expect(d.actions).to.deep.equal([]);
+  });
+});
