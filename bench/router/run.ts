@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     ['http-proxy hop (keep-alive agent)', `http://127.0.0.1:${await start('http-proxy', upstream)}/`],
     ['raw undici Pool hop', `http://127.0.0.1:${await start('undici', upstream)}/`],
   ];
+  const loadBefore = loadavg()[0]!.toFixed(2);
   const rows: string[] = [];
   for (const [name, url] of targets) {
     const r = await measure(url);
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
     '# Router hop overhead',
     '',
     `- date: ${new Date().toISOString()}`,
-    `- machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
+    `- machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; 1-minute load average ${loadBefore} before the run (other work shared the machine)`,
     `- command: \`node <outDir>/bench/router/run.js --seconds ${seconds} --connections ${connections}\` (autocannon, ${connections} connections, 1 s warm-up then ${seconds} s per row, one run each, unpinned: load generator, proxy and upstream share the cores)`,
     '- function: a node http server answering 200 "ok"; every proxy runs in its own process; loopback only',
     '',
