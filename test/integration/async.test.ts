@@ -73,6 +73,9 @@ class Upstream {
             'X-Echo-Has-Content-Length-Or-Host': String(req.headers.host === undefined ? 'no-host' : 'host'),
           });
           res.end(body);
+        } else if (fn === 'slow') {
+          await new Promise((r) => setTimeout(r, 5000));
+          res.writeHead(200, { 'Content-Type': 'text/plain' }).end('slow done');
         } else if (fn === 'flaky') {
           if (n <= 3) res.writeHead(503).end('busy');
           else res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`ok after ${n}`);
@@ -86,7 +89,7 @@ class Upstream {
 
   urls(): Record<string, string> {
     const base = `http://127.0.0.1:${this.port}`;
-    return { echo: `${base}/echo`, flaky: `${base}/flaky`, broken: `${base}/broken` };
+    return { echo: `${base}/echo`, flaky: `${base}/flaky`, broken: `${base}/broken`, slow: `${base}/slow` };
   }
 
   callsFor(fn: string, callId: string): number {
@@ -99,11 +102,18 @@ class CallbackSink {
   server!: Server;
   port = 0;
   byId = new Map<string, Callback[]>();
+  /** refused counts callbacks answered 500 on purpose: /cb-flaky refuses the first two per call id. */
+  refused = new Map<string, number>();
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
       void readAll(req).then((b) => {
         const id = String(req.headers['x-call-id'] ?? '');
+        if (req.url === '/cb-flaky' && (this.refused.get(id) ?? 0) < 2) {
+          this.refused.set(id, (this.refused.get(id) ?? 0) + 1);
+          res.writeHead(500).end();
+          return;
+        }
         const list = this.byId.get(id) ?? [];
         list.push({ headers: req.headers, body: b.toString() });
         this.byId.set(id, list);
@@ -312,6 +322,25 @@ describe('async invocations over NATS JetStream (real nats-server, provider in a
     expect(cb.body).to.equal('ok after 4');
     expect(upstream.callsFor('flaky', r.callId)).to.equal(4);
     expect(await harness.metric('hyperfaas_async_retried_total', 'flaky.openfaas-fn')).to.be.at.least(3);
+  });
+
+  it('retries a callback that fails until the receiver takes it', async () => {
+    const r = await postAsync(harness.base, '/async-function/echo/p/cbretry/0?i=0', 'cbretry-body-0', { 'X-Callback-Url': `http://127.0.0.1:${sink.port}/cb-flaky`, 'X-Custom': 'c0' });
+    expect(r.status).to.equal(202);
+    await waitFor('the accepted callback', () => sink.delivered([r.callId]) === 1);
+    expect(sink.refused.get(r.callId)).to.equal(2);
+    expectEchoCallback(sink.byId.get(r.callId)![0]!, 'cbretry', 0, r.callId);
+    expect(upstream.callsFor('echo', r.callId)).to.equal(1);
+  });
+
+  it('keeps a message running longer than the ack wait (working) instead of running it twice', async () => {
+    const r = await postAsync(harness.base, '/async-function/slow', '', { 'X-Callback-Url': sink.url });
+    expect(r.status).to.equal(202);
+    await waitFor('the slow callback', () => sink.delivered([r.callId]) === 1);
+    await new Promise((res) => setTimeout(res, 2500));
+    expect(upstream.callsFor('slow', r.callId)).to.equal(1);
+    expect(sink.byId.get(r.callId)).to.have.length(1);
+    expect(Number(sink.byId.get(r.callId)![0]!.headers['x-duration-seconds'])).to.be.at.least(5);
   });
 
   it('dead-letters a function that always fails after the last attempt and reports 503 to the callback', async () => {
