@@ -13,7 +13,7 @@ import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
 import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
-import { internalHeader, sendText } from '../api/errors.js';
+import { backendErrorStatus, internalHeader, sendText } from '../api/errors.js';
 import { parseInvokePath, type InvokeTarget } from './target.js';
 import { rawRequestHeaders, rawResponseHeaders, type Upstreams } from './upstream.js';
 
@@ -132,6 +132,8 @@ class Exchange implements Dispatcher.DispatchHandler {
         lease = await d.scheduler.acquire(target.namespace, target.name, { signal: this.waiting.signal, timeoutMs: d.coldStartTimeoutMs });
       } catch (err) {
         if (isBackendError(err, 'NotFound')) return sendText(this.res, 404, `function not found: ${this.fn}`, internal);
+        // Waking the function failed (e.g. the backend is unavailable): answer with the backend's own status.
+        if (isBackendError(err)) return sendText(this.res, backendErrorStatus[err.kind], err.message, internal);
         if (err instanceof SchedulerError && err.kind === 'aborted') return;
         if (err instanceof SchedulerError) return sendText(this.res, 503, `No endpoints available for: ${this.fn}.`, internal);
         throw err;

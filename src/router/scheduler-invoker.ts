@@ -5,7 +5,7 @@
  */
 import { isBackendError } from '../backends/backend.js';
 import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
-import { internalHeader } from '../api/errors.js';
+import { backendErrorStatus, internalHeader } from '../api/errors.js';
 import type { InvokeRequest, InvokeResponse, Invoker } from './invoker.js';
 import { isRetryableConnectError, maxAttempts, upstreamErrorStatus } from './proxy.js';
 import { requestHeaders, responseHeaders, type OutHeaders, type Upstreams } from './upstream.js';
@@ -40,7 +40,9 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
           scheduler.tryAcquire(req.namespace, req.name) ??
           (await scheduler.acquire(req.namespace, req.name, { signal, timeoutMs: req.timeoutMs ?? deps.defaultTimeoutMs }));
       } catch (err) {
-        if (isBackendError(err)) throw err;
+        if (isBackendError(err, 'NotFound')) throw err;
+        // Waking the function failed: a platform answer the caller may retry (the queue worker retries 503).
+        if (isBackendError(err)) return platform(backendErrorStatus[err.kind], err.message);
         if (err instanceof SchedulerError) {
           if (req.signal?.aborted) throw err;
           return platform(503, `No endpoints available for: ${fn}.`);

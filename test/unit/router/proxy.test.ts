@@ -283,6 +283,21 @@ describe('router: /function/<name>[.<ns>][/path]', () => {
     });
   });
 
+  describe('when waking a function fails', () => {
+    it("answers with the backend error's status, marked internal", async () => {
+      await serve();
+      t.backend.addFunction({ service: 'figlet', image: 'i', namespace: 'openfaas-fn' }, 0);
+      t.backend.scale = async () => {
+        const { BackendError } = await import('../../../src/backends/backend.js');
+        throw new BackendError('Unavailable', 'no capacity to start figlet');
+      };
+      const r = await call(port, 'GET', '/function/figlet');
+      expect(r.status).to.equal(503);
+      expect(r.body.toString()).to.equal('no capacity to start figlet\n');
+      expect(r.headers['x-openfaas-internal']).to.equal('proxy');
+    });
+  });
+
   describe('with an instance that is full (429)', () => {
     beforeEach(async () => {
       await serve();
