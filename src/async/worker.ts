@@ -56,7 +56,7 @@ export class QueueWorker {
   private loops: Promise<void>[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
-  private readonly completed = new Set<number>();
+  private readonly completed = new Set<string>();
 
   constructor(private readonly d: WorkerDeps) {
     this.log = d.logger.child({ component: 'async-worker' });
@@ -129,8 +129,13 @@ export class QueueWorker {
     }
   }
 
-  private remember(seq: number): void {
-    this.completed.add(seq);
+  /** doneKey identifies a stored message: its sequence plus its stored timestamp (sequences restart if the stream is re-created). */
+  private doneKey(m: JsMsg): string {
+    return `${m.seq}@${m.info.timestampNanos}`;
+  }
+
+  private remember(m: JsMsg): void {
+    this.completed.add(this.doneKey(m));
     if (this.completed.size > completedMemory) {
       const oldest = this.completed.values().next().value;
       if (oldest !== undefined) this.completed.delete(oldest);
@@ -147,7 +152,7 @@ export class QueueWorker {
 
   /** handle runs one delivery of one message to its end: ack, nak(delay) or dead-letter + ack. */
   private async handle(m: JsMsg): Promise<void> {
-    if (m.redelivered && this.completed.has(m.seq)) {
+    if (m.redelivered && this.completed.has(this.doneKey(m))) {
       await this.ack(m);
       return;
     }
@@ -216,7 +221,7 @@ export class QueueWorker {
         await this.callback(target, res ?? { status, headers: {}, body: Buffer.alloc(0) }, { callId, seconds, fn: qr.function, status });
       }
       await this.ack(m);
-      this.remember(m.seq);
+      this.remember(m);
       this.d.metrics.completed.inc({ function: label, code: String(status) });
     } finally {
       clearInterval(keepAlive);
