@@ -734,9 +734,10 @@ class LocalBackendImpl implements LocalBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Closed first, so nothing that stopping triggers (reconcile, restarts) starts a new instance.
+    this.closed = true;
     const all = [...this.all.values()];
     await Promise.all(all.map((i) => this.stopInstance(i, 'backend closing')));
-    this.closed = true;
     await Promise.all(
       [...this.logFiles.values()].map((lf) => new Promise<void>((r) => lf.stream.end(() => r()))),
     );
