@@ -90,10 +90,10 @@ export function createAsyncHandler(d: PublisherDeps): RequestHandler {
           await d.ensureStreams();
           return await d.js.publish(subject, payload, { msgID: callId, timeout: d.config.publishTimeoutMs });
         } catch (e2) {
-          throw new AsyncError('Unavailable', `NATS JetStream is unavailable, the request was not queued: ${(e2 as Error).message}`, { cause: e2 });
+          throw new AsyncError('Unavailable', `NATS JetStream did not confirm storing the request; treat it as not queued: ${(e2 as Error).message}`, { cause: e2 });
         }
       }
-      throw new AsyncError('Unavailable', `NATS JetStream is unavailable, the request was not queued: ${(e as Error).message}`, { cause: e });
+      throw new AsyncError('Unavailable', `NATS JetStream did not confirm storing the request; treat it as not queued: ${(e as Error).message}`, { cause: e });
     }
   };
 
