@@ -71,9 +71,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   // The data plane first, so an invocation skips everything else Express would do.
   app.use((req, res, next) => (req.url.startsWith(invokePrefix) ? invoke(req, res) : next()));
-  const asyncHandler = deps.asyncHandler;
-  if (asyncHandler) app.use((req, res, next) => (req.url.startsWith('/async-function/') ? asyncHandler(req, res, next) : next()));
   app.use(httpMetricsMiddleware(metrics));
+  if (deps.asyncHandler) {
+    // Routes, not a prefix check: the handler reads req.params.name (and req.originalUrl for the rest).
+    app.all('/async-function/:name', deps.asyncHandler);
+    app.all('/async-function/:name/*path', deps.asyncHandler);
+  }
 
   const ctx: RouteContext = {
     backend,

@@ -34,9 +34,12 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
       const fn = `${req.name}.${req.namespace}`;
       const timeout = AbortSignal.timeout(req.timeoutMs ?? deps.defaultTimeoutMs);
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+      const avoid = req.avoidInstances && req.avoidInstances.length > 0 ? new Set(req.avoidInstances) : undefined;
       let lease: Lease;
       try {
+        // Avoided instances (the one that bounced the request) are used only when nothing else is ready.
         lease =
+          (avoid ? scheduler.tryAcquire(req.namespace, req.name, avoid) : null) ??
           scheduler.tryAcquire(req.namespace, req.name) ??
           (await scheduler.acquire(req.namespace, req.name, { signal, timeoutMs: req.timeoutMs ?? deps.defaultTimeoutMs }));
       } catch (err) {
@@ -56,7 +59,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
       else delete headers['content-length'];
       const path = req.query === '' ? req.path || '/' : `${req.path || '/'}?${req.query}`;
       const body = req.body.length > 0 ? req.body : null;
-      const tried = new Set<string>();
+      const tried = new Set<string>(avoid);
       try {
         for (let attempt = 1; ; attempt++) {
           tried.add(lease.instance.id);

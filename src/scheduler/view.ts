@@ -74,6 +74,20 @@ export class InstanceView {
     return this.byId.get(id);
   }
 
+  /** known tells whether the view holds this instance (load reports for unknown instances are ignored). */
+  known(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /**
+   * setBlocked marks an instance as unable to take new work (over its high watermark, draining); placement then
+   * uses it only when nothing else is ready. Unknown ids are ignored.
+   */
+  setBlocked(id: string, blocked: boolean): void {
+    const c = this.byId.get(id);
+    if (c) c.blocked = blocked;
+  }
+
   /** instances returns a snapshot of every instance in the view. */
   instances(): Instance[] {
     return [...this.byId.values()].map((c) => c.instance);

@@ -99,16 +99,29 @@ describe('api: scale, info, namespaces, health, metrics', () => {
   });
 
   describe('/async-function/*', () => {
-    it('goes to the async handler when one is given, with the path intact', async () => {
-      let seen = '';
-      const a = buildApp({}, { deps: { asyncHandler: (req, res) => ((seen = req.url), res.status(202).end()) } });
-      try {
-        await request(a.app).post('/async-function/figlet.openfaas-fn/x?y=1').send('hi').expect(202);
-        expect(seen).to.equal('/async-function/figlet.openfaas-fn/x?y=1');
-      } finally {
-        await a.close();
-      }
-    });
+    const paths: [string, string][] = [
+      ['/async-function/figlet.openfaas-fn/x?y=1', 'figlet.openfaas-fn'],
+      ['/async-function/figlet', 'figlet'],
+    ];
+    for (const [url, name] of paths) {
+      it(`routes ${url} to the async handler with params.name ${name} and the URL intact`, async () => {
+        let seen = { name: '', url: '' };
+        const a = buildApp({}, {
+          deps: {
+            asyncHandler: (req, res) => {
+              seen = { name: String(req.params.name), url: req.originalUrl };
+              res.status(202).end();
+            },
+          },
+        });
+        try {
+          await request(a.app).post(url).send('hi').expect(202);
+          expect(seen).to.deep.equal({ name, url });
+        } finally {
+          await a.close();
+        }
+      });
+    }
   });
 
   describe('/metrics', () => {

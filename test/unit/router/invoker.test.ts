@@ -79,6 +79,26 @@ describe('router: createSchedulerInvoker', () => {
     expect(scheduler.view.candidates('openfaas-fn', 'figlet').map((c) => c.inflight)).to.deep.equal([0, 0]);
   });
 
+  it('avoids the instances it is told to avoid while another is ready', async () => {
+    const a = await echo({ name: 'a' });
+    const b = await echo({ name: 'b' });
+    const ia = backend.addInstance('openfaas-fn', 'figlet', a.url);
+    backend.addInstance('openfaas-fn', 'figlet', b.url);
+    const inv = createSchedulerInvoker({ scheduler, upstreams, defaultTimeoutMs: 5_000 });
+    for (let i = 0; i < 4; i++) {
+      const r = await inv.invoke(base({ avoidInstances: [ia.id] }));
+      expect(JSON.parse(r.body.toString()).server).to.equal('b');
+    }
+  });
+
+  it('uses an avoided instance when it is the only one', async () => {
+    const a = await echo({ name: 'a' });
+    const ia = backend.addInstance('openfaas-fn', 'figlet', a.url);
+    const inv = createSchedulerInvoker({ scheduler, upstreams, defaultTimeoutMs: 5_000 });
+    const r = await inv.invoke(base({ avoidInstances: [ia.id] }));
+    expect(r.status).to.equal(200);
+  });
+
   it('returns the 429 when every instance is full', async () => {
     const busy = await echo({ busy: true });
     backend.addInstance('openfaas-fn', 'figlet', busy.url);

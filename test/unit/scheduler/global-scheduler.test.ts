@@ -44,6 +44,20 @@ describe('GlobalScheduler', () => {
     expect(gs.view.candidate(i.id)!.inflight).to.equal(1);
   });
 
+  it('lets load reports block an instance through the view, and unblock it', () => {
+    start();
+    gs.start();
+    const a = backend.addInstance('openfaas-fn', 'f', url);
+    const b = backend.addInstance('openfaas-fn', 'f', url);
+    expect(gs.view.known(a.id)).to.equal(true);
+    expect(gs.view.known('nope')).to.equal(false);
+    gs.view.setBlocked(a.id, true);
+    const picks = [1, 2, 3].map(() => gs.tryAcquire('openfaas-fn', 'f')!);
+    expect(picks.map((p) => p.instance.id)).to.deep.equal([b.id, b.id, b.id]);
+    gs.view.setBlocked(a.id, false);
+    expect(gs.tryAcquire('openfaas-fn', 'f')!.instance.id).to.equal(a.id);
+  });
+
   it('rejects with NotFound for an unknown function', async () => {
     start();
     gs.start();
