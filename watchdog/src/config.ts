@@ -48,6 +48,8 @@ export interface WatchdogConfig {
   /** functionName and namespace name the home function (HYPERFAAS_FUNCTION may be "name.namespace"). */
   readonly functionName: string;
   readonly namespace: string;
+  /** advertiseURL is the watchdog's base URL in load reports (HYPERFAAS_URL; "" = http://127.0.0.1:<port>). */
+  readonly advertiseURL: string;
   /** controlToken, when set, lets non-loopback callers use the control endpoint with x-hyperfaas-token. */
   readonly controlToken: string;
   readonly guest: {
@@ -215,6 +217,7 @@ export function readConfig(env: Env): WatchdogConfig {
     functionName: fn ?? '',
     namespace: pick(env, 'HYPERFAAS_NAMESPACE', 'OPENFAAS_NAMESPACE')?.[1] ?? nsFromFn ?? 'openfaas-fn',
     controlToken: env.HYPERFAAS_CONTROL_TOKEN ?? '',
+    advertiseURL: env.HYPERFAAS_URL ?? '',
     guest: Object.freeze({
       enabled: bool(env, ['guest_slot'], true),
       capacity: int(env, ['guest_capacity'], 0, 0, 1_000_000),

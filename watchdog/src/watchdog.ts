@@ -96,6 +96,7 @@ export class Watchdog {
   private load: CpuMem = { cpu: { used: 0, limit: 0 }, memory: { used: 0, limit: 0 } };
   private limitOverride: { cpu?: number; memory?: number } = {};
   private lastWatermark: Watermark = 'low';
+  private readonly slotMarks: Record<string, Watermark> = { home: 'low', guest: 'low' };
   private sampler: NodeJS.Timeout | undefined;
   private source: UsageSource | undefined;
   private lastUsage: { u: Usage; at: number } | undefined;
@@ -355,6 +356,16 @@ export class Watchdog {
     }
   }
 
+  /** slotMoved re-checks the watermark only when a slot's own fill level crosses a watermark (two comparisons). */
+  private slotMoved(slot: Slot): void {
+    const f = slot.inflight / slot.capacity;
+    const mark: Watermark = f >= this.config.watermarkHigh ? 'high' : f <= this.config.watermarkLow ? 'low' : 'normal';
+    if (mark !== this.slotMarks[slot.kind]) {
+      this.slotMarks[slot.kind] = mark;
+      this.checkWatermark();
+    }
+  }
+
   private checkWatermark(force = false): void {
     const r = this.report();
     if (force || r.watermark !== this.lastWatermark) {
@@ -373,7 +384,7 @@ export class Watchdog {
       instance: c.instanceId,
       function: c.functionName,
       namespace: c.namespace,
-      url: `http://127.0.0.1:${this.port}`,
+      url: c.advertiseURL || `http://127.0.0.1:${this.port}`,
       runtime: 'node',
       seq: ++this.seq,
       at: Date.now(),
@@ -420,9 +431,16 @@ export class Watchdog {
       this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
       return;
     }
+    if (slot.capacity > 0) this.slotMoved(slot);
     res.once('close', () => {
       ticket.release();
-      this.metrics.observe(res.statusCode, req.method ?? 'GET', Number(process.hrtime.bigint() - start) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      this.metrics.observe(res.statusCode, req.method ?? 'GET', seconds);
+      if (slot.capacity > 0) this.slotMoved(slot);
+      if (this.config.logCallId) {
+        const len = res.getHeader('content-length') ?? (res as ServerResponse & { upstreamLength?: string }).upstreamLength ?? '-';
+        log(`${req.method} ${req.url} - ${res.statusCode} - ContentLength: ${len}B (${seconds.toFixed(4)}s) [${req.headers['x-call-id'] ?? ''}]`);
+      }
     });
     let timeoutMs = this.config.execTimeoutMs;
     const xt = req.headers['x-timeout'];
@@ -496,6 +514,7 @@ export class Watchdog {
         if (!hopByHop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
       }
       out.push('X-Duration-Seconds', secondsSince(start));
+      if (this.config.logCallId) (res as ServerResponse & { upstreamLength?: string }).upstreamLength = ur.headers['content-length'];
       res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
       ur.pipe(res);
       ur.on('end', () => {

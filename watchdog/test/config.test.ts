@@ -82,6 +82,7 @@ describe('watchdog config', () => {
     ['watermarks are read', { ...base, watermark_low: '0.5', watermark_high: '0.8' }, (c) => [c.watermarkLow, c.watermarkHigh], [0.5, 0.8]],
     ['memory_limit takes quantities', { ...base, memory_limit: '128Mi' }, (c) => c.memoryLimit, 128 * 1024 * 1024],
     ['cpu_limit takes cores', { ...base, cpu_limit: '0.5' }, (c) => c.cpuLimit, 0.5],
+    ['HYPERFAAS_URL is the advertised URL', { ...base, HYPERFAAS_URL: 'http://10.1.2.3:8080' }, (c) => c.advertiseURL, 'http://10.1.2.3:8080'],
     ['bind_address is read', { ...base, bind_address: '127.0.0.1' }, (c) => c.bindAddress, '127.0.0.1'],
   ];
   for (const [name, env, get, want] of cases) {

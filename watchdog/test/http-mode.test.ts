@@ -218,6 +218,42 @@ describe('watchdog http mode, other settings', function () {
     expect(wd.output()).to.match(/(^|\n)hello from the function\n/);
   });
 
+  it('with log_callid writes access log lines carrying X-Call-Id', async () => {
+    const wd = await startWatchdog(await httpUpstreamEnv({ log_callid: 'true' }));
+    started.push(wd);
+    await send(`${wd.url}/status?code=201`, { headers: { 'X-Call-Id': 'call-123' } });
+    await waitFor(() => wd.output().includes('[call-123]'), 5000, 'access log line');
+    expect(wd.output(), wd.output()).to.match(/GET \/status\?code=201 - 201 - ContentLength: (\d+|-)B \(\d+\.\d+s\) \[call-123\]/);
+  });
+
+  it('streams the response: the first chunk arrives before the function finishes', async () => {
+    const wd = await startWatchdog(await httpUpstreamEnv());
+    started.push(wd);
+    const chunks = await new Promise<string[]>((resolve, reject) => {
+      const got: string[] = [];
+      request(`${wd.url}/stream`, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => got.push(d));
+        res.on('end', () => resolve(got));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(chunks.join('')).to.equal('one\ntwo\n');
+    expect(chunks.length).to.be.greaterThan(1);
+  });
+
+  it('reports the high watermark while its only slot is full', async () => {
+    const wd = await startWatchdog(await httpUpstreamEnv({ max_inflight: '1' }));
+    started.push(wd);
+    const status = async () => JSON.parse((await send(`${wd.url}/_/hyperfaas/status`)).body) as { watermark: string };
+    expect((await status()).watermark).to.not.equal('high');
+    const slow = send(`${wd.url}/sleep?ms=1500`);
+    await waitFor(async () => (await status()).watermark === 'high', 5000, 'high watermark');
+    await slow;
+    await waitFor(async () => (await status()).watermark !== 'high', 5000, 'watermark back down');
+  });
+
   it('drains on SIGTERM: health turns 503, in-flight requests finish, then it exits 0', async () => {
     const wd = await startWatchdog(await httpUpstreamEnv({ healthcheck_interval: '1s', write_timeout: '10s' }));
     started.push(wd);
