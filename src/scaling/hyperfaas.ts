@@ -105,6 +105,8 @@ export interface HyperfaasState {
   calmSince?: number;
   boosted: Record<string, BoostRecord>;
   borrowed: Record<string, BorrowRecord>;
+  /** releasing maps hosts we asked to release to when we asked, so a stale report does not count them again. */
+  releasing?: Record<string, number>;
   /** recommendations are the replica counts wanted over the scale-in window. */
   recommendations: TimedValue[];
 }
@@ -236,7 +238,10 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
 
   // Borrowed slots: what reports confirm, plus requests still in flight (forgotten after specialiseTimeoutMs).
   const confirmed = new Map<string, GuestSlotObservation>();
+  next.releasing = {};
+  for (const [host, at] of Object.entries(state.releasing ?? {})) if (nowMs - at < p.specialiseTimeoutMs) next.releasing[host] = at;
   for (const g of input.guests) {
+    if (next.releasing[g.hostInstance] !== undefined) continue;
     if (g.function === spec.key && (g.state === 'serving' || g.state === 'specialising')) confirmed.set(g.hostInstance, g);
   }
   for (const host of confirmed.keys()) next.borrowed[host] = { since: state.borrowed[host]?.since ?? nowMs, confirmed: true };
@@ -262,7 +267,10 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
 
   // ---- scale to zero: idle for zero-duration.
   if (labels.zero && !busy && nowMs - (next.lastActiveAt ?? nowMs) >= labels.zeroDurationMs) {
-    for (const host of Object.keys(next.borrowed)) actions.push({ kind: 'release', hostInstance: host, function: spec.key });
+    for (const host of Object.keys(next.borrowed)) {
+      actions.push({ kind: 'release', hostInstance: host, function: spec.key });
+      next.releasing[host] = nowMs;
+    }
     actions.push({ kind: 'scaleTo', replicas: 0 });
     reasons.push(`idle for ${nowMs - next.lastActiveAt!} ms >= zero-duration ${labels.zeroDurationMs} ms`);
     return { actions, state: { ...next, borrowed: {}, boosted: {}, recommendations: [], shortSince: undefined, calmSince: undefined }, phase: 'to-zero', replicas: 0, reasons };
@@ -346,7 +354,10 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
 
   // ---- give borrowed slots back once own capacity has covered demand for giveBackAfterMs.
   if (!ownShort && next.calmSince !== undefined && nowMs - next.calmSince >= p.giveBackAfterMs && Object.keys(next.borrowed).length) {
-    for (const host of Object.keys(next.borrowed)) actions.push({ kind: 'release', hostInstance: host, function: spec.key });
+    for (const host of Object.keys(next.borrowed)) {
+      actions.push({ kind: 'release', hostInstance: host, function: spec.key });
+      next.releasing[host] = nowMs;
+    }
     reasons.push(`own capacity ${est.own.toFixed(1)} covers D=${est.concurrency.toFixed(1)} for ${nowMs - next.calmSince} ms: release ${Object.keys(next.borrowed).length} borrowed slot(s)`);
     next.borrowed = {};
     bump('give-back');
