@@ -137,6 +137,8 @@ describe('local backend with real instances', function () {
     expect(r.body).to.contain(`NATS_URL=${nats.url}`);
     expect(r.body).to.contain(`HYPERFAAS_INSTANCE_ID=${id}`);
     const iso = b.isolation;
+    await b.update({ service: 'env', image: 'functions/alpine:latest', namespace: NS, envProcess: 'cat' });
+    await eventually(async () => expect((await call(readyUrl(b, 'env'), { body: 'cat me' })).body).to.equal('cat me'), 30_000, 200);
     await b.update({ service: 'env', image: 'functions/alpine:latest', namespace: NS, envProcess: 'cat /proc/self/cgroup' });
     await eventually(async () => {
       const c = await call(readyUrl(b, 'env'));

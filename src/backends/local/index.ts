@@ -31,7 +31,7 @@ import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js
 import { buildLaunch, detectIsolation, noIsolation, SECRETS_MOUNT, type Isolation, type IsolationSummary } from './isolation.js';
 import { LineSplitter, LogBuffer, toLogMessage } from './logs.js';
 import { allocatePorts, PortAllocator } from './ports.js';
-import { limitsOf, minReplicas, RUNTIME_LABEL, toFunctionStatus } from './status.js';
+import { limitsOf, minReplicas, restartDelayMs, RUNTIME_LABEL, toFunctionStatus } from './status.js';
 import { safeName, Store } from './store.js';
 
 export { readLocalConfig, type LocalBackendConfig } from './config.js';
@@ -646,7 +646,7 @@ class LocalBackendImpl implements LocalBackend {
     const how = signal ? `signal ${signal}` : `code ${code}`;
     // The back-off starts over once an instance has stayed up for a while (like a pod's restart back-off).
     if (Date.now() - inst.launchedAt > 2 * this.cfg.restartBackoffMaxMs) inst.restarts = 0;
-    const delay = Math.min(this.cfg.restartBackoffMaxMs, this.cfg.restartBackoffMinMs * 2 ** inst.restarts);
+    const delay = restartDelayMs(inst.restarts, this.cfg.restartBackoffMinMs, this.cfg.restartBackoffMaxMs);
     inst.restarts++;
     this.logLine(inst.fn, inst.id, `instance crashed (exited with ${how}); restart ${inst.restarts} in ${delay} ms`);
     this.logger.warn(`instance ${inst.id} exited with ${how}; restarting in ${delay} ms`);

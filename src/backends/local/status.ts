@@ -69,3 +69,11 @@ export function limitsOf(spec: FunctionDeployment, floorBytes: number): Resource
   }
   return out;
 }
+
+/**
+ * restartDelayMs is the exponential back-off before restart number `restarts` (0-based) of a crashed instance:
+ * min, 2*min, 4*min... capped at max. With the defaults (500 ms, 30 s): 0.5, 1, 2, 4, 8, 16, 30, 30 s.
+ */
+export function restartDelayMs(restarts: number, minMs: number, maxMs: number): number {
+  return Math.min(maxMs, minMs * 2 ** Math.min(restarts, 30));
+}

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { limitsOf, minReplicas, toFunctionStatus } from '../../../src/backends/local/status.js';
+import { limitsOf, minReplicas, restartDelayMs, toFunctionStatus } from '../../../src/backends/local/status.js';
 import { buildLaunch, shellQuote } from '../../../src/backends/local/isolation.js';
 
 describe('local backend status mapping', () => {
@@ -46,6 +46,16 @@ describe('local backend status mapping', () => {
     expect(limitsOf({ service: 'f', image: 'i' }, 1)).to.deep.equal({});
     expect(() => limitsOf({ service: 'f', image: 'i', limits: { cpu: 'lots' } }, 1)).to.throw('limits.cpu');
   });
+});
+
+describe('local backend restart back-off', () => {
+  const cases: { name: string; restarts: number; want: number }[] = [
+    { name: 'waits the minimum before the first restart', restarts: 0, want: 500 },
+    { name: 'doubles for each restart in a row', restarts: 3, want: 4000 },
+    { name: 'stops at the maximum', restarts: 7, want: 30_000 },
+    { name: 'stays at the maximum however long the crash loop', restarts: 10_000, want: 30_000 },
+  ];
+  for (const c of cases) it(c.name, () => expect(restartDelayMs(c.restarts, 500, 30_000)).to.equal(c.want));
 });
 
 describe('local backend launch command', () => {
