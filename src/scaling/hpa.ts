@@ -558,7 +558,8 @@ export function decideHpa(p: Readonly<HpaParams>, input: PolicyInput, state: Hpa
   const routable = pods.filter((x) => x.ready && !x.deleting).map((x) => x.id);
   const base: HpaState = { ...state, counters };
   if (nowMs < state.nextSyncAt) {
-    return { actions: [], state: base, phase: 'waiting', replicas: input.replicas, routable, reasons: [] };
+    // Between syncs the controller does nothing; 'steady' (not 'waiting') keeps phase-change logs to real changes.
+    return { actions: [], state: base, phase: input.replicas === 0 ? 'zero' : 'steady', replicas: input.replicas, routable, reasons: [] };
   }
   const next = { ...base, nextSyncAt: p.syncOffsetMs + (Math.floor((nowMs - p.syncOffsetMs) / p.syncPeriodMs) + 1) * p.syncPeriodMs, lastSyncAt: nowMs };
   const minReplicas = Math.max(1, spec.labels.min);

@@ -312,15 +312,17 @@ describe('HPA emulator: pod model and metrics pipeline', () => {
     expect(under.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 2 }]);
   });
 
-  it('only decides on sync ticks and says it is waiting in between', () => {
+  it('only decides on sync ticks and does nothing in between', () => {
     const policy = createHpaPolicy(HPA_DEFAULT);
     let st = policy.initialState(0);
     const s = spec();
     const d0 = policy.decide(input(0, s, { instances: [inst('a')] }), st);
     st = d0.state;
-    expect(d0.phase).to.not.equal('waiting');
-    const d1 = policy.decide(input(5_000, s, { instances: [inst('a')] }), st);
-    expect(d1.phase).to.equal('waiting');
+    expect(d0.reasons).to.have.length(1);
+    const d1 = policy.decide(input(5_000, s, { replicas: 1, instances: [inst('a', { cpuUsed: 0.5 })] }), st);
+    expect(d1.actions).to.deep.equal([]);
+    expect(d1.reasons).to.deep.equal([]);
+    expect(d1.phase).to.equal('steady');
     expect(d1.state.nextSyncAt).to.equal(15_000);
   });
 });
