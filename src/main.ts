@@ -1,18 +1,25 @@
 /**
- * main is the composition root and the only reader of process.env: config -> logger -> backend -> scheduler -> app
+ * main is the composition root and the only reader of process.env: config -> logger -> backend -> scheduler ->
+ * (NATS link: load reports, bounce-back, async, when NATS_URL is set) -> app
  * -> listen. SIGTERM/SIGINT stop accepting, close the backend (which stops its instances), and exit 0.
  */
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp, requestListener } from './api/app.js';
-import type { FunctionBackend } from './backends/backend.js';
+import { isBackendError, type FunctionBackend } from './backends/backend.js';
 import { createLocalBackend } from './backends/local/index.js';
 import { readLocalConfig } from './backends/local/config.js';
+import { createAsync, readAsyncConfig } from './async/index.js';
 import { ConfigError, readConfig, type ProviderConfig } from './config.js';
+import { startBounceResponder } from './gs/bounce-responder.js';
+import { startReportSubscriber } from './gs/report-subscriber.js';
+import { connectNats } from './messaging/nats.js';
 import { createLogger, type Logger } from './logger.js';
 import { repoRoot } from './paths.js';
+import { createSchedulerInvoker } from './router/scheduler-invoker.js';
 import { Upstreams } from './router/upstream.js';
 import { GlobalScheduler } from './scheduler/global-scheduler.js';
 import type { VersionInfo } from './types/index.js';
@@ -41,6 +48,62 @@ function version(env: Env): VersionInfo {
   return { sha: env.GIT_COMMIT || env.HYPERFAAS_SHA || 'unknown', release: env.HYPERFAAS_RELEASE || release };
 }
 
+interface NatsLink {
+  asyncHandler: RequestHandler;
+  close(): Promise<void>;
+}
+
+/**
+ * startNatsLink connects to NATS_URL and starts what needs it: load reports from the watchdogs (they block instances
+ * over their high watermark in the scheduler's view), the bounce-back responder, and the JetStream async path
+ * (/async-function and, when HYPERFAAS_ASYNC_WORKER says so, the in-process queue worker). All of them invoke through
+ * the same scheduler and pools as /function/.
+ */
+async function startNatsLink(
+  config: ProviderConfig,
+  env: Env,
+  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry },
+): Promise<NatsLink> {
+  const nc = await connectNats(config.natsUrl!, d.logger, 'hyperfaas-provider');
+  const invoker = createSchedulerInvoker({ scheduler: d.scheduler, upstreams: d.upstreams, defaultTimeoutMs: config.writeTimeoutMs });
+  const reports = startReportSubscriber({ nc, target: d.scheduler.view, logger: d.logger });
+  const bounce = startBounceResponder({
+    nc,
+    invoker,
+    logger: d.logger,
+    defaultNamespace: config.defaultNamespace,
+    timeoutMs: config.writeTimeoutMs,
+  });
+  const asyncConfig = readAsyncConfig(env);
+  const asyncService = await createAsync({
+    nc,
+    invoker,
+    functionExists: async (namespace, name) => {
+      try {
+        await d.backend.get(namespace, name);
+        return true;
+      } catch (e) {
+        if (isBackendError(e, 'NotFound')) return false;
+        throw e;
+      }
+    },
+    defaultNamespace: config.defaultNamespace,
+    logger: d.logger,
+    registry: d.registry,
+    config: asyncConfig,
+  });
+  if (asyncConfig.inProcessWorker) await asyncService.startWorker();
+  return {
+    asyncHandler: asyncService.handler,
+    close: async () => {
+      await asyncService.close();
+      bounce.stop();
+      reports.stop();
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   let config: ProviderConfig;
@@ -60,7 +123,17 @@ async function main(): Promise<void> {
   const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const app = createApp({ config, backend, scheduler, logger, registry, upstreams, version: version(env) });
+  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry }) : undefined;
+  const app = createApp({
+    config,
+    backend,
+    scheduler,
+    logger,
+    registry,
+    upstreams,
+    version: version(env),
+    ...(link ? { asyncHandler: link.asyncHandler } : {}),
+  });
 
   const server = createServer({ requestTimeout: config.readTimeoutMs, keepAliveTimeout: 65_000 }, requestListener(app));
   server.headersTimeout = Math.min(config.readTimeoutMs, 60_000);
@@ -83,6 +156,7 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     const force = setTimeout(() => server.closeAllConnections(), 5_000);
     force.unref();
+    await link?.close().catch((e: unknown) => logger.error('NATS link close failed', { error: String(e) }));
     scheduler.close();
     try {
       await backend.close();
