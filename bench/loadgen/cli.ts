@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertLoopbackTarget, runLoad } from './loadgen.js';
-import { binRecords, countHeader, summarise } from './metrics.js';
+import { countHeader, summarise } from './metrics.js';
 import { latencyCharts, panelsSvg } from './plot.js';
 import { byName, fromInvocationTrace, workloadNames, type Schedule } from './workloads.js';
 
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
     maxRequests: num('max-requests', v['max-requests']),
     signal: ac.signal,
   });
-  const bins = binRecords(r.records, 1000, schedule.durationMs);
+  const bins = r.bins;
   const summary = summarise(r.records, slo, schedule.onsets, schedule.durationMs);
   const routes = countHeader(r.records, 'x-hyperfaas-route');
   const out = resolve(v.out ?? join('bench', 'results', `loadgen-${new Date(r.startedAt).toISOString().replace(/[:.]/g, '-')}`));

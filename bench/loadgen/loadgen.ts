@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import type { RequestRecord } from './metrics.js';
+import { binRecords, type Bin, type RequestRecord } from './metrics.js';
 
 /** loopbackHosts are the only hosts the generator sends to. */
 export const loopbackHosts: readonly string[] = ['127.0.0.1', 'localhost', '[::1]', '::1'];
@@ -63,6 +63,8 @@ export interface LoadResult {
   elapsedMs: number;
   /** records has one entry per scheduled request (after truncation), in schedule order. */
   records: RequestRecord[];
+  /** bins are 1 s bins of the records by scheduled time (p50/p99/max, counts by status), over the schedule's length. */
+  bins: Bin[];
   /** truncated is true when maxRequests cut the schedule. */
   truncated: boolean;
   /** maxSendLagMs is the worst delay between a scheduled time and the actual send (generator health). */
@@ -185,6 +187,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     startedAt,
     elapsedMs: now(),
     records,
+    bins: binRecords(records, 1000, o.schedule.durationMs),
     truncated: o.schedule.sendAt.length > total,
     maxSendLagMs,
     lateSends,

@@ -59,8 +59,13 @@ describe('loadgen against a local HTTP server', function () {
     const routes = r.records.map((x) => x.headers?.['x-hyperfaas-route']);
     expect(routes.filter((x) => x === 'direct')).to.have.length(srv.statuses[200]!);
     expect(routes.filter((x) => x === 'bounced')).to.have.length(srv.statuses[429]!);
-    const bins = binRecords(r.records, 1000, schedule.durationMs);
-    expect(bins.map((b) => b.count)).to.deep.equal([100, 100]);
+    expect(r.bins.map((b) => b.count)).to.deep.equal([100, 100]);
+    expect(r.bins).to.deep.equal(binRecords(r.records, 1000, schedule.durationMs));
+    const byStatus = r.bins.reduce<Record<string, number>>((acc, b) => {
+      for (const [k, v] of Object.entries(b.byStatus)) acc[k] = (acc[k] ?? 0) + v;
+      return acc;
+    }, {});
+    expect(byStatus).to.deep.equal({ '200': srv.statuses[200], '429': srv.statuses[429] });
     expect(r.truncated).to.equal(false);
   });
 
