@@ -235,8 +235,13 @@ export class Watchdog {
       (port) => {
         if (this.guest !== g) return;
         this.guestTarget?.agent.destroy();
-        this.guestTarget = { host: '127.0.0.1', port, prefix: '', agent: new Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' }) };
+        const target: Target = { host: '127.0.0.1', port, prefix: '', agent: new Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' }) };
+        this.guestTarget = target;
         slot.state = 'generic';
+        // Open one pooled connection now (the generic runtime answers 503) so the first guest request reuses it.
+        request({ host: target.host, port, path: '/_/hyperfaas/warm', agent: target.agent }, (r) => r.resume())
+          .on('error', () => undefined)
+          .end();
       },
       (err: Error) => log(`Guest runtime failed to start: ${err.message}`),
     );

@@ -164,12 +164,31 @@ export async function serve(dir, port = Number(process.env.http_port || 3000)) {
 /** generic is the warm runtime: it listens now and is specialised later over IPC. */
 export async function generic() {
   let active = null;
+  let warming = null;
   const server = newServer((req, res) => {
     if (active) return active(req, res);
+    if (warming && req.headers['x-hyperfaas-warm'] === '1') return warming(req, res);
     res.writeHead(503, { 'Content-Type': 'text/plain', 'X-OpenFaaS-Internal': 'hyperfaas' });
     res.end('generic runtime: not specialised\n');
   });
   let port = await listen(server, Number(process.env.http_port || 0), host);
+  // Warm the module loader (ESM -> CommonJS translation, file resolution) so specialising only pays for the handler.
+  // Then run one request through the handler wrapper so its code is compiled before the first real one.
+  try {
+    const warm = await import(pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'warm.cjs')).href);
+    warming = requestListener(warm.default);
+    await new Promise((resolve) => {
+      const req = http.request({ host, port, method: 'POST', path: '/?warm=1', headers: { 'x-hyperfaas-warm': '1', 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', resolve);
+      req.end('{"warm":true}');
+    });
+  } catch {
+    /* warming is best effort */
+  }
+  warming = null;
   const send = (m) => process.send && process.send(m);
   process.on('message', async (m) => {
     if (!m || typeof m !== 'object') return;
