@@ -131,7 +131,8 @@ class LocalBackendImpl implements LocalBackend {
     install?: InstallStep,
   ) {
     this.isolation = iso.summary;
-    this.ports = new PortAllocator(cfg.portRange.from, cfg.portRange.to);
+    const span = cfg.portRange.to - cfg.portRange.from + 1;
+    this.ports = new PortAllocator(cfg.portRange.from, cfg.portRange.to, cfg.portRange.from + Math.floor(Math.random() * span));
     this.images = new ImageResolver(cfg.dataDir, cfg.imagePath, install);
     this.store = new Store(cfg.dataDir);
     this.runRoot = join(cfg.dataDir, 'run');
@@ -674,7 +675,8 @@ class LocalBackendImpl implements LocalBackend {
 
   private async checkHealth(inst: Inst): Promise<void> {
     if (inst.stopping || !inst.child) return;
-    const ok = await probe(`${inst.url}/_/health`, Math.max(1000, this.cfg.healthIntervalMs));
+    let ok = await probe(`${inst.url}/_/health`, Math.max(1000, this.cfg.healthIntervalMs));
+    if (ok && !inst.ready) ok = await this.confirmIdentity(inst);
     if (inst.stopping || !inst.child) return;
     if (ok) inst.failures = 0;
     else inst.failures++;
@@ -688,6 +690,21 @@ class LocalBackendImpl implements LocalBackend {
       this.reconcile(inst.fn);
     }
     this.scheduleHealth(inst, inst.ready ? this.cfg.healthIntervalMs : Math.min(100, this.cfg.healthIntervalMs));
+  }
+
+  /**
+   * confirmIdentity checks, before an instance first counts as ready, that the watchdog answering on its port is
+   * its own (the status report names the instance): another program, or a backend in another process, may have
+   * bound the port between the free-port probe and our watchdog's listen. On a mismatch our process is killed; it
+   * then restarts on fresh ports because it never became ready.
+   */
+  private async confirmIdentity(inst: Inst): Promise<boolean> {
+    const who = await fetchJson(`${inst.url}/_/hyperfaas/status`, 2000);
+    const id = who && typeof who === 'object' ? (who as { instance?: unknown }).instance : undefined;
+    if (id === undefined || id === inst.id) return true; // a watchdog without the status route: trust /_/health
+    this.logLine(inst.fn, inst.id, `port ${inst.ports.port} is answered by ${String(id)}, not this instance; restarting on other ports`);
+    if (inst.child?.pid) killGroup(inst.child.pid, 'SIGKILL');
+    return false;
   }
 
   /** stopInstance drains and stops an instance: not ready at once, SIGTERM, SIGKILL after stopTimeoutMs. */
@@ -761,6 +778,25 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     /* the group is gone */
   }
+}
+
+function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
 }
 
 function probe(url: string, timeoutMs: number): Promise<boolean> {

@@ -9,14 +9,19 @@ export class PortAllocator {
   private readonly held = new Set<number>();
   private next: number;
 
+  /**
+   * start is where the round-robin begins (default from). Backends in different processes that share a range
+   * start at random points, so they rarely probe the same port at the same moment.
+   */
   constructor(
     readonly from: number,
     readonly to: number,
+    start = from,
   ) {
     if (!(Number.isInteger(from) && Number.isInteger(to) && from > 0 && to >= from && to <= 65535)) {
       throw new RangeError(`bad port range ${from}-${to}`);
     }
-    this.next = from;
+    this.next = Number.isInteger(start) && start >= from && start <= to ? start : from;
   }
 
   /** size is how many ports the range holds. */

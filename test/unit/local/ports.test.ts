@@ -19,6 +19,11 @@ describe('local backend ports', () => {
     expect(a.take()).to.equal(40001);
   });
 
+  it('starts the round-robin where it is told and wraps around', () => {
+    const a = new PortAllocator(40000, 40003, 40002);
+    expect([a.take(), a.take(), a.take(), a.take(), a.take()]).to.deep.equal([40002, 40003, 40000, 40001, undefined]);
+  });
+
   it('skips ports the caller refuses', () => {
     const a = new PortAllocator(40000, 40003);
     expect(a.take((p) => p < 40002)).to.equal(40002);
