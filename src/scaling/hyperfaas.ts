@@ -61,17 +61,20 @@ export interface HyperfaasParams {
 }
 
 /**
- * HYPERFAAS_DEFAULTS: scale-up to at most 4x the normal CPU limit; give back after 2 s calm; multiplex after 0.5 s
- * and scale out after 1.5 s of shortfall; replace borrowed slots after 20 s; 2 cold starts at a time (2-core host);
+ * HYPERFAAS_DEFAULTS: scale-up to at most 4x the normal CPU limit; give back after 2 s calm; multiplex after 0.25 s
+ * and scale out after 0.5 s of shortfall; replace borrowed slots after 20 s; 2 cold starts at a time (2-core host);
  * scale in after a 30 s window (10x shorter than the HPA's 300 s, which keeps container-seconds near the oracle).
+ * Why so short: a concurrency shortfall is a queue that grows every millisecond (F-io at 10x: 320 req/s more than one
+ * replica serves), and phase 1 cannot fix it, since more CPU does not raise max_inflight. In the fluid model
+ * (simulate.ts, W1 with two lendable slots) 0.5 s / 1.5 s recovers in 2.75 s, 0.25 s / 0.5 s in 1.5 s.
  */
 export const HYPERFAAS_DEFAULTS: Readonly<HyperfaasParams> = Object.freeze({
   maxCpuBoost: 4,
   minCpuStep: 0.05,
   memoryHeadroom: 1.5,
   giveBackAfterMs: 2_000,
-  multiplexAfterMs: 500,
-  scaleOutAfterMs: 1_500,
+  multiplexAfterMs: 250,
+  scaleOutAfterMs: 500,
   borrowMaxMs: 20_000,
   maxConcurrentStarts: 2,
   maxSpecialisePerTick: 4,

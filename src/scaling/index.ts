@@ -12,6 +12,7 @@ export * from './window.js';
 export * from './backoff.js';
 export * from './hpa.js';
 export * from './hyperfaas.js';
+export * from './simulate.js';
 
 /** NonePolicy state: nothing to remember. */
 export type NoneState = Record<string, never>;

@@ -86,7 +86,8 @@ describe('hyperfaas policy: phases 1 -> 2 -> 3 and back (one burst, as a timelin
   // F-io-like: capacity 4 per instance, high watermark 0.8 -> 3.2 in flight per instance.
   const s = spec({ capacity: 4 }, { max: 10 });
   const guests = [guest('g1', 0.1), guest('g2', 0.05), guest('g3', 0.5), guest('g4', 0.0, { state: 'serving', function: 'third.openfaas-fn' })];
-  const tick = timeline();
+  // Slower than the defaults so each phase gets its own tick.
+  const tick = timeline({ multiplexAfterMs: 500, scaleOutAfterMs: 1_500 });
   const full = (id: string) => inst(id, { inflight: 4 });
 
   it('t=0: a burst arrives; it waits before multiplexing (phase 1 has its chance)', () => {
@@ -277,7 +278,7 @@ describe('hyperfaas policy: ablations and hot instances', () => {
   });
 
   it('without phase 2 it never specialises and goes straight to scale-out (the "B minus phase 2" arm)', () => {
-    const tick = timeline({ multiplex: false });
+    const tick = timeline({ multiplex: false, scaleOutAfterMs: 1_500 });
     const g = [guest('g1', 0.1)];
     const acts: string[] = [];
     for (let t = 0; t <= 2_000; t += 500) acts.push(...kinds(tick(input(t, s, { instances: hot(), demand: demand(6), guests: g })).actions));
