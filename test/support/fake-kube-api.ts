@@ -48,6 +48,8 @@ export interface FakeKube {
   pods(namespace: string, fn?: string): Obj[];
   object(resource: Resource, namespace: string, name: string): Obj | undefined;
   addNamespace(name: string, labels?: Record<string, string>): void;
+  /** dropWatches ends every open watch stream, as an API server does when a watch times out. */
+  dropWatches(): void;
   close(): Promise<void>;
 }
 
@@ -596,6 +598,10 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     },
     addNamespace(name, labels = {}) {
       record('namespaces', 'ADDED', newObject('namespaces', undefined, { metadata: { name, labels }, status: { phase: 'Active' } }));
+    },
+    dropWatches() {
+      for (const w of watchers) w.res.end();
+      watchers.clear();
     },
     async close() {
       for (const w of watchers) w.res.end();

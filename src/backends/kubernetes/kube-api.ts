@@ -94,6 +94,28 @@ export interface KubeApi {
   watch<T extends WatchKind>(kind: T, labelSelector: string, handlers: WatchHandlers<T extends 'pods' ? V1Pod : V1Deployment>): Watcher;
 }
 
+/** KubePermission is one RBAC rule's worth of what the port calls: API group, resource (or subresource), verbs. */
+export interface KubePermission {
+  group: string;
+  resource: string;
+  verbs: readonly string[];
+}
+
+/**
+ * kubePermissions lists every permission the methods of KubeApi need, and nothing else. yaml/base/rbac.yaml grants
+ * exactly these (test/unit/kubernetes/manifests-render.test.ts compares them) and the fake API server records that
+ * the backend never makes a call outside them (test/integration/kubernetes-backend.test.ts).
+ */
+export const kubePermissions: readonly KubePermission[] = Object.freeze([
+  { group: 'apps', resource: 'deployments', verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  { group: '', resource: 'services', verbs: ['create', 'patch', 'delete'] },
+  { group: '', resource: 'secrets', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { group: '', resource: 'pods', verbs: ['list', 'watch'] },
+  { group: '', resource: 'pods/log', verbs: ['get'] },
+  { group: '', resource: 'pods/resize', verbs: ['patch'] },
+  { group: '', resource: 'namespaces', verbs: ['list'] },
+]);
+
 /** loadKubeConfig builds a client-node KubeConfig for a connection. */
 function loadKubeConfig(conn: KubeConnection): KubeConfig {
   const kc = new KubeConfig();
