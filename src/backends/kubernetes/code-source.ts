@@ -161,6 +161,7 @@ export class NatsCodeSource implements CodeSource {
     const got = sha256Hex(bundle);
     if (got !== ref.hash) throw new Error(`code bundle ${ref.key} has hash ${got}, expected ${ref.hash}`);
     const dest = resolve(destDir);
+    if (await lstat(dest).then(() => true, () => false)) throw new Error(`cannot fetch code into ${dest}: it already exists`);
     const tmp = await mkdtemp(join(dirname(dest), '.hyperfaas-code-'));
     try {
       await unpackTo(bundle, tmp);

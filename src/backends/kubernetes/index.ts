@@ -312,6 +312,7 @@ export class KubernetesBackend implements FunctionBackend {
     );
     const queue = new AsyncQueue<LogMessage>();
     const controllers: AbortController[] = [];
+    let finished = false;
     let open = pods.length;
     const closeOne = () => {
       if (--open <= 0) queue.end();
@@ -341,7 +342,7 @@ export class KubernetesBackend implements FunctionBackend {
         .podLog(req.namespace, podName, req.name, { follow: req.follow, tailLines: req.tail, sinceTime: req.since?.toISOString() }, sink)
         .then((c) => {
           controllers.push(c);
-          if (signal.aborted) c.abort();
+          if (signal.aborted || finished) c.abort();
         })
         .catch((e: unknown) => {
           // A pod that has not started a container yet has no log: skip it, like kubectl logs for many pods.
@@ -352,6 +353,7 @@ export class KubernetesBackend implements FunctionBackend {
     try {
       yield* queue;
     } finally {
+      finished = true;
       signal.removeEventListener('abort', onAbort);
       for (const c of controllers) c.abort();
     }
