@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createLocalBackend, readLocalConfig, type LocalBackend } from '../../src/backends/local/index.js';
 import type { InstanceEvent } from '../../src/backends/backend.js';
 import { silentLogger } from '../../src/logger.js';
@@ -153,6 +153,12 @@ describe('local backend with real instances', function () {
     const uid = Number((await call(readyUrl(b, 'env'))).body.trim());
     if (iso.user) expect(uid).to.not.equal(0);
     else expect(uid).to.equal(process.getuid?.());
+    // A private /tmp: the host's /tmp (which holds this test's data dir) is not what the function sees.
+    await b.update({ service: 'env', image: 'functions/alpine:latest', namespace: NS, envProcess: 'ls -a /tmp' });
+    await eventually(async () => expect((await call(readyUrl(b, 'env'))).body).to.not.match(/^\d+\s*$/), 30_000, 200);
+    const tmpList = (await call(readyUrl(b, 'env'))).body;
+    if (iso.mountNamespace) expect(tmpList.split('\n').filter((l) => l && l !== '.' && l !== '..')).to.deep.equal(['.lock']);
+    else expect(tmpList).to.contain(basename(data));
   });
 
   it('gives a function its secrets at /var/openfaas/secrets/<name> (or the fallback dir)', async () => {
@@ -275,5 +281,52 @@ describe('local backend with real instances', function () {
       if (b.isolation.cgroup === 'v1') expect(existsSync(`/sys/fs/cgroup/cpu/hyperfaas/${id}`), `cgroup of ${id}`).to.equal(false);
       expect(await pidsOf(id, '')).to.deep.equal([]);
     }
+  });
+});
+
+describe('local backend without isolation (HYPERFAAS_ISOLATION=none, as on a host that allows nothing)', function () {
+  this.timeout(120_000);
+  let data: string;
+  let b: LocalBackend;
+
+  before(async () => {
+    data = await mkdtemp(join(tmpdir(), 'hf-local-none-'));
+    b = await createLocalBackend(readLocalConfig({ HYPERFAAS_DATA: data, HYPERFAAS_ISOLATION: 'none', HYPERFAAS_HEALTH_INTERVAL: '200ms' }), silentLogger());
+  });
+  after(async () => {
+    await b?.close();
+    await rm(data, { recursive: true, force: true });
+  });
+
+  it('says so in its isolation summary', () => {
+    expect(b.isolation).to.deep.include({ level: 'none', cgroup: 'none', mountNamespace: false, limits: [] });
+    expect(b.isolation.notes.join(' ')).to.contain('HYPERFAAS_ISOLATION=none');
+  });
+
+  it('hands secrets over in the per-instance directory named by HYPERFAAS_SECRETS_DIR and secret_mount_path', async () => {
+    await b.createSecret(NS, 'token', Buffer.from('t0ken'));
+    await b.deploy({ service: 'plain', image: 'functions/alpine:latest', namespace: NS, envProcess: 'env', secrets: ['token'] });
+    await waitReady(b, 'plain', 1);
+    const out = (await call(readyUrl(b, 'plain'))).body;
+    const dir = /^HYPERFAAS_SECRETS_DIR=(.*)$/m.exec(out)?.[1];
+    expect(dir, out).to.be.a('string');
+    expect(out).to.contain(`secret_mount_path=${dir}`);
+    expect(dir!.startsWith(data)).to.equal(true);
+    expect(await readFile(join(dir!, 'token'), 'utf8')).to.equal('t0ken');
+    expect(/^TMPDIR=(.*)$/m.exec(out)?.[1]?.startsWith(data)).to.equal(true);
+  });
+
+  it('runs the example function as the provider user and answers Unavailable to resize', async () => {
+    await b.deploy({ service: 'echo', image: 'hyperfaas/echo:latest', namespace: NS });
+    await waitReady(b, 'echo', 1);
+    expect((await call(readyUrl(b, 'echo'), { body: 'plain' })).status).to.equal(200);
+    const id = b.instances(NS, 'echo')[0]!.id;
+    const pids = await pidsOf(id, 'index.js');
+    expect(pids.length).to.be.greaterThan(0);
+    const uid = /^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${pids[0]}/status`, 'utf8'))?.[1];
+    expect(Number(uid)).to.equal(process.getuid?.());
+    let err: { kind?: string } | undefined;
+    await b.resize(id, { cpu: 1 }).catch((e) => (err = e));
+    expect(err?.kind).to.equal('Unavailable');
   });
 });
