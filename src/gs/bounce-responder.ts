@@ -16,6 +16,8 @@ export interface BounceResponderOptions {
   timeoutMs: number;
   /** bounced counts bounces by outcome (rerouted, failed). */
   bounced?: Counter<'outcome'>;
+  /** onBounce hears every bounced request's function (the scaling policies count bounces as demand). */
+  onBounce?: (namespace: string, name: string) => void;
 }
 
 /** splitFn splits "name.namespace" on the last dot. */
@@ -46,6 +48,7 @@ export function startBounceResponder(o: BounceResponderOptions): { stop(): void 
         const { meta, headers } = decoded;
         const { name, namespace } = splitFn(meta.fn, o.defaultNamespace);
         headers[H.bounces] = String(meta.bounces);
+        o.onBounce?.(namespace, name);
         try {
           const res = await o.invoker.invoke({
             namespace,

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { headers as ICS } from '../../watchdog/src/protocol.js';
 import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
@@ -74,6 +75,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 type Shared = InvokeHandlerDeps & { log: Logger };
 
+const fnHeader = ICS.function;
+
 /** Exchange is one invocation: lease, hop (as undici's dispatch handler), retries and the answer to the client. */
 class Exchange implements Dispatcher.DispatchHandler {
   private lease: Lease | null = null;
@@ -117,6 +120,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.fn = `${target.name}.${target.namespace}`;
     const info = rawRequestHeaders(req.rawHeaders, req.socket.remoteAddress);
     this.headers = info.headers;
+    // The ICS routes by this header: the home slot for its own function, the guest slot for a lent one.
+    this.headers.push(fnHeader, this.fn);
+    d.scheduler.arrival(target.namespace, target.name);
     this.contentType = info.contentType;
     this.path = target.query === '' ? target.path : `${target.path}?${target.query}`;
     if (info.chunked) this.body = req;

@@ -4,6 +4,7 @@
  * instance, up to maxAttempts.
  */
 import { isBackendError } from '../backends/backend.js';
+import { headers as ICS } from '../../watchdog/src/protocol.js';
 import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
 import { backendErrorStatus, internalHeader } from '../api/errors.js';
 import type { InvokeRequest, InvokeResponse, Invoker } from './invoker.js';
@@ -32,6 +33,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
   return {
     async invoke(req: InvokeRequest): Promise<InvokeResponse> {
       const fn = `${req.name}.${req.namespace}`;
+      scheduler.arrival(req.namespace, req.name);
       const timeout = AbortSignal.timeout(req.timeoutMs ?? deps.defaultTimeoutMs);
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
       const avoid = req.avoidInstances && req.avoidInstances.length > 0 ? new Set(req.avoidInstances) : undefined;
@@ -55,6 +57,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
       const lower: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(req.headers)) lower[k.toLowerCase()] = v;
       const headers: OutHeaders = requestHeaders(lower, undefined);
+      headers[ICS.function] = fn;
       if (req.body.length > 0) headers['content-length'] = String(req.body.length);
       else delete headers['content-length'];
       const path = req.query === '' ? req.path || '/' : `${req.path || '/'}?${req.query}`;

@@ -129,6 +129,7 @@ export function rawRequestHeaders(raw: string[], remoteAddress: string | undefin
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!.toLowerCase();
     const v = raw[i + 1]!;
+    if (k === 'x-hyperfaas-function') continue; // set by the router itself, never taken from a client
     if (hopByHop.has(k)) {
       if (k === 'connection') connection = connectionTokens(v);
       else if (k === 'host') host = v;

@@ -6,6 +6,7 @@
 import type { FunctionBackend } from '../backends/backend.js';
 import type { Instance } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
+import { DemandTracker } from '../gs/demand.js';
 import { pick, type Rng } from './placement.js';
 import { InstanceView, functionKey } from './view.js';
 
@@ -59,6 +60,8 @@ export function minReplicas(labels: Record<string, string> | undefined): number 
 export class GlobalScheduler {
   /** view is the live instance view; later steps feed load reports into its candidates. */
   readonly view = new InstanceView();
+  /** demand counts arrivals, lease times and waiters per function, for the scaling policies. */
+  readonly demand = new DemandTracker();
   private readonly backend: FunctionBackend;
   private readonly logger: Logger;
   private readonly rng: Rng;
@@ -92,7 +95,26 @@ export class GlobalScheduler {
 
   /** tryAcquire leases a ready instance at once, or returns null when none is ready (the hot path: no promise). */
   tryAcquire(namespace: string, name: string, exclude?: ReadonlySet<string>): Lease | null {
-    return pick(this.view.candidates(namespace, name), this.rng, exclude);
+    const p = pick(this.view.candidates(namespace, name), this.rng, exclude);
+    if (!p) return null;
+    const started = Date.now();
+    const demand = this.demand;
+    let done = false;
+    return {
+      instance: p.instance,
+      release() {
+        if (done) return;
+        done = true;
+        p.release();
+        const now = Date.now();
+        demand.served(`${name}.${namespace}`, now, now - started);
+      },
+    };
+  }
+
+  /** arrival counts one request for a function (the router and the invoker call it once per request). */
+  arrival(namespace: string, name: string): void {
+    this.demand.arrival(`${name}.${namespace}`, Date.now());
   }
 
   /**
@@ -106,11 +128,17 @@ export class GlobalScheduler {
     const timeoutMs = opts.timeoutMs ?? this.coldStartTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const status = await this.backend.get(namespace, name); // NotFound propagates
-    if (status.replicas === 0) await this.wake(namespace, name, minReplicas(status.labels));
-    for (;;) {
-      const lease = this.tryAcquire(namespace, name, opts.exclude);
-      if (lease) return lease;
-      await this.waitForReady(functionKey(namespace, name), deadline - Date.now(), opts.signal, `${name}.${namespace}`);
+    const fn = `${name}.${namespace}`;
+    this.demand.waitStart(fn);
+    try {
+      if (status.replicas === 0) await this.wake(namespace, name, minReplicas(status.labels));
+      for (;;) {
+        const lease = this.tryAcquire(namespace, name, opts.exclude);
+        if (lease) return lease;
+        await this.waitForReady(functionKey(namespace, name), deadline - Date.now(), opts.signal, fn);
+      }
+    } finally {
+      this.demand.waitEnd(fn);
     }
   }
 

@@ -15,6 +15,13 @@ export interface Candidate {
    * every ready candidate is blocked. Load reports (a later step) set it.
    */
   blocked?: boolean;
+  /**
+   * held is set when the scaling policy does not let the router use the instance yet (the HPA arm models a pod that
+   * Kubernetes has not marked ready); a held instance is never picked.
+   */
+  held?: boolean;
+  /** guestOf is the host instance id when this candidate is another function's guest slot lent to this function. */
+  guestOf?: string;
 }
 
 /** Pick is a chosen instance and the callback that gives its slot back. */
@@ -48,7 +55,7 @@ export function pick(candidates: readonly Candidate[], rng: Rng, exclude?: Reado
   let pool: Candidate[] = [];
   let blocked: Candidate[] | undefined;
   for (const c of candidates) {
-    if (!c.instance.ready || (exclude !== undefined && exclude.has(c.instance.id))) continue;
+    if (!c.instance.ready || c.held || (exclude !== undefined && exclude.has(c.instance.id))) continue;
     if (c.blocked) (blocked ??= []).push(c);
     else pool.push(c);
   }

@@ -42,6 +42,7 @@ export class InstanceView {
     const existing = this.byId.get(inst.id);
     if (ev.type === 'deleted') {
       if (!existing) return;
+      if (!existing.guestOf && this.byId.has(`${inst.id}/guest`)) this.removeGuest(inst.id);
       this.byId.delete(inst.id);
       const oldKey = functionKey(existing.instance.namespace, existing.instance.function);
       const list = this.byFunction.get(oldKey);
@@ -54,6 +55,8 @@ export class InstanceView {
       existing.instance = { ...existing.instance, ready: false };
     } else if (existing) {
       existing.instance = inst;
+      const guest = existing.guestOf ? undefined : this.byId.get(`${inst.id}/guest`);
+      if (guest) guest.instance = { ...guest.instance, ready: inst.ready, url: inst.url };
     } else {
       const c: Candidate = { instance: inst, inflight: 0 };
       this.byId.set(inst.id, c);
@@ -62,6 +65,51 @@ export class InstanceView {
       else this.byFunction.set(key, [c]);
     }
     for (const l of this.listeners) l(ev, key);
+  }
+
+  /**
+   * addGuest lends host's guest slot to function namespace/name: a candidate with its own id (host id + "/guest")
+   * and the host's URL; the router names the function in x-hyperfaas-function, so the host's ICS routes it to the
+   * guest slot. Removing the host removes the guest candidate with it.
+   */
+  addGuest(hostId: string, namespace: string, name: string): boolean {
+    const host = this.byId.get(hostId);
+    if (!host || host.guestOf) return false;
+    const id = `${hostId}/guest`;
+    this.removeGuest(hostId);
+    const inst: Instance = { ...host.instance, id, function: name, namespace };
+    const c: Candidate = { instance: inst, inflight: 0, guestOf: hostId };
+    this.byId.set(id, c);
+    const key = functionKey(namespace, name);
+    const list = this.byFunction.get(key);
+    if (list) list.push(c);
+    else this.byFunction.set(key, [c]);
+    for (const l of this.listeners) l({ type: 'added', instance: inst }, key);
+    return true;
+  }
+
+  /** removeGuest takes host's lent guest slot out of placement; returns the function it served, if any. */
+  removeGuest(hostId: string): { namespace: string; name: string } | undefined {
+    const c = this.byId.get(`${hostId}/guest`);
+    if (!c) return undefined;
+    this.apply({ type: 'deleted', instance: c.instance });
+    return { namespace: c.instance.namespace, name: c.instance.function };
+  }
+
+  /** guests lists the host instance ids whose guest slots serve namespace/name. */
+  guests(namespace: string, name: string): string[] {
+    return this.candidates(namespace, name)
+      .filter((c) => c.guestOf !== undefined)
+      .map((c) => c.guestOf!);
+  }
+
+  /** setRoutable limits which of a function's own instances placement may use; undefined lifts the limit. */
+  setRoutable(namespace: string, name: string, ids: readonly string[] | undefined): void {
+    const allowed = ids ? new Set(ids) : undefined;
+    for (const c of this.candidates(namespace, name)) {
+      if (c.guestOf) continue;
+      c.held = allowed !== undefined && !allowed.has(c.instance.id);
+    }
   }
 
   /** candidates returns the live records of one function's instances ([] when none). */
@@ -86,11 +134,14 @@ export class InstanceView {
   setBlocked(id: string, blocked: boolean): void {
     const c = this.byId.get(id);
     if (c) c.blocked = blocked;
+    // A host over its high watermark takes no new work in its lent guest slot either.
+    const g = this.byId.get(`${id}/guest`);
+    if (g) g.blocked = blocked;
   }
 
-  /** instances returns a snapshot of every instance in the view. */
+  /** instances returns a snapshot of every real instance in the view (lent guest slots are not instances). */
   instances(): Instance[] {
-    return [...this.byId.values()].map((c) => c.instance);
+    return [...this.byId.values()].filter((c) => !c.guestOf).map((c) => c.instance);
   }
 
   /** subscribe calls listener after every change; returns the unsubscribe function. */
