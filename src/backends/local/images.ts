@@ -230,6 +230,8 @@ async function makeReadable(dir: string): Promise<void> {
 /** ImageResolver resolves images against a search path and prepares each distinct directory content once. */
 export class ImageResolver {
   private readonly preparing = new Map<string, Promise<string>>();
+  /** lastUsed is when each hash was last resolved (epoch ms): gc spares recent ones, which a caller may hold. */
+  private readonly lastUsed = new Map<string, number>();
   readonly imagesDir: string;
 
   constructor(
@@ -254,7 +256,9 @@ export class ImageResolver {
       const fprocess = envProcess?.trim() || info.fprocess;
       if (!fprocess) throw new BackendError('Invalid', `image ${image}: ${dir} names no fprocess (template.yml or Dockerfile ENV) and no envProcess was given`);
       const hash = await hashDir(dir);
+      this.lastUsed.set(hash, Date.now());
       const prepared = await this.prepare(dir, hash);
+      this.lastUsed.set(hash, Date.now());
       return {
         kind: 'directory',
         image,
@@ -277,6 +281,24 @@ export class ImageResolver {
       'Invalid',
       `image ${image} has no function directory (a folder with template.yml or Dockerfile, e.g. from faas-cli build --shrinkwrap) and no envProcess to run in fork mode; tried: ${tried.join(', ') || '(no usable name)'}`,
     );
+  }
+
+  /**
+   * gc removes prepared copies whose hash is not in keep and was not resolved in the last graceMs; returns the
+   * hashes removed. Only directories named like a hash are touched.
+   */
+  async gc(keep: ReadonlySet<string>, nowMs: number, graceMs = 10 * 60_000): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await readdir(this.imagesDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{32}$/.test(name) || keep.has(name)) continue;
+      const used = this.lastUsed.get(name);
+      if (used !== undefined && nowMs - used < graceMs) continue;
+      this.preparing.delete(name);
+      this.lastUsed.delete(name);
+      await rm(join(this.imagesDir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+    return removed;
   }
 
   private prepare(src: string, hash: string): Promise<string> {

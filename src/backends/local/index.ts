@@ -76,6 +76,9 @@ interface Inst {
   id: string;
   fn: FnState;
   generation: number;
+  /** spec and image are the function's at the instance's creation: a restart runs the same version. */
+  spec: Spec;
+  image: ResolvedImage;
   ports: { port: number; metrics: number; http: number };
   url: string;
   startedAt: number;
@@ -122,6 +125,7 @@ class LocalBackendImpl implements LocalBackend {
   private readonly logRoot: string;
   private closed = false;
   private seq = 0;
+  private gcTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly cfg: LocalBackendConfig,
@@ -460,7 +464,8 @@ class LocalBackendImpl implements LocalBackend {
     }
     const cur = live.filter((i) => i.generation === fn.generation);
     const old = live.filter((i) => i.generation !== fn.generation);
-    if (fn.image) for (let n = cur.length; n < fn.replicas; n++) cur.push(this.startInstance(fn));
+    const image = fn.image;
+    if (image) for (let n = cur.length; n < fn.replicas; n++) cur.push(this.startInstance(fn, image));
     if (cur.length > fn.replicas) {
       // Scale in: not-ready first, then the newest.
       const victims = [...cur].sort((a, b) => Number(a.ready) - Number(b.ready) || b.startedAt - a.startedAt).slice(0, cur.length - fn.replicas);
@@ -473,12 +478,14 @@ class LocalBackendImpl implements LocalBackend {
     for (const v of byPreference.slice(keep)) void this.stopInstance(v, 'replaced by a newer version');
   }
 
-  private startInstance(fn: FnState): Inst {
+  private startInstance(fn: FnState, image: ResolvedImage): Inst {
     const id = `${fn.spec.service}-${(++this.seq).toString(36)}${randomBytes(3).toString('hex')}`;
     const inst: Inst = {
       id,
       fn,
       generation: fn.generation,
+      spec: fn.spec,
+      image,
       ports: { port: 0, metrics: 0, http: 0 },
       url: '',
       startedAt: Date.now(),
@@ -534,16 +541,16 @@ class LocalBackendImpl implements LocalBackend {
 
   private async writeSecrets(inst: Inst): Promise<void> {
     const dir = join(inst.runDir, 'secrets');
-    const known = this.secrets.get(inst.fn.spec.namespace);
+    const known = this.secrets.get(inst.spec.namespace);
     for (const f of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, f), { force: true });
-    for (const s of inst.fn.spec.secrets ?? []) {
+    for (const s of inst.spec.secrets ?? []) {
       const v = known?.get(s);
       if (v) await writeFile(join(dir, s), v, { mode: 0o600 });
     }
   }
 
   private instanceEnv(inst: Inst, image: ResolvedImage): Record<string, string> {
-    const fn = inst.fn;
+    const fn = { spec: inst.spec };
     const isolatedTmp = this.iso.mountNamespace;
     const tmp = isolatedTmp ? '/tmp' : join(inst.runDir, 'tmp');
     const secretsDir = isolatedTmp ? SECRETS_MOUNT : join(inst.runDir, 'secrets');
@@ -587,8 +594,7 @@ class LocalBackendImpl implements LocalBackend {
   private launch(inst: Inst): Promise<void> {
     if (inst.stopping || this.closed) return Promise.resolve();
     const fn = inst.fn;
-    const image = fn.image;
-    if (!image) return Promise.resolve();
+    const image = inst.image;
     return this.writeSecrets(inst)
       .then(() => {
         if (inst.stopping || this.closed) return;
@@ -745,14 +751,32 @@ class LocalBackendImpl implements LocalBackend {
       this.all.delete(inst.id);
       if (inst.url) this.emit('deleted', inst);
       this.reconcile(inst.fn);
+      this.scheduleImageGc();
     })();
     return inst.stopped;
+  }
+
+  /** scheduleImageGc removes, a little later, prepared images no function or instance uses any more. */
+  private scheduleImageGc(): void {
+    if (this.gcTimer || this.closed) return;
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      const keep = new Set<string>();
+      for (const fn of this.fns.values()) if (fn.image?.hash) keep.add(fn.image.hash);
+      for (const i of this.all.values()) if (i.image.hash) keep.add(i.image.hash);
+      void this.images.gc(keep, Date.now()).then(
+        (gone) => gone.length && this.logger.info(`removed ${gone.length} unused prepared image(s)`),
+        (e: Error) => this.logger.warn(`image gc: ${e.message}`),
+      );
+    }, 1000);
+    this.gcTimer.unref();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     // Closed first, so nothing that stopping triggers (reconcile, restarts) starts a new instance.
     this.closed = true;
+    clearTimeout(this.gcTimer);
     const all = [...this.all.values()];
     await Promise.all(all.map((i) => this.stopInstance(i, 'backend closing')));
     await Promise.all(

@@ -151,6 +151,22 @@ describe('local backend images', () => {
       for (const p of imageCandidates('acme/nothing:1', [join(root, 'empty'), join(root, 'build')])) expect(msg).to.contain(p);
     });
 
+    it('collects prepared copies that are neither kept nor recently resolved', async () => {
+      await fnDir(join(root, 'build/a'), { Dockerfile: dockerfile, 'function/handler.js': 'a' });
+      await fnDir(join(root, 'build/b'), { Dockerfile: dockerfile, 'function/handler.js': 'b' });
+      const a = await resolver.resolve('a');
+      const b = await resolver.resolve('b');
+      const now = Date.now();
+      expect(await resolver.gc(new Set(), now)).to.deep.equal([]); // both were resolved just now
+      expect(await resolver.gc(new Set([a.hash!]), now + 11 * 60_000)).to.deep.equal([b.hash]);
+      expect(existsSync(a.dir)).to.equal(true);
+      expect(existsSync(b.dir)).to.equal(false);
+      // Resolving b again prepares it again instead of handing out the removed directory.
+      const b2 = await resolver.resolve('b');
+      expect(b2.dir).to.equal(b.dir);
+      expect(await readFile(join(b2.dir, 'function/handler.js'), 'utf8')).to.equal('b');
+    });
+
     it('ignores a folder without a template.yml or Dockerfile', async () => {
       await fnDir(join(root, 'empty/echo'), { 'index.js': '' });
       await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile });
