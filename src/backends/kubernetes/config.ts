@@ -71,7 +71,7 @@ function intIn(env: Env, key: string, def: number, min: number, max: number): nu
 /**
  * readKubernetesConfig builds the backend config from env, with faas-netes' names where one exists:
  * function_namespace, image_pull_policy, set_nonroot_user; KUBECONFIG picks a kubeconfig file, otherwise the
- * in-cluster service account is used (KUBERNETES_SERVICE_HOST). HyperFaaS additions: HYPERFAAS_NATS_URL,
+ * in-cluster service account is used (KUBERNETES_SERVICE_HOST). HyperFaaS additions: HYPERFAAS_NATS_URL (else NATS_URL),
  * HYPERFAAS_INPLACE_RESIZE (auto|on|off), HYPERFAAS_NAMESPACE_SELECTOR, HYPERFAAS_WATCHDOG_PORT.
  */
 export function readKubernetesConfig(env: Env): KubernetesBackendConfig {
@@ -87,7 +87,8 @@ export function readKubernetesConfig(env: Env): KubernetesBackendConfig {
     namespaceSelector: (env.HYPERFAAS_NAMESPACE_SELECTOR ?? '').trim() || 'openfaas=1',
     imagePullPolicy: oneOf<ImagePullPolicy>(env, 'image_pull_policy', ['Always', 'IfNotPresent', 'Never'], 'Always'),
     watchdogPort: intIn(env, 'HYPERFAAS_WATCHDOG_PORT', 8080, 1, 65535),
-    natsUrl: (env.HYPERFAAS_NATS_URL ?? '').trim(),
+    // The provider's own NATS_URL is the default: function pods talk to the same server.
+    natsUrl: (env.HYPERFAAS_NATS_URL ?? '').trim() || (env.NATS_URL ?? '').trim(),
     resize: oneOf<ResizeMode>(env, 'HYPERFAAS_INPLACE_RESIZE', ['auto', 'on', 'off'], 'auto'),
     setNonRootUser: nonRoot === 'true' || nonRoot === '1',
     probePeriodSeconds: intIn(env, 'HYPERFAAS_PROBE_PERIOD_SECONDS', 2, 1, 300),

@@ -22,6 +22,8 @@ describe('kubernetes config: readKubernetesConfig', () => {
     { name: 'uses the first KUBECONFIG file', env: { KUBECONFIG: '/a/config:/b/config' }, want: { connection: { kind: 'file', path: '/a/config' } } },
     { name: 'reads function_namespace like faas-netes', env: { function_namespace: 'fns' }, want: { defaultNamespace: 'fns' } },
     { name: 'reads image_pull_policy case-insensitively', env: { image_pull_policy: 'ifnotpresent' }, want: { imagePullPolicy: 'IfNotPresent' } },
+    { name: "hands function pods the provider's NATS_URL", env: { NATS_URL: 'nats://n:4222' }, want: { natsUrl: 'nats://n:4222' } },
+    { name: 'prefers HYPERFAAS_NATS_URL for function pods', env: { NATS_URL: 'nats://a:4222', HYPERFAAS_NATS_URL: 'nats://b:4222' }, want: { natsUrl: 'nats://b:4222' } },
     { name: 'turns resize off on request', env: { HYPERFAAS_INPLACE_RESIZE: 'off' }, want: { resize: 'off' } },
     { name: 'reads set_nonroot_user', env: { set_nonroot_user: 'true' }, want: { setNonRootUser: true } },
   ];

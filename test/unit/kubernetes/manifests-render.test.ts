@@ -66,7 +66,7 @@ for (const overlay of ['with-gateway', 'standalone']) {
       expect(c.image).to.match(/^ghcr\.io\/hyperfaas\/provider:\d+\.\d+\.\d+$/);
       expect(c.ports).to.deep.include({ name: 'http', containerPort: 8081 });
       expect(envOf(c)).to.include({ HYPERFAAS_BACKEND: 'kubernetes', port: '8081', function_namespace: 'openfaas-fn', basic_auth: 'true' });
-      expect(envOf(c).HYPERFAAS_NATS_URL).to.match(/^nats:\/\/nats\.openfaas:4222$/);
+      expect(envOf(c).NATS_URL).to.equal('nats://nats.openfaas:4222');
       expect(c.readinessProbe.httpGet).to.deep.include({ path: '/healthz', port: 'http' });
       expect(c.livenessProbe.httpGet).to.deep.include({ path: '/healthz', port: 'http' });
       const auth = pod.volumes.find((v: Obj) => v.secret?.secretName === 'basic-auth');
