@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -240,6 +241,9 @@ describe('provider end to end with the local backend', function () {
     expect((await alive()).length).to.be.greaterThan(0);
     await startProvider();
     await eventually(async () => expect(await alive()).to.deep.equal([]), 30_000, 100);
+    for (const c of ['cpu', 'memory', 'pids']) {
+      for (const id of ids) expect(existsSync(`/sys/fs/cgroup/${c}/hyperfaas/${id}`), `cgroup ${c} of ${id}`).to.equal(false);
+    }
     await waitAvailable('echo', 1);
     expect((await http(base, 'POST', '/function/echo', 'after')).status).to.equal(200);
   });

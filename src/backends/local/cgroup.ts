@@ -153,6 +153,16 @@ export class Cgroup {
     return cg;
   }
 
+  /** attach returns the handle of an existing instance group (e.g. one left by a previous run), writing nothing. */
+  static attach(support: CgroupSupport, name: string): Cgroup {
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`bad cgroup name ${name}`);
+    const dirs: Partial<Record<CgroupController, string>> = {};
+    for (const [c, p] of Object.entries(support.parents) as [CgroupController, string][]) {
+      if (existsSync(join(p, name))) dirs[c] = join(p, name);
+    }
+    return new Cgroup(support, dirs);
+  }
+
   /** procsFiles are the cgroup.procs files a process writes its pid into to join (deduplicated for v2). */
   get procsFiles(): string[] {
     return [...new Set(Object.values(this.dirs))].map((d) => join(d, 'cgroup.procs'));

@@ -189,13 +189,9 @@ class LocalBackendImpl implements LocalBackend {
         }
       }
       if (this.iso.cgroups.version !== 'none' && /^[A-Za-z0-9_.-]+$/.test(id)) {
-        for (const parent of new Set(Object.values(this.iso.cgroups.parents))) {
-          if (existsSync(join(parent, id))) {
-            await Cgroup.create({ ...this.iso.cgroups, parents: { cpu: parent } }, id, {})
-              .then((cg) => cg.destroy())
-              .catch(() => undefined);
-          }
-        }
+        await Cgroup.attach(this.iso.cgroups, id)
+          .destroy()
+          .catch((e: Error) => this.logger.warn(`removing the cgroup of ${id}: ${e.message}`));
       }
       await rm(dir, { recursive: true, force: true });
     }

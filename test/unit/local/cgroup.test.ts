@@ -111,6 +111,17 @@ describe('local backend cgroups on a fake root', () => {
     expect(existsSync(join(root, 'cpu/hyperfaas/fn-abc'))).to.equal(false);
   });
 
+  it('attaches to an existing group without writing limits, and removes it', async () => {
+    await fakeV1(root, ['cpu', 'memory']);
+    const s = await detectCgroups(root, 'hyperfaas');
+    await Cgroup.create(s, 'left-over', { cpu: 1 });
+    const cg = Cgroup.attach(s, 'left-over');
+    expect(Object.keys(cg.dirs)).to.deep.equal(['cpu', 'memory']);
+    await cg.destroy();
+    expect(existsSync(join(root, 'cpu/hyperfaas/left-over'))).to.equal(false);
+    expect(existsSync(join(root, 'memory/hyperfaas/left-over'))).to.equal(false);
+  });
+
   it('refuses a group name that is not a single path segment', async () => {
     await fakeV1(root, ['cpu']);
     const s = await detectCgroups(root, 'hyperfaas');
