@@ -4,6 +4,7 @@
  * nats-server whose URL instances receive.
  */
 import { expect } from 'chai';
+import { pbkdf2Sync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -270,7 +271,21 @@ describe('local backend with real instances', function () {
     else expect(r.body).to.contain('HYPERFAAS_SECRETS_DIR=');
   });
 
+  it('runs the sleep and cpu examples: fixed work, the same answer every time', async () => {
+    for (const f of ['sleep', 'cpu']) await b.deploy({ service: f, image: `hyperfaas/${f}:latest`, namespace: NS });
+    await waitReady(b, 'sleep', 1);
+    await waitReady(b, 'cpu', 1);
+    const slept = JSON.parse((await call(readyUrl(b, 'sleep'), { body: 'z' })).body) as { slept: number; digest: string };
+    expect(slept.slept).to.equal(50);
+    expect(slept.digest).to.match(/^[0-9a-f]{16}$/);
+    const cpu = JSON.parse((await call(readyUrl(b, 'cpu'), { path: '/?iterations=1000', body: 'pw' })).body) as { iterations: number; key: string };
+    expect(cpu.iterations).to.equal(1000);
+    expect(cpu.key).to.equal(pbkdf2Sync('pw', 'hyperfaas-salt', 1000, 32, 'sha256').toString('hex'));
+    for (const f of ['sleep', 'cpu']) await b.remove(NS, f);
+  });
+
   it('removes every function and stops their instances', async () => {
+    await eventually(() => expect(b.instances().filter((i) => i.function === 'sleep' || i.function === 'cpu')).to.deep.equal([]), 30_000, 100);
     const ids = b.instances().map((i) => i.id);
     expect(ids).to.have.length(4); // echo x2, env, secret
     for (const f of await b.list(NS)) await b.remove(NS, f.name);
