@@ -190,6 +190,25 @@ describe('kubernetes backend against the fake API server', function () {
     await eventually(async () => expect((await backend.get(NS, 'resume')).availableReplicas).to.equal(1));
   });
 
+  it('starts while the pod list is forbidden and catches up once it is allowed', async () => {
+    fake = await startFakeKubeApi();
+    fake.forbid('pods');
+    const cfg: KubernetesBackendConfig = { ...readKubernetesConfig({}), connection: { kind: 'inline', text: fake.kubeconfig } };
+    backend = (await createKubernetesBackend(cfg, silentLogger(), { syncTimeoutMs: 300 })) as KubernetesBackend;
+    await backend.deploy({ service: 'late', image: 'x:1', namespace: NS });
+    await fake.markReady(NS, 'late');
+    expect(backend.instances(NS, 'late')).to.have.length(0);
+    fake.allow('pods');
+    await eventually(() => expect(backend.instances(NS, 'late').filter((i) => i.ready)).to.have.length(1));
+  });
+
+  it('offers only the default namespace when listing namespaces is forbidden', async () => {
+    await start();
+    fake.addNamespace('team-c', { openfaas: '1' });
+    fake.forbid('namespaces');
+    expect(await backend.namespaces()).to.deep.equal([NS]);
+  });
+
   it('offers the default namespace first, then the ones labelled openfaas=1', async () => {
     await start();
     fake.addNamespace('team-b', { openfaas: '1' });

@@ -48,6 +48,9 @@ export interface FakeKube {
   pods(namespace: string, fn?: string): Obj[];
   object(resource: Resource, namespace: string, name: string): Obj | undefined;
   addNamespace(name: string, labels?: Record<string, string>): void;
+  /** forbid makes every call on a resource answer 403, as a missing RBAC rule does; allow lifts it. */
+  forbid(resource: string): void;
+  allow(resource: string): void;
   /** dropWatches ends every open watch stream, as an API server does when a watch times out. */
   dropWatches(): void;
   close(): Promise<void>;
@@ -158,6 +161,7 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
   const logs = new Map<string, LogLine[]>();
   const followers = new Map<string, Set<{ res: ServerResponse; timestamps: boolean }>>();
   const calls: FakeCall[] = [];
+  const forbidden = new Set<string>();
 
   const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
   const nsOf = (o: Obj) => o.metadata?.namespace as string | undefined;
@@ -454,6 +458,13 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       ...(ns ? { namespace: ns } : {}),
       ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
     });
+    const fullResource = sub ? `${resource}/${sub}` : resource;
+    if (forbidden.has(fullResource)) {
+      const v = calls[calls.length - 1]!.verb;
+      throw new HttpStatus(
+        status(403, 'Forbidden', `${fullResource} is forbidden: User "system:serviceaccount:openfaas:hyperfaas-provider" cannot ${v} resource "${fullResource}" in API group "${groupOf[resource]}"${ns ? ` in the namespace "${ns}"` : ' at the cluster scope'}`),
+      );
+    }
     const nsStored = resource === 'namespaces' ? undefined : ns;
     if (ns && resource !== 'namespaces' && !store.get('namespaces')!.has(key(undefined, ns)) && method !== 'GET') {
       throw new HttpStatus(status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }));
@@ -599,6 +610,8 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     addNamespace(name, labels = {}) {
       record('namespaces', 'ADDED', newObject('namespaces', undefined, { metadata: { name, labels }, status: { phase: 'Active' } }));
     },
+    forbid: (r) => void forbidden.add(r),
+    allow: (r) => void forbidden.delete(r),
     dropWatches() {
       for (const w of watchers) w.res.end();
       watchers.clear();

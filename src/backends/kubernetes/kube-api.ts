@@ -137,13 +137,17 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** createKubeApi connects the port to a real API server through @kubernetes/client-node 1.4. */
-export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number } = {}): KubeApi {
+/**
+ * createKubeApi connects the port to a real API server through @kubernetes/client-node 1.4. A broken watch is
+ * retried after retryMs, doubling up to maxRetryMs while it keeps failing (a missing RBAC rule must not spin).
+ */
+export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number; maxRetryMs?: number } = {}): KubeApi {
   const kc = loadKubeConfig(conn);
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   const log = new Log(kc);
   const retryMs = opts.retryMs ?? 1000;
+  const maxRetryMs = opts.maxRetryMs ?? 30_000;
 
   return {
     createDeployment: (namespace, body) =>
@@ -209,6 +213,9 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number } =
       const path = kind === 'pods' ? '/api/v1/pods' : '/apis/apps/v1/deployments';
       let resolveSynced!: () => void;
       const synced = new Promise<void>((r) => (resolveSynced = r));
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      let delay = retryMs;
       const listAll = async (): Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }> => {
         const list =
           kind === 'pods'
@@ -216,12 +223,11 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number } =
             : await apps.listDeploymentForAllNamespaces({ labelSelector });
         // The informer stores the items right after this promise settles; report the sync one macrotask later.
         setImmediate(resolveSynced);
+        delay = retryMs;
         return list;
       };
       type T = Parameters<typeof handlers.upsert>[0];
       const informer = makeInformer<KubernetesObject>(kc, path, listAll, labelSelector);
-      let stopped = false;
-      let timer: NodeJS.Timeout | undefined;
       informer.on('add', (o) => handlers.upsert(o as T));
       informer.on('update', (o) => handlers.upsert(o as T));
       informer.on('delete', (o) => handlers.remove(o as T));
@@ -230,7 +236,8 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number } =
         handlers.error?.(toBackendError(err, `watch ${kind}`));
         // The informer stops on an error; start it again (a fresh list, then a watch) after a pause.
         clearTimeout(timer);
-        timer = setTimeout(() => void startOnce(), retryMs);
+        timer = setTimeout(() => void startOnce(), delay);
+        delay = Math.min(delay * 2, maxRetryMs);
       });
       const startOnce = async () => {
         if (stopped) return;
