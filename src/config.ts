@@ -37,6 +37,16 @@ export interface ProviderConfig {
   readonly maxBodyBytes: number;
   /** coldStartTimeoutMs bounds how long an invocation waits for a ready instance (HYPERFAAS_COLD_START_TIMEOUT). */
   readonly coldStartTimeoutMs: number;
+  /** defaultPolicy scales functions without a com.hyperfaas.policy label (HYPERFAAS_DEFAULT_POLICY, default hyperfaas). */
+  readonly defaultPolicy: 'hyperfaas' | 'hpa' | 'hpa-tuned' | 'none';
+  /** scalerTickMs is how often the scaler loop runs its policies (HYPERFAAS_SCALER_TICK, default 250ms). */
+  readonly scalerTickMs: number;
+  /** hpaCompress divides the HPA emulator's time constants, for labelled smoke runs only (HYPERFAAS_HPA_COMPRESS, 1). */
+  readonly hpaCompress: number;
+  /** hpaPodStartMs overrides the HPA arms' modelled pod start delay (HYPERFAAS_HPA_POD_START), when set. */
+  readonly hpaPodStartMs?: number;
+  /** controlToken authenticates control requests to watchdogs off loopback (HYPERFAAS_CONTROL_TOKEN). */
+  readonly controlToken?: string;
 }
 
 /** ConfigError lists every bad setting, each as "key = value, must be ...". */
@@ -154,8 +164,20 @@ export function readConfig(env: Record<string, string | undefined>): ProviderCon
     else maxBodyBytes = n;
   }
 
+  const defaultPolicy = oneOf<'hyperfaas' | 'hpa' | 'hpa-tuned' | 'none'>('HYPERFAAS_DEFAULT_POLICY', 'hyperfaas', ['hyperfaas', 'hpa', 'hpa-tuned', 'none']);
+  const scalerTickMs = durationIn('HYPERFAAS_SCALER_TICK', 250, 10, 60_000);
+  const hpaCompress = intIn('HYPERFAAS_HPA_COMPRESS', 1, 1, 100);
+  const hpaPodStartRaw = get('HYPERFAAS_HPA_POD_START');
+  const hpaPodStartMs = hpaPodStartRaw === undefined ? undefined : durationIn('HYPERFAAS_HPA_POD_START', 2_000, 0, 10 * 60_000);
+  const controlToken = get('HYPERFAAS_CONTROL_TOKEN');
+
   if (problems.length > 0) throw new ConfigError(problems);
   const cfg: ProviderConfig = {
+    defaultPolicy,
+    scalerTickMs,
+    hpaCompress,
+    ...(hpaPodStartMs !== undefined ? { hpaPodStartMs } : {}),
+    ...(controlToken !== undefined ? { controlToken } : {}),
     port,
     listen,
     readTimeoutMs,

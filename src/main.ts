@@ -7,7 +7,14 @@ import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestHandler } from 'express';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { ScalerLoop, intervalTicker } from './control/scaler-loop.js';
+import { createScalerPorts } from './control/ports.js';
+import type { ReportView } from './gs/report-view.js';
+import { GuestSharing, controlChannel } from './gs/sharing.js';
+import { compressHpaParams, createHpaPolicy, createHyperfaasPolicy, HPA_DEFAULT, HPA_TUNED, type HpaParams } from './scaling/index.js';
+import type { PolicyName, ScalingPolicy } from './scaling/types.js';
 import { createApp, requestListener } from './api/app.js';
 import { isBackendError, type FunctionBackend } from './backends/backend.js';
 import { createLocalBackend } from './backends/local/index.js';
@@ -25,6 +32,19 @@ import { GlobalScheduler } from './scheduler/global-scheduler.js';
 import type { VersionInfo } from './types/index.js';
 
 type Env = Record<string, string | undefined>;
+
+/** scalingPolicies builds the policies a function can pick by label; HPA arms take the configured compression. */
+function scalingPolicies(config: ProviderConfig): Partial<Record<PolicyName, ScalingPolicy<unknown>>> {
+  const hpa = (p: Readonly<HpaParams>): HpaParams => {
+    const c = config.hpaCompress > 1 ? compressHpaParams(p, config.hpaCompress) : { ...p };
+    return config.hpaPodStartMs !== undefined ? { ...c, podStartDelayMs: config.hpaPodStartMs } : c;
+  };
+  return {
+    hyperfaas: createHyperfaasPolicy() as ScalingPolicy<unknown>,
+    hpa: createHpaPolicy(hpa(HPA_DEFAULT), 'hpa') as ScalingPolicy<unknown>,
+    'hpa-tuned': createHpaPolicy(hpa(HPA_TUNED), 'hpa-tuned') as ScalingPolicy<unknown>,
+  };
+}
 
 async function createBackend(config: ProviderConfig, env: Env, logger: Logger): Promise<FunctionBackend> {
   switch (config.backend) {
@@ -50,6 +70,8 @@ function version(env: Env): VersionInfo {
 
 interface NatsLink {
   asyncHandler: RequestHandler;
+  nc: NatsConnection;
+  reports: ReportView;
   close(): Promise<void>;
 }
 
@@ -73,6 +95,7 @@ async function startNatsLink(
     logger: d.logger,
     defaultNamespace: config.defaultNamespace,
     timeoutMs: config.writeTimeoutMs,
+    onBounce: (namespace, name) => d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now()),
   });
   const asyncConfig = readAsyncConfig(env);
   const asyncService = await createAsync({
@@ -95,6 +118,8 @@ async function startNatsLink(
   if (asyncConfig.inProcessWorker) await asyncService.startWorker();
   return {
     asyncHandler: asyncService.handler,
+    nc,
+    reports: reports.view,
     close: async () => {
       await asyncService.close();
       bounce.stop();
@@ -124,6 +149,23 @@ async function main(): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry }) : undefined;
+  const sharing = new GuestSharing({
+    view: scheduler.view,
+    backend,
+    control: controlChannel(() => link?.nc, config.controlToken),
+    logger,
+    counter: new Counter({ name: 'hyperfaas_guest_slot_operations_total', help: 'Guest slot specialise/release operations', labelNames: ['op', 'outcome'], registers: [registry] }),
+  });
+  const scaler = new ScalerLoop({
+    ports: createScalerPorts({ backend, scheduler, sharing, reports: () => link?.reports }),
+    policies: scalingPolicies(config),
+    defaultPolicy: config.defaultPolicy,
+    now: Date.now,
+    ticker: intervalTicker(config.scalerTickMs),
+    logger,
+    registry,
+  });
+  scaler.start();
   const app = createApp({
     config,
     backend,
@@ -156,6 +198,7 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     const force = setTimeout(() => server.closeAllConnections(), 5_000);
     force.unref();
+    scaler.stop();
     await link?.close().catch((e: unknown) => logger.error('NATS link close failed', { error: String(e) }));
     scheduler.close();
     try {

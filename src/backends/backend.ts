@@ -1,3 +1,4 @@
+import type { ControlRequest } from '../../watchdog/src/protocol.js';
 import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest, Secret } from '../types/index.js';
 
 /** BackendErrorKind is what went wrong, independent of the backend; api/errors.ts maps it to a status code. */
@@ -51,6 +52,9 @@ export interface ResourceLimits {
   memoryBytes?: number;
 }
 
+/** CodeRef is where a function's code comes from for a guest slot (the protocol's specialise `code`). */
+export type CodeRef = Extract<ControlRequest, { op: 'specialise' }>['code'];
+
 /** SecretInfo is what list returns: never the value. */
 export interface SecretInfo {
   name: string;
@@ -100,6 +104,12 @@ export interface FunctionBackend {
   watchInstances(listener: (ev: InstanceEvent) => void): () => void;
   /** resize changes one instance's limits in place (phase-1 scale-up). Unavailable where the backend cannot. */
   resize(instanceId: string, limits: ResourceLimits): Promise<void>;
+
+  /**
+   * codeRef says where another instance's ICS can load this function's code from to specialise its guest slot
+   * (a directory on the local backend, the JetStream object store on Kubernetes); undefined when it cannot.
+   */
+  codeRef?(namespace: string, name: string): Promise<CodeRef | undefined>;
 
   /** close stops whatever the backend runs (instances, watches) and releases its resources. */
   close(): Promise<void>;

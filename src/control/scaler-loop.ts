@@ -16,6 +16,8 @@ export interface ScalerPorts {
   observe(fn: FunctionStatus, spec: FunctionSpec, nowMs: number): Observation;
   /** act carries out one action (resize, specialise, scale...). */
   act(fn: FunctionStatus, action: ScalingAction): Promise<void>;
+  /** setRoutable applies a policy's routable list (undefined: every ready instance may take requests). */
+  setRoutable?(fn: FunctionStatus, ids: string[] | undefined): void;
 }
 
 /** Ticker calls back periodically; tests use a manual one. */
@@ -154,6 +156,7 @@ export class ScalerLoop {
       st.phase = d.phase;
     }
     this.desired?.set({ function: key }, d.replicas);
+    this.o.ports.setRoutable?.(fn, d.routable);
     for (const a of d.actions) {
       try {
         await this.o.ports.act(fn, a);

@@ -84,6 +84,8 @@ export interface LoadReport {
   memory: { used: number; limit: number };
   watermark: Watermark;
   draining: boolean;
+  /** queued is how many requests wait inside the ICS for a slot (bounced too often, or NATS unreachable). */
+  queued?: number;
 }
 
 /** ControlRequest is a GS -> ICS command. */
