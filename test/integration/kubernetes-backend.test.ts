@@ -178,6 +178,24 @@ describe('kubernetes backend against the fake API server', function () {
     fake.appendLog(NS, b!, 'live');
     await reading;
     expect(followed).to.deep.equal(['b1', 'live']);
+
+    // Following the whole function: a pod added by a scale-out joins the stream once it is ready.
+    const ac2 = new AbortController();
+    const seen: LogMessage[] = [];
+    const reading2 = (async () => {
+      for await (const m of backend.logs({ name: 'chatty', namespace: NS, tail: 1, follow: true }, ac2.signal)) {
+        seen.push(m);
+        if (m.text === 'from-new-pod') ac2.abort();
+      }
+    })();
+    await eventually(() => expect(seen.map((m) => m.text)).to.have.members(['a3', 'live']));
+    await backend.scale(NS, 'chatty', 3);
+    await eventually(() => expect(fake.pods(NS, 'chatty')).to.have.length(3));
+    const c = fake.pods(NS, 'chatty').map((p) => p.metadata.name as string).find((n) => n !== a && n !== b)!;
+    fake.appendLog(NS, c, 'from-new-pod');
+    await fake.markReady(NS, 'chatty');
+    await reading2;
+    expect(seen[seen.length - 1]).to.include({ instance: c, text: 'from-new-pod' });
   });
 
   it('keeps following pods after the API server ends the watch stream', async () => {

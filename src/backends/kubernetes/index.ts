@@ -86,6 +86,8 @@ export class KubernetesBackend implements FunctionBackend {
   private readonly pods = new Map<string, V1Pod>();
   private readonly live = new Map<string, Instance>();
   private readonly listeners = new Set<(ev: InstanceEvent) => void>();
+  /** podListeners see every pod change; log streams that follow use them to pick up new pods. */
+  private readonly podListeners = new Set<(p: V1Pod) => void>();
   private readonly watchers: Watcher[] = [];
   private resizeSupported: boolean | undefined;
   private readonly log: Logger;
@@ -154,6 +156,7 @@ export class KubernetesBackend implements FunctionBackend {
   private upsertPod(p: V1Pod): void {
     const k = key(p.metadata?.namespace ?? '', p.metadata?.name ?? '');
     this.pods.set(k, p);
+    for (const l of this.podListeners) l(p);
     const next = podToInstance(p, this.cfg.watchdogPort);
     const prev = this.live.get(k);
     if (!next) {
@@ -306,26 +309,36 @@ export class KubernetesBackend implements FunctionBackend {
 
   // ---- logs -----------------------------------------------------------------------------------------------
 
+  /**
+   * logs merges one log stream per pod (instance = pod name). Without follow it ends when every pod's existing
+   * lines are sent; with follow it also opens a stream for each pod of the function that becomes ready later
+   * (a scale-out while `faas-cli logs -f` runs) and ends only when the caller aborts.
+   */
   async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<LogMessage> {
-    const pods = (await this.api.listPods(req.namespace, `${functionLabel}=${req.name}`)).filter(
-      (p) => !req.instance || p.metadata?.name === req.instance,
-    );
+    const wanted = (p: V1Pod) =>
+      p.metadata?.namespace === req.namespace &&
+      p.metadata?.labels?.[functionLabel] === req.name &&
+      (!req.instance || p.metadata?.name === req.instance);
+    const pods = (await this.api.listPods(req.namespace, `${functionLabel}=${req.name}`)).filter(wanted);
+    if (signal.aborted) return;
     const queue = new AsyncQueue<LogMessage>();
     const controllers: AbortController[] = [];
+    const streaming = new Set<string>();
     let finished = false;
-    let open = pods.length;
+    let open = 0;
     const closeOne = () => {
-      if (--open <= 0) queue.end();
+      if (--open <= 0 && !req.follow) queue.end();
     };
     const onAbort = () => {
       for (const c of controllers) c.abort();
       queue.end();
     };
-    if (signal.aborted) return;
     signal.addEventListener('abort', onAbort, { once: true });
-    if (open === 0) queue.end();
-    for (const p of pods) {
-      const podName = p.metadata?.name ?? '';
+
+    const stream = (podName: string, tailLines: number, sinceTime: string | undefined) => {
+      if (streaming.has(podName) || finished) return;
+      streaming.add(podName);
+      open++;
       const sink = new PassThrough();
       let closed = false;
       const done = () => {
@@ -339,7 +352,7 @@ export class KubernetesBackend implements FunctionBackend {
       lines.on('close', done);
       sink.on('error', done);
       this.api
-        .podLog(req.namespace, podName, req.name, { follow: req.follow, tailLines: req.tail, sinceTime: req.since?.toISOString() }, sink)
+        .podLog(req.namespace, podName, req.name, { follow: req.follow, tailLines, sinceTime }, sink)
         .then((c) => {
           controllers.push(c);
           if (signal.aborted || finished) c.abort();
@@ -347,13 +360,27 @@ export class KubernetesBackend implements FunctionBackend {
         .catch((e: unknown) => {
           // A pod that has not started a container yet has no log: skip it, like kubectl logs for many pods.
           this.log.debug(`no log from pod ${req.namespace}/${podName}: ${(e as Error).message}`);
+          streaming.delete(podName);
           sink.end();
         });
+    };
+
+    let unfollow = () => {};
+    if (req.follow) {
+      // Pods that become ready later join the stream from their first line.
+      const onPod = (p: V1Pod) => {
+        if (wanted(p) && podToInstance(p, this.cfg.watchdogPort)?.ready) stream(p.metadata!.name!, -1, undefined);
+      };
+      this.podListeners.add(onPod);
+      unfollow = () => this.podListeners.delete(onPod);
     }
+    for (const p of pods) stream(p.metadata?.name ?? '', req.tail, req.since?.toISOString());
+    if (open === 0 && !req.follow) queue.end();
     try {
       yield* queue;
     } finally {
       finished = true;
+      unfollow();
       signal.removeEventListener('abort', onAbort);
       for (const c of controllers) c.abort();
     }
