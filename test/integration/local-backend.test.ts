@@ -344,4 +344,18 @@ describe('local backend without isolation (HYPERFAAS_ISOLATION=none, as on a hos
     await b.resize(id, { cpu: 1 }).catch((e) => (err = e));
     expect(err?.kind).to.equal('Unavailable');
   });
+
+  it('never kills the instances of a live backend when a second one starts on the same data dir', async () => {
+    const id = b.instances(NS, 'echo')[0]!.id;
+    const before = await pidsOf(id, 'index.js');
+    const second = await createLocalBackend(readLocalConfig({ HYPERFAAS_DATA: data, HYPERFAAS_ISOLATION: 'none' }), silentLogger());
+    try {
+      expect(await pidsOf(id, 'index.js')).to.deep.equal(before);
+      expect((await call(readyUrl(b, 'echo'), { body: 'still here' })).status).to.equal(200);
+    } finally {
+      await second.close();
+    }
+    expect(await pidsOf(id, 'index.js')).to.deep.equal(before);
+    expect(b.instances(NS, 'echo').map((i) => i.id)).to.deep.equal([id]);
+  });
 });

@@ -103,6 +103,9 @@ interface Inst {
 }
 
 const TMP_SIZE = 256 * 1024 * 1024;
+
+/** liveInProcess holds the ids of instances run by any backend of this process (tests run several at once). */
+const liveInProcess = new Set<string>();
 const LOG_FILE_MAX = 8 * 1024 * 1024;
 
 class LocalBackendImpl implements LocalBackend {
@@ -180,6 +183,12 @@ class LocalBackendImpl implements LocalBackend {
   private async reapOrphans(): Promise<void> {
     for (const id of await readdir(this.runRoot).catch(() => [] as string[])) {
       const dir = join(this.runRoot, id);
+      const owner = Number((await readFile(join(dir, 'owner'), 'utf8').catch(() => '')).trim());
+      if (liveInProcess.has(id) || (owner > 0 && owner !== process.pid && alive(owner))) {
+        // Another live backend uses this data dir (not supported, but never kill what it runs).
+        this.logger.warn(`instance ${id} in ${this.runRoot} belongs to live process ${owner}; leaving it alone`);
+        continue;
+      }
       const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
       if (pid > 0) {
         const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
@@ -498,6 +507,7 @@ class LocalBackendImpl implements LocalBackend {
     };
     fn.instances.set(id, inst);
     this.all.set(id, inst);
+    liveInProcess.add(id);
     inst.pending = this.prepareAndLaunch(inst).catch((e) => {
       this.logLine(fn, id, `instance failed to start: ${(e as Error).message}`);
       this.logger.error(`instance ${id} failed to start: ${(e as Error).message}`);
@@ -524,6 +534,7 @@ class LocalBackendImpl implements LocalBackend {
     await mkdir(join(inst.runDir, 'tmp'), { recursive: true, mode: 0o755 });
     await chmod(join(inst.runDir, 'tmp'), 0o1777);
     await mkdir(join(inst.runDir, 'secrets'), { recursive: true, mode: 0o700 });
+    await writeFile(join(inst.runDir, 'owner'), `${process.pid}\n`);
     if (this.iso.cgroups.version !== 'none') {
       inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, {
         ...inst.limits,
@@ -745,6 +756,7 @@ class LocalBackendImpl implements LocalBackend {
       await rm(inst.runDir, { recursive: true, force: true }).catch(() => undefined);
       inst.fn.instances.delete(inst.id);
       this.all.delete(inst.id);
+      liveInProcess.delete(inst.id);
       if (inst.url) this.emit('deleted', inst);
       this.reconcile(inst.fn);
       this.scheduleImageGc();
@@ -790,6 +802,15 @@ function key(namespace: string, name: string): string {
 /** clean copies a deployment without undefined fields, so what is stored is what the user sent. */
 function clean(fd: Spec): Spec {
   return JSON.parse(JSON.stringify(fd)) as Spec;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

@@ -6,7 +6,6 @@
  * find their secrets in a per-instance directory named by env HYPERFAAS_SECRETS_DIR and secret_mount_path.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
@@ -209,14 +208,4 @@ export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]
   if (spec.mountNamespace) return { command: 'unshare', args: ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script], cwd };
   if (spec.cgroupProcs.length > 0 || spec.user) return { command: '/bin/sh', args: ['-c', script], cwd };
   return { command: spec.node, args: [spec.watchdogMain], cwd };
-}
-
-/** secretsFallbackOnly reports whether instances need HYPERFAAS_SECRETS_DIR to find secrets. */
-export function secretsFallbackOnly(iso: Isolation): boolean {
-  return !iso.mountNamespace;
-}
-
-/** hasCommand reports whether an executable exists at one of the usual places. */
-export function hasCommand(name: string): boolean {
-  return ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].some((d) => existsSync(`${d}/${name}`));
 }
