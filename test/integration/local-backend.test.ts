@@ -7,12 +7,13 @@ import { expect } from 'chai';
 import { pbkdf2Sync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
+import { cp, readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createLocalBackend, readLocalConfig, type LocalBackend } from '../../src/backends/local/index.js';
 import type { InstanceEvent } from '../../src/backends/backend.js';
 import { silentLogger } from '../../src/logger.js';
+import { repoRoot } from '../../src/paths.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually } from '../contract/backend.contract.js';
 
@@ -357,5 +358,49 @@ describe('local backend without isolation (HYPERFAAS_ISOLATION=none, as on a hos
     }
     expect(await pidsOf(id, 'index.js')).to.deep.equal(before);
     expect(b.instances(NS, 'echo').map((i) => i.id)).to.deep.equal([id]);
+  });
+});
+
+describe('local backend with a function that crashes at start', function () {
+  this.timeout(120_000);
+  let root: string;
+  let b: LocalBackend;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'hf-local-crash-'));
+    // A copy of the echo example whose handler throws as it loads: the function process dies, so does the instance.
+    await cp(join(repoRoot, 'stack-templates/examples/build/echo'), join(root, 'images/broken'), { recursive: true });
+    await writeFile(join(root, 'images/broken/function/handler.js'), "throw new Error('boom at load');\n");
+    b = await createLocalBackend(
+      readLocalConfig({
+        HYPERFAAS_DATA: join(root, 'data'),
+        HYPERFAAS_IMAGE_PATH: join(root, 'images'),
+        HYPERFAAS_RESTART_BACKOFF_MIN: '100ms',
+        HYPERFAAS_RESTART_BACKOFF_MAX: '400ms',
+      }),
+      silentLogger(),
+    );
+  });
+  after(async () => {
+    await b?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('restarts it with exponential back-off up to the maximum, never ready, the cause in its logs', async () => {
+    await b.deploy({ service: 'broken', image: 'acme/broken:1', namespace: NS });
+    const texts = async () => {
+      const out: string[] = [];
+      for await (const m of b.logs({ name: 'broken', namespace: NS, tail: -1, follow: false }, new AbortController().signal)) out.push(m.text);
+      return out;
+    };
+    const delays = await eventually(async () => {
+      const d = (await texts()).map((t) => /instance crashed .* in (\d+) ms/.exec(t)?.[1]).filter((x): x is string => !!x).map(Number);
+      expect(d.length).to.be.at.least(4);
+      return d;
+    }, 60_000, 200);
+    expect(delays.slice(0, 4)).to.deep.equal([100, 200, 400, 400]);
+    expect((await texts()).some((t) => t.includes('boom at load'))).to.equal(true);
+    expect((await b.get(NS, 'broken')).availableReplicas).to.equal(0);
+    expect(b.instances(NS, 'broken')).to.have.length(1);
   });
 });

@@ -658,8 +658,9 @@ class LocalBackendImpl implements LocalBackend {
     inst.ready = false;
     if (inst.stopping || this.closed) return;
     const how = signal ? `signal ${signal}` : `code ${code}`;
-    // The back-off starts over once an instance has stayed up for a while (like a pod's restart back-off).
-    if (Date.now() - inst.launchedAt > 2 * this.cfg.restartBackoffMaxMs) inst.restarts = 0;
+    // The back-off starts over once an instance has been ready and stayed up for a while (like a pod's); one that
+    // never became ready keeps backing off however slowly it fails.
+    if (inst.readyThisLaunch && Date.now() - inst.launchedAt > 2 * this.cfg.restartBackoffMaxMs) inst.restarts = 0;
     const delay = restartDelayMs(inst.restarts, this.cfg.restartBackoffMinMs, this.cfg.restartBackoffMaxMs);
     inst.restarts++;
     this.logLine(inst.fn, inst.id, `instance crashed (exited with ${how}); restart ${inst.restarts} in ${delay} ms`);
