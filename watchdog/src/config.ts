@@ -40,6 +40,8 @@ export interface WatchdogConfig {
   readonly logCallId: boolean;
   readonly readyPath: string;
   readonly bufferHttp: boolean;
+  /** upstreamClient picks the http-mode client: "fast" (the watchdog's own pooled HTTP/1.1 client) or "node" (node:http). */
+  readonly upstreamClient: 'fast' | 'node';
   readonly contentType: string;
   readonly suppressLock: boolean;
   readonly staticPath: string;
@@ -67,6 +69,22 @@ export interface WatchdogConfig {
   /** cpuLimit (cores) and memoryLimit (bytes) apply when no cgroup limit can be read (0 = none). */
   readonly cpuLimit: number;
   readonly memoryLimit: number;
+  /** natsUrl connects the ICS to the global scheduler (NATS_URL): load reports, bounce-back, control. "" = none. */
+  readonly natsUrl: string;
+  /** runtime names the runtime whose generic slot this instance offers (HYPERFAAS_RUNTIME, default node). */
+  readonly runtime: string;
+  /**
+   * overflow is what happens to a request its slot cannot take: "429" answers at once like of-watchdog; "queue"
+   * bounces it to the GS (when NATS is up) or parks it here until a slot frees (hyperfaas_overflow; default queue
+   * when running under HyperFaaS, i.e. with HYPERFAAS_INSTANCE_ID or NATS_URL set, else 429).
+   */
+  readonly overflow: '429' | 'queue';
+  /** maxBounces bounds how often one request is bounced in its life (hyperfaas_max_bounces, default 2). */
+  readonly maxBounces: number;
+  /** queueDepth bounds the requests parked per slot (hyperfaas_queue_depth, default 1000). */
+  readonly queueDepth: number;
+  /** reportIntervalMs is the period of load reports (hyperfaas_report_interval, default 250ms). */
+  readonly reportIntervalMs: number;
 }
 
 /** ConfigError names the key, the value given and what is allowed. */
@@ -149,6 +167,13 @@ function bool(env: Env, keys: string[], def: boolean): boolean {
   throw new ConfigError(got[0], got[1], 'true, false, 1 or 0');
 }
 
+function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], def: T): T {
+  const got = pick(env, key);
+  if (!got) return def;
+  if (!(allowed as readonly string[]).includes(got[1])) throw new ConfigError(key, got[1], allowed.join(' or '));
+  return got[1] as T;
+}
+
 /** bytes reads a memory size: plain bytes or a Kubernetes quantity such as 128Mi, 1Gi, 500M. */
 function bytes(env: Env, key: string): number {
   const got = pick(env, key);
@@ -209,6 +234,7 @@ export function readConfig(env: Env): WatchdogConfig {
     logCallId: bool(env, ['log_callid'], false),
     readyPath: env.ready_path ?? '',
     bufferHttp: bool(env, ['buffer_http', 'http_buffer_req_body'], false),
+    upstreamClient: oneOf(env, 'upstream_client', ['fast', 'node'] as const, 'fast'),
     contentType: pick(env, 'content_type')?.[1] ?? 'application/octet-stream',
     suppressLock: bool(env, ['suppress_lock'], false),
     staticPath: pick(env, 'static_path')?.[1] ?? '/home/app/public',
@@ -228,6 +254,12 @@ export function readConfig(env: Env): WatchdogConfig {
     loadIntervalMs: duration(env, ['load_interval'], 1000, 10),
     cpuLimit: num(env, ['cpu_limit'], 0, 0, 4096),
     memoryLimit: bytes(env, 'memory_limit'),
+    natsUrl: env.HYPERFAAS_NATS_URL || env.NATS_URL || '',
+    runtime: env.HYPERFAAS_RUNTIME || 'node',
+    overflow: oneOf(env, 'hyperfaas_overflow', ['429', 'queue'] as const, env.HYPERFAAS_INSTANCE_ID || env.HYPERFAAS_NATS_URL || env.NATS_URL ? 'queue' : '429'),
+    maxBounces: int(env, ['hyperfaas_max_bounces'], 2, 0, 100),
+    queueDepth: int(env, ['hyperfaas_queue_depth'], 1000, 0, 1_000_000),
+    reportIntervalMs: duration(env, ['hyperfaas_report_interval'], 250, 10),
   };
   if (cfg.logBufferSize === 0) throw new ConfigError('log_buffer_size', env.log_buffer_size!, '-1 or an integer >= 1');
   return Object.freeze(cfg);

@@ -17,9 +17,13 @@ import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource 
 import { log, pipeLogs } from './logs.js';
 import { createMetrics, type WatchdogMetrics } from './metrics.js';
 import { headers as H, type ControlReply, type ControlRequest, type LoadReport, type Watermark } from './protocol.js';
-import { SlotTable, type Slot } from './slots.js';
+import { SlotTable, type Slot, type Ticket } from './slots.js';
+import { Counter } from 'prom-client';
+import { admit, WaitQueue } from './ics/admission.js';
+import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js';
 import { watermarkOf } from './watermark.js';
 import { GuestWorker, startUpstream, waitForTcp } from './workers.js';
+import { UpstreamPool, type BodyKind, type Call, type ResponseHandlers } from './upstream-client.js';
 
 /** WatchdogOptions are what the process entry adds to the config. */
 export interface WatchdogOptions {
@@ -35,6 +39,8 @@ interface Target {
   port: number;
   prefix: string;
   agent: Agent;
+  /** pool is the fast client (upstream_client=fast, the default); without it node:http's agent is used. */
+  pool?: UpstreamPool;
 }
 
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
@@ -66,6 +72,15 @@ function isLoopback(addr: string | undefined): boolean {
 export function controlAllowed(remote: string | undefined, tokenHeader: string | string[] | undefined, token: string): boolean {
   return isLoopback(remote) || (token !== '' && tokenHeader === token);
 }
+
+/** Bouncer hands a request to the global scheduler (the NATS link implements it); it throws when it cannot. */
+export interface Bouncer {
+  readonly connected: boolean;
+  bounce(meta: BounceMeta, headers: HttpHeaders, body: Uint8Array, timeoutMs: number): Promise<{ reply: BounceReply; body: Uint8Array }>;
+}
+
+/** bounceBodyLimit: bodies above this stay here (queued) rather than travel through NATS (1 MiB payload limit). */
+const bounceBodyLimit = 768 * 1024;
 
 /** Watchdog runs one instance: start() listens, shutdown() drains, control() changes slots. */
 export class Watchdog {
@@ -100,6 +115,9 @@ export class Watchdog {
   private sampler: NodeJS.Timeout | undefined;
   private source: UsageSource | undefined;
   private lastUsage: { u: Usage; at: number } | undefined;
+  private link: Bouncer | undefined;
+  private readonly queues: Record<'home' | 'guest', WaitQueue> = { home: new WaitQueue(), guest: new WaitQueue() };
+  private overflowCounter: Counter<'outcome'> | undefined;
 
   constructor(config: WatchdogConfig, opts: WatchdogOptions) {
     this.config = config;
@@ -111,6 +129,12 @@ export class Watchdog {
       this.guestEnabled ? { capacity: config.guest.capacity, state: 'down' } : undefined,
     );
     this.metrics = createMetrics(() => this.report());
+    this.overflowCounter = new Counter({
+      name: 'hyperfaas_ics_overflow_total',
+      help: 'Requests a slot could not take at once, by what became of them (bounced, bounce_failed, queued, queue_timeout, rejected)',
+      labelNames: ['outcome'],
+      registers: [this.metrics.registry],
+    });
     if (config.mode === 'http') {
       const u = new URL(config.upstreamURL);
       this.homeTarget = {
@@ -119,6 +143,7 @@ export class Watchdog {
         prefix: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
         agent: new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
       };
+      if (config.upstreamClient === 'fast') this.homeTarget.pool = new UpstreamPool(this.homeTarget.host, this.homeTarget.port);
     }
   }
 
@@ -202,8 +227,13 @@ export class Watchdog {
     if (this.sampler) clearInterval(this.sampler);
     this.guest?.stop();
     await this.stopProcess(this.upstream);
-    this.homeTarget?.agent.destroy();
-    this.guestTarget?.agent.destroy();
+    this.destroyTarget(this.homeTarget);
+    this.destroyTarget(this.guestTarget);
+  }
+
+  private destroyTarget(t: Target | undefined): void {
+    t?.agent.destroy();
+    t?.pool?.destroy();
   }
 
   private async stopProcess(child: ChildProcess | undefined): Promise<void> {
@@ -227,21 +257,28 @@ export class Watchdog {
     g.child.on('exit', (code, signal) => {
       if (this.guest !== g || this.stopping) return;
       log(`Guest runtime exited (${signal ?? code}); forking a new generic runtime`);
-      this.guestTarget?.agent.destroy();
+      this.destroyTarget(this.guestTarget);
       this.guestTarget = undefined;
       setTimeout(() => this.forkGuest(), 100).unref();
     });
     g.started.then(
       (port) => {
         if (this.guest !== g) return;
-        this.guestTarget?.agent.destroy();
+        this.destroyTarget(this.guestTarget);
         const target: Target = { host: '127.0.0.1', port, prefix: '', agent: new Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' }) };
+        if (this.config.upstreamClient === 'fast') target.pool = new UpstreamPool(target.host, port);
         this.guestTarget = target;
         slot.state = 'generic';
         // Open one pooled connection now (the generic runtime answers 503) so the first guest request reuses it.
-        request({ host: target.host, port, path: '/_/hyperfaas/warm', agent: target.agent }, (r) => r.resume())
-          .on('error', () => undefined)
-          .end();
+        if (target.pool) {
+          target.pool
+            .request('GET', '/_/hyperfaas/warm', ['Host', `127.0.0.1:${port}`], 'none', { onHead: () => undefined, onData: () => true, onEnd: () => undefined, onError: () => undefined })
+            .end();
+        } else {
+          request({ host: target.host, port, path: '/_/hyperfaas/warm', agent: target.agent }, (r) => r.resume())
+            .on('error', () => undefined)
+            .end();
+        }
       },
       (err: Error) => log(`Guest runtime failed to start: ${err.message}`),
     );
@@ -288,7 +325,7 @@ export class Watchdog {
       const exited = new Promise((r) => (g.child.exitCode !== null || g.child.signalCode !== null ? r(null) : g.child.once('exit', r)));
       g.stop();
       await exited;
-      this.guestTarget?.agent.destroy();
+      this.destroyTarget(this.guestTarget);
       this.guestTarget = undefined;
       this.forkGuest();
       await this.guest!.started.catch(() => undefined);
@@ -379,6 +416,11 @@ export class Watchdog {
     }
   }
 
+  /** attachLink connects the ICS to the global scheduler for bounce-back. */
+  attachLink(link: Bouncer): void {
+    this.link = link;
+  }
+
   /** report is the instance's current LoadReport. */
   report(): LoadReport {
     const c = this.config;
@@ -390,7 +432,7 @@ export class Watchdog {
       function: c.functionName,
       namespace: c.namespace,
       url: c.advertiseURL || `http://127.0.0.1:${this.port}`,
-      runtime: 'node',
+      runtime: c.runtime,
       seq: ++this.seq,
       at: Date.now(),
       slots,
@@ -398,6 +440,7 @@ export class Watchdog {
       memory,
       watermark: watermarkOf({ slots, cpu, memory }, { low: c.watermarkLow, high: c.watermarkHigh }),
       draining: this.draining,
+      queued: this.queues.home.length + this.queues.guest.length,
     };
   }
 
@@ -425,8 +468,14 @@ export class Watchdog {
       internalError(res, 404, `function ${fn} is not served by this instance`, 'hyperfaas');
       return;
     }
-    const ticket = this.slots.acquire(slot);
+    const hf = this.config.overflow === 'queue';
+    // Under HyperFaaS a request waits its turn behind parked ones, and over the high watermark it is bounced first.
+    const ticket =
+      hf && (this.queues[slot.kind].length > 0 || (this.lastWatermark === 'high' && this.mayBounce(req, slot)))
+        ? null
+        : this.slots.acquire(slot);
     if (!ticket) {
+      if (hf && slot.state === 'serving') return void this.overflow(req, res, slot, start);
       if (this.slots.full(slot)) {
         res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
         res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
@@ -436,9 +485,102 @@ export class Watchdog {
       this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
       return;
     }
+    this.run(req, res, slot, ticket, start);
+  }
+
+  /** mayBounce: a GS is reachable, the request has bounces left, and its body fits in one NATS message. */
+  private mayBounce(req: IncomingMessage, slot: Slot): boolean {
+    if (!this.link?.connected || (this.config.mode !== 'http' && slot.kind !== 'guest')) return false;
+    if ((Number(req.headers[H.bounces]) || 0) >= this.config.maxBounces) return false;
+    if (req.headers['transfer-encoding'] !== undefined) return false;
+    return Number(req.headers['content-length'] ?? 0) <= bounceBodyLimit;
+  }
+
+  /**
+   * overflow handles a request its slot cannot take now (ics/admission.ts): bounce it to the GS, which runs it
+   * elsewhere and answers through us (the caller never sees the bounce), or park it until a slot frees.
+   */
+  private async overflow(req: IncomingMessage, res: ServerResponse, slot: Slot, start: bigint): Promise<void> {
+    const q = this.queues[slot.kind];
+    const bounces = Number(req.headers[H.bounces]) || 0;
+    const decision = admit({
+      slotFree: false,
+      watermark: this.lastWatermark,
+      bounces,
+      maxBounces: this.config.maxBounces,
+      canBounce: this.mayBounce(req, slot),
+      queueLength: q.length,
+      maxQueue: this.config.queueDepth,
+    });
+    let body: Buffer | undefined;
+    if (decision === 'bounce') {
+      try {
+        body = noBody(req) ? Buffer.alloc(0) : await readBody(req);
+      } catch {
+        return; // the client went away
+      }
+      const url = req.url ?? '/';
+      const qi = url.indexOf('?');
+      try {
+        const out = await this.link!.bounce(
+          {
+            fn: slot.function || `${this.config.functionName}.${this.config.namespace}`,
+            method: req.method ?? 'GET',
+            path: qi < 0 ? url : url.slice(0, qi),
+            query: qi < 0 ? '' : url.slice(qi + 1),
+            from: this.config.instanceId,
+            bounces: bounces + 1,
+          },
+          req.headers,
+          body,
+          this.config.writeTimeoutMs,
+        );
+        this.overflowCounter?.inc({ outcome: 'bounced' });
+        if (res.destroyed) return;
+        res.writeHead(out.reply.status, { ...out.reply.headers, [H.route]: 'bounced', 'Content-Length': String(out.body.length) });
+        res.end(out.body);
+        this.metrics.observe(out.reply.status, req.method ?? 'GET', Number(process.hrtime.bigint() - start) / 1e9);
+        return;
+      } catch {
+        // No GS could take it (NATS down, nothing free elsewhere): keep it here.
+        this.overflowCounter?.inc({ outcome: 'bounce_failed' });
+      }
+    } else if (decision === 'reject') {
+      this.overflowCounter?.inc({ outcome: 'rejected' });
+      res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
+      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
+      this.metrics.observe(429, req.method ?? 'GET', 0);
+      return;
+    }
+    this.overflowCounter?.inc({ outcome: 'queued' });
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
+    const deadline = Date.now() + this.config.writeTimeoutMs;
+    for (;;) {
+      // Someone may have freed a slot between the admission and now.
+      const ticket = this.slots.acquire(slot);
+      if (ticket) {
+        res.off('close', onClose);
+        res.setHeader(H.route, 'queued');
+        return this.run(req, res, slot, ticket, start, body);
+      }
+      if (!(await q.wait(deadline - Date.now(), gone.signal))) {
+        if (!gone.signal.aborted) {
+          this.overflowCounter?.inc({ outcome: 'queue_timeout' });
+          internalError(res, 503, `no ${slot.kind} slot became free within ${this.config.writeTimeoutMs} ms`, 'hyperfaas');
+        }
+        return;
+      }
+    }
+  }
+
+  /** run serves an admitted request in its slot; body is set when it was already read (a failed bounce). */
+  private run(req: IncomingMessage, res: ServerResponse, slot: Slot, ticket: Ticket, start: bigint, body?: Buffer): void {
     if (slot.capacity > 0) this.slotMoved(slot);
     res.once('close', () => {
       ticket.release();
+      this.queues[slot.kind].wake();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       this.metrics.observe(res.statusCode, req.method ?? 'GET', seconds);
       if (slot.capacity > 0) this.slotMoved(slot);
@@ -457,7 +599,7 @@ export class Watchdog {
       const t = this.guestTarget;
       if (!t) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
       res.setHeader(H.slot, 'guest');
-      return this.proxy(req, res, t, timeoutMs, start);
+      return this.proxy(req, res, t, timeoutMs, start, body);
     }
     switch (this.config.mode) {
       case 'http':
@@ -467,11 +609,11 @@ export class Watchdog {
           const t = timeoutMs > 0 ? setTimeout(() => ((expired = true), gatewayTimeout(res, start, timeoutMs)), timeoutMs) : undefined;
           void this.upstreamWait!.then(() => {
             if (t) clearTimeout(t);
-            if (!expired && !res.destroyed) this.proxy(req, res, this.homeTarget!, timeoutMs - Number(process.hrtime.bigint() - start) / 1e6, start);
+            if (!expired && !res.destroyed) this.proxy(req, res, this.homeTarget!, timeoutMs - Number(process.hrtime.bigint() - start) / 1e6, start, body);
           });
           return;
         }
-        return this.proxy(req, res, this.homeTarget!, timeoutMs, start);
+        return this.proxy(req, res, this.homeTarget!, timeoutMs, start, body);
       case 'streaming':
         return this.fork(req, res, timeoutMs, start, true);
       case 'serializing':
@@ -488,6 +630,94 @@ export class Watchdog {
       req.on('end', () => this.proxy(req, res, t, timeoutMs, start, Buffer.concat(chunks)));
       return;
     }
+    if (!t.pool) return this.proxyNode(req, res, t, timeoutMs, start, body);
+    // Raw header pairs go to the upstream as they came, less the hop-by-hop ones about the client's connection.
+    const raw = req.rawHeaders;
+    const headers: string[] = [];
+    let host = false;
+    let kind: BodyKind = 'none';
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i]!;
+      const lk = k.length >= 4 && k.length <= 17 ? k.toLowerCase() : '';
+      if (lk === 'connection' || lk === 'keep-alive' || lk === 'proxy-connection') continue;
+      if (lk === 'transfer-encoding' || lk === 'content-length') {
+        if (body !== undefined) continue;
+        if (lk === 'transfer-encoding') kind = 'chunked';
+        else if (kind === 'none' && raw[i + 1] !== '0') kind = 'length';
+      }
+      if (lk === 'host') host = true;
+      headers.push(k, raw[i + 1]!);
+    }
+    if (!host) headers.push('Host', `${t.host}:${t.port}`);
+    if (body !== undefined) {
+      headers.push('Content-Length', String(body.length));
+      kind = body.length > 0 ? 'length' : 'none';
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let call: Call | undefined;
+    const h: ResponseHandlers = {
+      onHead: (status, reason, rawRes) => {
+        const out: string[] = [];
+        for (let i = 0; i < rawRes.length; i += 2) {
+          const k = rawRes[i]!;
+          if (k.length > 17 || !hopByHop.has(k.toLowerCase())) out.push(k, rawRes[i + 1]!);
+          else if (this.config.logCallId && k.toLowerCase() === 'content-length') (res as ServerResponse & { upstreamLength?: string }).upstreamLength = rawRes[i + 1];
+        }
+        out.push('X-Duration-Seconds', secondsSince(start));
+        res.writeHead(status, reason, out);
+      },
+      onData: (chunk) => {
+        if (res.write(chunk)) return true;
+        res.once('drain', () => call?.resume());
+        return false;
+      },
+      onEnd: () => {
+        if (timer) clearTimeout(timer);
+        res.end();
+      },
+      onError: (err) => {
+        if (timer) clearTimeout(timer);
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (res.writableEnded) return;
+        log(`Upstream HTTP request error: ${err.message}`);
+        res.writeHead(500, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
+        res.end(`Can't reach service for: ${this.config.functionName || 'function'}.\n`);
+      },
+    };
+    call = t.pool.request(req.method ?? 'GET', t.prefix + (req.url ?? '/'), headers, kind, h);
+    const c = call;
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        c.abort();
+        gatewayTimeout(res, start, timeoutMs);
+      }, timeoutMs);
+    }
+    res.on('close', () => {
+      if (!res.writableFinished) c.abort();
+      if (timer) clearTimeout(timer);
+    });
+    if (body !== undefined) {
+      if (body.length > 0) c.write(body);
+      c.end();
+    } else if (kind === 'none') {
+      req.resume();
+    } else {
+      req.on('data', (chunk: Buffer) => {
+        if (!c.write(chunk)) {
+          req.pause();
+          c.onDrain(() => req.resume());
+        }
+      });
+      req.on('end', () => c.end());
+    }
+  }
+
+  /** proxyNode is the same hop through node:http's ClientRequest (upstream_client=node). */
+  private proxyNode(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
     // Raw header pairs go to the upstream as they came (an array skips per-header validation in node:http),
     // less the hop-by-hop ones that describe the client's connection.
     const raw = req.rawHeaders;
@@ -521,9 +751,16 @@ export class Watchdog {
       out.push('X-Duration-Seconds', secondsSince(start));
       if (this.config.logCallId) (res as ServerResponse & { upstreamLength?: string }).upstreamLength = ur.headers['content-length'];
       res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
-      ur.pipe(res);
+      // A hand-rolled pipe: three listeners instead of pipe()'s seven, with the same back-pressure.
+      ur.on('data', (chunk: Buffer) => {
+        if (!res.write(chunk)) {
+          ur.pause();
+          res.once('drain', () => ur.resume());
+        }
+      });
       ur.on('end', () => {
         if (timer) clearTimeout(timer);
+        res.end();
       });
       ur.on('error', () => res.destroy());
     });
@@ -756,6 +993,18 @@ function gatewayTimeout(res: ServerResponse, start: bigint, timeoutMs: number): 
   }
   res.writeHead(504, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
   res.end(`Function exceeded the timeout of ${timeoutMs / 1000}s\n`);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('client closed the request'));
+    });
+  });
 }
 
 function noBody(req: IncomingMessage): boolean {

@@ -17,11 +17,11 @@ function send(url: string, opts: { method?: string; headers?: Record<string, str
   });
 }
 
-describe('watchdog http mode (real upstream process)', function () {
+for (const client of ['fast', 'node']) describe(`watchdog http mode, upstream_client=${client} (real upstream process)`, function () {
   this.timeout(30_000);
   let wd: Running;
   before(async () => {
-    wd = await startWatchdog(await httpUpstreamEnv({ max_inflight: '2', HYPERFAAS_FUNCTION: 'echo.openfaas-fn', exec_timeout: '3s' }));
+    wd = await startWatchdog(await httpUpstreamEnv({ max_inflight: '2', HYPERFAAS_FUNCTION: 'echo.openfaas-fn', exec_timeout: '3s', upstream_client: client }));
   });
   after(async () => wd?.stop());
 
@@ -66,6 +66,29 @@ describe('watchdog http mode (real upstream process)', function () {
       setTimeout(() => req.end('part2'), 30);
     });
     expect((JSON.parse(r) as { body: string }).body).to.equal('part1-part2');
+  });
+
+  it('answers HEAD and 204 without a body and keeps the connection usable', async () => {
+    const head = await send(`${wd.url}/`, { method: 'HEAD' });
+    expect(head.status).to.equal(200);
+    expect(head.body).to.equal('');
+    const empty = await send(`${wd.url}/status?code=204`);
+    expect(empty.status).to.equal(204);
+    expect((await send(`${wd.url}/status?code=200`)).body).to.equal('status');
+  });
+
+  it('carries a 1 MiB body both ways', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    const r = await send(`${wd.url}/`, { method: 'POST', body: big, headers: { 'content-type': 'text/plain' } });
+    expect(r.status).to.equal(200);
+    expect((JSON.parse(r.body) as { body: string }).body.length).to.equal(big.length);
+  });
+
+  it('serves many concurrent requests over pooled connections', async () => {
+    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => send(`${wd.url}/item/${i}`)));
+    expect(rs.every((r) => r.status === 200 || r.status === 429)).to.equal(true);
+    const ok = rs.filter((r) => r.status === 200).map((r) => (JSON.parse(r.body) as { path: string }).path);
+    for (const p of ok) expect(p).to.match(/^\/item\/\d+$/);
   });
 
   it('passes upstream status codes and headers through', async () => {
