@@ -255,7 +255,9 @@ export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput
 
   // ---- scale from zero: a request for a function at 0 replicas.
   if (input.replicas === 0) {
-    if (demand.arrivalRate > 0 || demand.queued > 0) {
+    // At zero replicas every new request waits (queued) for an instance. Arrivals alone are not enough: they may
+    // predate a deliberate scale to zero (faas-cli scale --replicas 0 right after a call) and must not undo it.
+    if (demand.queued > 0) {
       actions.push({ kind: 'scaleTo', replicas: floor });
       // A warm generic slot elsewhere serves in milliseconds while the instance cold-starts (phase 2 at once).
       const est = estimateDemand(input, Object.keys(next.borrowed).length);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, readConfig } from './config.js';
 import { log } from './logs.js';
 import { Watchdog } from './watchdog.js';
+import { NatsLink } from './ics/nats-link.js';
 
 /** findRuntime locates the Node runtime shipped with the watchdog: <pkg>/runtime/node/server.js above this file. */
 export function findRuntime(from = dirname(fileURLToPath(import.meta.url))): string {
@@ -36,13 +37,32 @@ async function main(): Promise<void> {
   // The function's own children find the runtime through this variable (the node20 template's index.js reads it).
   if (runtime && !process.env.HYPERFAAS_NODE_RUNTIME) process.env.HYPERFAAS_NODE_RUNTIME = runtime;
   const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '' });
+  // Under HyperFaaS the ICS talks to the global scheduler over NATS; without it the watchdog works alone.
+  const link = cfg.natsUrl
+    ? new NatsLink({
+        url: cfg.natsUrl,
+        instanceId: cfg.instanceId,
+        namespace: cfg.namespace,
+        fn: cfg.functionName || 'unknown',
+        reportEveryMs: cfg.reportIntervalMs,
+        log,
+        hooks: { snapshot: () => wd.report(), control: (r) => wd.control(r) },
+      })
+    : undefined;
+  if (link) {
+    wd.attachLink(link);
+    wd.onWatermark = () => link.reportNow();
+    link.start();
+  }
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log(`SIGTERM received.. shutting down server in ${cfg.healthcheckIntervalMs / 1000}s (${sig})`);
+    const closeLink = () => link?.close().catch(() => undefined);
     wd.shutdown().then(
-      () => {
+      async () => {
+        await closeLink();
         log('Exiting.');
         process.exit(0);
       },
