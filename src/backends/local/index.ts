@@ -15,7 +15,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/
 import { get as httpGet } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../logger.js';
-import { watchdogMain } from '../../paths.js';
+import { repoRoot, watchdogMain } from '../../paths.js';
 import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import {
   BackendError,
@@ -24,11 +24,20 @@ import {
   type InstanceEvent,
   type ResourceLimits,
   type SecretInfo,
+  type CodeRef,
 } from '../backend.js';
 import { Cgroup } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
 import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
-import { buildLaunch, detectIsolation, noIsolation, SECRETS_MOUNT, type Isolation, type IsolationSummary } from './isolation.js';
+import {
+  buildLaunch,
+  detectIsolation,
+  noIsolation,
+  SECRETS_MOUNT,
+  withoutUserUnlessReadable,
+  type Isolation,
+  type IsolationSummary,
+} from './isolation.js';
 import { LineSplitter, LogBuffer, toLogMessage } from './logs.js';
 import { allocatePorts, PortAllocator } from './ports.js';
 import { limitsOf, minReplicas, restartDelayMs, RUNTIME_LABEL, toFunctionStatus } from './status.js';
@@ -290,6 +299,12 @@ class LocalBackendImpl implements LocalBackend {
 
   async get(namespace: string, name: string): Promise<FunctionStatus> {
     return this.status(this.mustGet(namespace, name));
+  }
+
+  /** codeRef hands a guest slot the function's prepared directory (template layout); fork-mode images have none. */
+  async codeRef(namespace: string, name: string): Promise<CodeRef | undefined> {
+    const fn = this.mustGet(namespace, name);
+    return fn.image?.kind === 'directory' ? { kind: 'dir', path: fn.image.dir } : undefined;
   }
 
   async list(namespace: string): Promise<FunctionStatus[]> {
@@ -858,8 +873,12 @@ function probe(url: string, timeoutMs: number): Promise<boolean> {
  */
 export async function createLocalBackend(cfg: LocalBackendConfig, logger: Logger, opts: LocalBackendOptions = {}): Promise<LocalBackend> {
   const log = logger.child({ component: 'local-backend' });
-  const iso = opts.isolation ?? (await detectIsolation(cfg, log));
-  const b = new LocalBackendImpl(cfg, log, iso, opts.watchdogMain ?? watchdogMain, opts.install);
+  const main = opts.watchdogMain ?? watchdogMain;
+  let iso = opts.isolation ?? (await detectIsolation(cfg, log));
+  const before = iso.user;
+  iso = withoutUserUnlessReadable(iso, [main, join(repoRoot, 'node_modules')]);
+  if (before && !iso.user) log.warn(iso.summary.notes[iso.summary.notes.length - 1]!);
+  const b = new LocalBackendImpl(cfg, log, iso, main, opts.install);
   await b.init();
   return b;
 }

@@ -6,7 +6,9 @@
  * find their secrets in a per-instance directory named by env HYPERFAAS_SECRETS_DIR and secret_mount_path.
  */
 import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
 import { detectCgroups, type CgroupController, type CgroupSupport } from './cgroup.js';
@@ -208,4 +210,38 @@ export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]
   if (spec.mountNamespace) return { command: 'unshare', args: ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script], cwd };
   if (spec.cgroupProcs.length > 0 || spec.user) return { command: '/bin/sh', args: ['-c', script], cwd };
   return { command: spec.node, args: [spec.watchdogMain], cwd };
+}
+
+/**
+ * othersCanRead reports whether a user other than the owner can read path: the file readable by others and every
+ * directory above it searchable by others. The unprivileged user must reach the watchdog and its node_modules.
+ */
+export function othersCanRead(path: string): boolean {
+  try {
+    if ((statSync(path).mode & 0o004) === 0) return false;
+    for (let d = dirname(path); ; d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+      if (dirname(d) === d) return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * withoutUserUnlessReadable drops the unprivileged user when it could not read what instances run (the watchdog
+ * and its modules): instances then run as the provider's user, and the summary says why.
+ */
+export function withoutUserUnlessReadable(iso: Isolation, paths: string[]): Isolation {
+  if (!iso.user) return iso;
+  const unreadable = paths.filter((p) => !othersCanRead(p));
+  if (unreadable.length === 0) return iso;
+  const notes = [...iso.summary.notes, `user ${iso.user.name} cannot read ${unreadable.join(', ')}: instances run as the provider's user`];
+  const { user: _drop, ...summary } = iso.summary;
+  void _drop;
+  return {
+    cgroups: iso.cgroups,
+    mountNamespace: iso.mountNamespace,
+    summary: { ...summary, level: 'partial', notes },
+  };
 }

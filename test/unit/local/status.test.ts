@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { limitsOf, minReplicas, restartDelayMs, toFunctionStatus } from '../../../src/backends/local/status.js';
-import { buildLaunch, shellQuote } from '../../../src/backends/local/isolation.js';
+import { mkdir, mkdtemp, chmod, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildLaunch, noIsolation, othersCanRead, shellQuote, withoutUserUnlessReadable } from '../../../src/backends/local/isolation.js';
 
 describe('local backend status mapping', () => {
   it('fills every field a client relies on, with faas_function added and nothing invented', () => {
@@ -85,5 +88,44 @@ describe('local backend launch command', () => {
 
   it('quotes single quotes for the shell', () => {
     expect(shellQuote("it's")).to.equal(`'it'\\''s'`);
+  });
+});
+
+describe('local backend run-as user', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hf-read-'));
+    await chmod(dir, 0o755);
+    await mkdir(join(dir, 'open'), { mode: 0o755 });
+    await writeFile(join(dir, 'open', 'main.js'), '', { mode: 0o644 });
+    await mkdir(join(dir, 'closed'), { mode: 0o700 });
+    await writeFile(join(dir, 'closed', 'main.js'), '', { mode: 0o644 });
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sees a file others can reach and read', () => {
+    expect(othersCanRead(join(dir, 'open', 'main.js'))).to.equal(true);
+  });
+
+  it('refuses a file behind a directory others cannot search', () => {
+    expect(othersCanRead(join(dir, 'closed', 'main.js'))).to.equal(false);
+  });
+
+  it('refuses a missing file', () => {
+    expect(othersCanRead(join(dir, 'nope.js'))).to.equal(false);
+  });
+
+  it('drops the user, and says why, when the watchdog is out of its reach', () => {
+    const base = noIsolation([], true);
+    const iso = { ...base, user: { name: 'app', uid: 999, gid: 999 }, summary: { ...base.summary, level: 'full' as const, user: 'app' } };
+    const kept = withoutUserUnlessReadable(iso, [join(dir, 'open', 'main.js')]);
+    expect(kept.user?.name).to.equal('app');
+    const dropped = withoutUserUnlessReadable(iso, [join(dir, 'closed', 'main.js')]);
+    expect(dropped.user).to.equal(undefined);
+    expect(dropped.summary.user).to.equal(undefined);
+    expect(dropped.summary.level).to.equal('partial');
+    expect(dropped.summary.notes.join(' ')).to.contain(join(dir, 'closed', 'main.js'));
   });
 });
