@@ -126,9 +126,10 @@ function toContainer(fd: FunctionDeployment & { namespace: string }, cfg: Manife
       { resourceName: 'cpu', restartPolicy: 'NotRequired' },
       { resourceName: 'memory', restartPolicy: 'NotRequired' },
     ],
-    // The watchdog's /_/health is up once the function has started; /_/ready also reports capacity (429 when full).
+    // Both probe /_/health, like faas-netes: /_/ready also reports capacity (429 while full), and a full instance
+    // must stay in the GS's view (its ICS bounces or queues what it cannot take) rather than drop out of it.
     livenessProbe: probe('/_/health', cfg.watchdogPort, cfg, 2),
-    readinessProbe: probe('/_/ready', cfg.watchdogPort, cfg, 0),
+    readinessProbe: probe('/_/health', cfg.watchdogPort, cfg, 0),
     securityContext: {
       readOnlyRootFilesystem: fd.readOnlyRootFilesystem === true,
       allowPrivilegeEscalation: false,

@@ -97,12 +97,12 @@ describe('kubernetes manifests: toDeployment', () => {
       check: (d) => expect(d.spec!.template.spec!.nodeSelector).to.deep.equal({ 'kubernetes.io/arch': 'amd64', disk: 'ssd' }),
     },
     {
-      name: 'probes the watchdog: liveness on /_/health, readiness on /_/ready, port 8080, every 2s with a 1s timeout',
+      name: 'probes the watchdog: liveness on /_/health, readiness on /_/health too (a full instance stays routable), port 8080, every 2s with a 1s timeout',
       fd: {},
       check: (d) => {
         const c = d.spec!.template.spec!.containers[0]!;
         expect(c.livenessProbe?.httpGet).to.deep.include({ path: '/_/health', port: 8080 });
-        expect(c.readinessProbe?.httpGet).to.deep.include({ path: '/_/ready', port: 8080 });
+        expect(c.readinessProbe?.httpGet).to.deep.include({ path: '/_/health', port: 8080 });
         for (const p of [c.livenessProbe!, c.readinessProbe!]) expect([p.periodSeconds, p.timeoutSeconds]).to.deep.equal([2, 1]);
         expect(c.ports).to.deep.equal([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
       },
