@@ -214,9 +214,13 @@ export function createHyperfaasPolicy(params: Partial<HyperfaasParams> = {}): Sc
 const phaseRank: Phase[] = ['steady', 'waiting', 'give-back', 'scale-in', 'scale-up', 'multiplex', 'scale-out', 'to-zero', 'from-zero'];
 
 /** decideHyperfaas is one tick of the policy. */
-export function decideHyperfaas(p: Readonly<HyperfaasParams>, input: PolicyInput, state: HyperfaasState): Decision<HyperfaasState> {
+export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: PolicyInput, state: HyperfaasState): Decision<HyperfaasState> {
   const { nowMs, spec, demand } = input;
   const labels = spec.labels;
+  // com.hyperfaas.ablate switches phases off per function (the A/B ablation arms share one provider).
+  const p: Readonly<HyperfaasParams> = labels.ablate?.length
+    ? { ...params, scaleUp: params.scaleUp && !labels.ablate.includes('scale-up'), multiplex: params.multiplex && !labels.ablate.includes('multiplex') }
+    : params;
   const actions: ScalingAction[] = [];
   const reasons: string[] = [];
   let phase: Phase = 'steady';

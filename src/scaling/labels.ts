@@ -3,7 +3,7 @@
  * wire format); a bad value is an error that names the label, the value and what would be accepted, so the API can
  * answer 400 with it. A missing label takes the default documented on its constant below.
  */
-import type { PolicyName, ScaleType, ScalingLabels } from './types.js';
+import type { Ablation, PolicyName, ScaleType, ScalingLabels } from './types.js';
 
 /** labelKeys are the label names this module reads. */
 export const labelKeys = {
@@ -20,6 +20,7 @@ export const labelKeys = {
   watermarkLow: 'com.hyperfaas.watermark.low',
   watermarkHigh: 'com.hyperfaas.watermark.high',
   runtime: 'com.hyperfaas.runtime',
+  ablate: 'com.hyperfaas.ablate',
 } as const;
 
 /**
@@ -54,6 +55,7 @@ export type LabelParseResult = { ok: true; labels: ScalingLabels } | { ok: false
 
 const policies: readonly PolicyName[] = ['hyperfaas', 'hpa', 'hpa-tuned', 'none'];
 const types: readonly ScaleType[] = ['rps', 'capacity', 'cpu'];
+const ablations: readonly Ablation[] = ['scale-up', 'multiplex'];
 
 /**
  * parseDurationMs reads a Go-style duration ("15m", "1h30m", "2.5s", "500ms") or a bare number of seconds ("30").
@@ -158,6 +160,14 @@ export function parseScalingLabels(labels: Record<string, string> | undefined): 
     if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(v)) {
       errors.push(`${labelKeys.runtime} = "${l[labelKeys.runtime]}": must be a runtime name such as "node" (lower-case letters, digits, . _ -)`);
     } else out.runtime = v;
+  }
+  if (has(labelKeys.ablate)) {
+    // A comma-separated list such as "scale-up" or "scale-up,multiplex"; "" or "none" switches nothing off.
+    const raw = l[labelKeys.ablate]!;
+    const items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '' && x !== 'none');
+    const bad = items.filter((x) => !ablations.includes(x as Ablation));
+    if (bad.length) errors.push(`${labelKeys.ablate} = "${raw}": must be a comma-separated list of ${ablations.join(', ')}`);
+    else if (items.length) out.ablate = [...new Set(items as Ablation[])];
   }
 
   const minOk = !errors.some((e) => e.startsWith(labelKeys.min + ' '));

@@ -43,7 +43,15 @@ export interface ScalingLabels {
   watermarkHigh: number;
   /** runtime is `com.hyperfaas.runtime`: functions of one runtime can lend each other their generic slots. */
   runtime?: string;
+  /**
+   * ablate is `com.hyperfaas.ablate`: hyperfaas phases switched off for this function, for the A/B ablation arms
+   * (performance.md §6.1: "B minus phase 1 / minus phase 2"). Absent or empty: every phase is on.
+   */
+  ablate?: Ablation[];
 }
+
+/** Ablation names a phase of the hyperfaas policy that `com.hyperfaas.ablate` can switch off. */
+export type Ablation = 'scale-up' | 'multiplex';
 
 /** FunctionSpec is what a policy knows about one function, independent of its current instances. */
 export interface FunctionSpec {
