@@ -404,3 +404,50 @@ describe('local backend with a function that crashes at start', function () {
     expect(b.instances(NS, 'broken')).to.have.length(1);
   });
 });
+
+describe('local backend out of ports', function () {
+  this.timeout(120_000);
+  let data: string;
+  let b: LocalBackend;
+
+  before(async () => {
+    data = await mkdtemp(join(tmpdir(), 'hf-local-ports-'));
+    // Room for exactly one instance (three ports), in a range no other backend uses by default.
+    const from = 40_000 + Math.floor(Math.random() * 9000);
+    b = await createLocalBackend(
+      readLocalConfig({
+        HYPERFAAS_DATA: data,
+        HYPERFAAS_PORT_RANGE: `${from}-${from + 2}`,
+        HYPERFAAS_RESTART_BACKOFF_MIN: '100ms',
+        HYPERFAAS_RESTART_BACKOFF_MAX: '400ms',
+        HYPERFAAS_HEALTH_INTERVAL: '200ms',
+      }),
+      silentLogger(),
+    );
+  });
+  after(async () => {
+    await b?.close();
+    await rm(data, { recursive: true, force: true });
+  });
+
+  it('keeps the instance it has, and retries the one it cannot place with back-off instead of spinning', async () => {
+    await b.deploy({ service: 'echo', image: 'hyperfaas/echo:latest', namespace: NS });
+    await waitReady(b, 'echo', 1);
+    await b.scale(NS, 'echo', 2);
+    const failures = async () => {
+      let n = 0;
+      for await (const m of b.logs({ name: 'echo', namespace: NS, tail: -1, follow: false }, new AbortController().signal)) {
+        if (m.text.includes('failed to start') && m.text.includes('no free port')) n++;
+      }
+      return n;
+    };
+    await eventually(async () => expect(await failures()).to.be.at.least(2), 30_000, 100);
+    const first = await failures();
+    await new Promise((r) => setTimeout(r, 1000));
+    // With a 400 ms cap, one second holds a handful of attempts; without back-off it would be thousands.
+    expect((await failures()) - first).to.be.at.most(10);
+    expect((await b.get(NS, 'echo')).availableReplicas).to.equal(1);
+    expect((await call(readyUrl(b, 'echo'), { body: 'ok' })).status).to.equal(200);
+    await b.scale(NS, 'echo', 1);
+  });
+});

@@ -79,6 +79,10 @@ interface FnState {
   imageError?: string;
   instances: Map<string, Inst>;
   removed: boolean;
+  /** startFailures counts instances in a row that failed before they could run; starts pause meanwhile. */
+  startFailures?: number;
+  /** startsPausedUntil (epoch ms) holds new starts back after such a failure. */
+  startsPausedUntil?: number;
 }
 
 interface Inst {
@@ -485,7 +489,8 @@ class LocalBackendImpl implements LocalBackend {
     const cur = live.filter((i) => i.generation === fn.generation);
     const old = live.filter((i) => i.generation !== fn.generation);
     const image = fn.image;
-    if (image) for (let n = cur.length; n < fn.replicas; n++) cur.push(this.startInstance(fn, image));
+    const paused = (fn.startsPausedUntil ?? 0) > Date.now();
+    if (image && !paused) for (let n = cur.length; n < fn.replicas; n++) cur.push(this.startInstance(fn, image));
     if (cur.length > fn.replicas) {
       // Scale in: not-ready first, then the newest.
       const victims = [...cur].sort((a, b) => Number(a.ready) - Number(b.ready) || b.startedAt - a.startedAt).slice(0, cur.length - fn.replicas);
@@ -527,8 +532,11 @@ class LocalBackendImpl implements LocalBackend {
       this.logLine(fn, id, `instance failed to start: ${(e as Error).message}`);
       this.logger.error(`instance ${id} failed to start: ${(e as Error).message}`);
       // Try again later with a fresh instance, not at once: the cause (no ports, no cgroup) rarely clears in ms.
+      const delay = restartDelayMs(fn.startFailures ?? 0, this.cfg.restartBackoffMinMs, this.cfg.restartBackoffMaxMs);
+      fn.startFailures = (fn.startFailures ?? 0) + 1;
+      fn.startsPausedUntil = Date.now() + delay;
       setTimeout(() => void this.stopInstance(inst, 'failed to start'), 0);
-      setTimeout(() => this.reconcile(fn), this.cfg.restartBackoffMaxMs).unref();
+      setTimeout(() => this.reconcile(fn), delay + 1).unref();
     });
     return inst;
   }
@@ -713,7 +721,10 @@ class LocalBackendImpl implements LocalBackend {
     const next = ok ? true : inst.ready && inst.failures < 2;
     if (next !== inst.ready) {
       inst.ready = next;
-      if (next) inst.readyThisLaunch = true;
+      if (next) {
+        inst.readyThisLaunch = true;
+        inst.fn.startFailures = 0;
+      }
       this.emit('modified', inst);
       if (next) this.logger.debug(`instance ${inst.id} is ready`);
       this.reconcile(inst.fn);
