@@ -95,6 +95,12 @@ async function startNatsLink(
     logger: d.logger,
     defaultNamespace: config.defaultNamespace,
     timeoutMs: config.writeTimeoutMs,
+    bounced: new Counter({
+      name: 'hyperfaas_bounces_total',
+      help: 'Requests instances bounced to the GS, by outcome (rerouted, failed, too-large)',
+      labelNames: ['outcome'],
+      registers: [d.registry],
+    }),
     onBounce: (namespace, name) => d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now()),
   });
   const asyncConfig = readAsyncConfig(env);
