@@ -265,6 +265,10 @@ describe('local backend with real instances', function () {
     expect(st.replicas).to.equal(2);
     expect(st.envVars).to.deep.equal({ VERSION: '2' });
     expect((await b.listSecrets(NS)).map((s) => s.name)).to.include('db-pass');
+    // The log lines of before the restart are still there (read back from the log file).
+    const old: string[] = [];
+    for await (const m of b.logs({ name: 'echo', namespace: NS, tail: -1, follow: false }, new AbortController().signal)) old.push(m.text);
+    expect(old.some((t) => t.includes('instance crashed'))).to.equal(true);
     await waitReady(b, 'echo', 2);
     await waitReady(b, 'secret', 1);
     const r = await call(readyUrl(b, 'secret'));

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../logger.js';
@@ -38,7 +38,7 @@ import {
   type Isolation,
   type IsolationSummary,
 } from './isolation.js';
-import { LineSplitter, LogBuffer, toLogMessage } from './logs.js';
+import { formatLogFileLine, LineSplitter, LogBuffer, parseLogFileLine, toLogMessage } from './logs.js';
 import { allocatePorts, PortAllocator } from './ports.js';
 import { limitsOf, minReplicas, restartDelayMs, RUNTIME_LABEL, toFunctionStatus } from './status.js';
 import { safeName, Store } from './store.js';
@@ -188,8 +188,36 @@ class LocalBackendImpl implements LocalBackend {
         this.logger.error(`function ${fn.key} restored without a runnable image: ${fn.imageError}`);
       }
     }
+    for (const fn of this.fns.values()) await this.restoreLogs(fn);
     for (const fn of this.fns.values()) this.reconcile(fn);
     if (stored.length) this.logger.info(`local backend restored ${stored.length} function(s) from ${this.cfg.dataDir}`);
+  }
+
+  /** restoreLogs refills a function's ring buffer from the tail of its log file, so logs outlive a restart. */
+  private async restoreLogs(fn: FnState): Promise<void> {
+    const path = this.logPath(fn.key);
+    let text: string;
+    try {
+      const size = (await stat(path)).size;
+      // Read at most about the last 4 MiB: enough for the ring, bounded whatever the file grew to.
+      const fh = await open(path, 'r');
+      try {
+        const len = Math.min(size, 4 * 1024 * 1024);
+        const buf = Buffer.alloc(len);
+        await fh.read(buf, 0, len, size - len);
+        text = buf.toString();
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return;
+    }
+    const lines = text.split('\n');
+    const buf = this.buffer(fn.key);
+    for (const l of lines.slice(Math.max(0, lines.length - this.cfg.logLines - 1))) {
+      const e = parseLogFileLine(l);
+      if (e) buf.append(e.instance, e.text, e.at);
+    }
   }
 
   /** reapOrphans kills instances a previous provider process left running (it died without close()). */
@@ -397,7 +425,7 @@ class LocalBackendImpl implements LocalBackend {
       lf.stream.on('error', (err) => this.logger.warn(`log file ${path}: ${err.message}`));
       this.logFiles.set(fn.key, lf);
     }
-    const line = `${toLogMessage(fn.spec.service, fn.spec.namespace, e).timestamp} ${instance} ${text}\n`;
+    const line = formatLogFileLine(e);
     lf.size += line.length;
     lf.stream.write(line);
     if (lf.size > LOG_FILE_MAX) {

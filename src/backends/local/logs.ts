@@ -157,3 +157,18 @@ export class LineSplitter {
     this.rest = '';
   }
 }
+
+/** formatLogFileLine is how a line is stored in a function's log file: "<RFC 3339 nano> <instance> <text>". */
+export function formatLogFileLine(e: LogEntry): string {
+  return `${rfc3339Nano(e.at)} ${e.instance} ${e.text}\n`;
+}
+
+/** parseLogFileLine reads a stored line back (undefined when it is not one), keeping sub-millisecond time. */
+export function parseLogFileLine(line: string): { at: number; instance: string; text: string } | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z (\S+) ?(.*)$/.exec(line);
+  if (!m) return undefined;
+  const whole = Date.parse(`${m[1]}Z`);
+  if (Number.isNaN(whole)) return undefined;
+  const frac = m[2] ? Number(`0.${m[2]}`) * 1000 : 0;
+  return { at: whole + frac, instance: m[3]!, text: m[4]! };
+}

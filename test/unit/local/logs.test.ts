@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LineSplitter, LogBuffer, rfc3339Nano, toLogMessage } from '../../../src/backends/local/logs.js';
+import { formatLogFileLine, LineSplitter, LogBuffer, parseLogFileLine, rfc3339Nano, toLogMessage } from '../../../src/backends/local/logs.js';
 
 function filled(): LogBuffer {
   const b = new LogBuffer(100);
@@ -76,5 +76,20 @@ describe('local backend log buffer', () => {
     s.push('e\nfghijklm');
     s.end();
     expect(lines).to.deep.equal(['ab', 'cde', 'fghij', 'klm']);
+  });
+
+  it('stores a line in the log file format and reads it back with its sub-millisecond time', () => {
+    const at = Date.UTC(2026, 10, 27, 5, 2, 5, 407) + 0.817871;
+    const line = formatLogFileLine({ seq: 1, at, instance: 'echo-1a', text: 'hello  world' });
+    expect(line).to.equal('2026-11-27T05:02:05.407817871Z echo-1a hello  world\n');
+    const back = parseLogFileLine(line.trimEnd())!;
+    expect(back.instance).to.equal('echo-1a');
+    expect(back.text).to.equal('hello  world');
+    expect(rfc3339Nano(back.at)).to.equal('2026-11-27T05:02:05.407817871Z');
+  });
+
+  it('refuses a line that is not in the log file format', () => {
+    expect(parseLogFileLine('garbage')).to.equal(undefined);
+    expect(parseLogFileLine('')).to.equal(undefined);
   });
 });
