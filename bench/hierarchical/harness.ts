@@ -61,6 +61,8 @@ export interface ProviderOptions {
 export interface DeploySpec {
   service: string;
   image: string;
+  /** envProcess is the fork-mode command, for images without a function directory. */
+  envProcess?: string;
   envVars?: Record<string, string>;
   labels?: Record<string, string>;
 }

@@ -90,6 +90,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private done = false;
   private body: Buffer | IncomingMessage | null = null;
   private replayable = true;
+  /** sent is set once the current hop's request was written out whole: from then on the function may be running. */
+  private sent = false;
   private headers: string[] = [];
   private contentType: string | undefined;
   private path = '/';
@@ -153,6 +155,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.lease = lease;
     this.attempt++;
     this.abortHop = null;
+    this.sent = false;
     if (this.attempt > 1) (this.tried ??= new Set()).add(lease.instance.id);
     this.d.upstreams
       .pool(lease.instance.url)
@@ -177,6 +180,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     if (this.gone) abort(new Error('client closed the connection'));
     else this.abortHop = abort;
+  }
+
+  onRequestSent(): void {
+    this.sent = true;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -208,6 +215,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.gone || this.res.headersSent) {
       if (!this.res.writableEnded) this.res.destroy();
       return this.finish();
+    }
+    if (this.sent && !this.res.headersSent && isRetryableConnectError(err)) {
+      // The instance took the whole request and then went away (it died mid-request): the function may have run,
+      // so it is not run again elsewhere; the caller gets a clear platform error.
+      this.finish();
+      this.d.log.debug('instance failed mid-request', { function: this.fn, instance: this.lease?.instance.id, error: String(err) });
+      return sendText(this.res, 502, `The instance serving ${this.fn} failed while running the request.`, internal);
     }
     if (isRetryableConnectError(err)) {
       const next = this.another();
