@@ -44,6 +44,7 @@ const arg = (name: string, def: string) => {
 };
 const seconds = Number(arg('--seconds', '10'));
 const out = arg('--out', '');
+const reps = Number(arg('--rounds', '3'));
 
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -120,7 +121,7 @@ async function startUndiciProxy(target: string): Promise<{ proc: ChildProcess; u
 }
 
 /** sequential latency: one keep-alive connection, n requests one after another; microseconds. */
-async function seqLatency(url: string, n: number, headers: Record<string, string> = {}): Promise<{ p50: number; p90: number; p99: number }> {
+async function seqLatency(url: string, n: number, headers: Record<string, string> = {}): Promise<{ p50: number; p90: number; p99: number; all: number[] }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const one = () =>
     new Promise<number>((resolve, reject) => {
@@ -132,13 +133,13 @@ async function seqLatency(url: string, n: number, headers: Record<string, string
       req.on('error', reject);
       req.end();
     });
-  for (let i = 0; i < Math.min(200, n); i++) await one(); // warm-up
+  for (let i = 0; i < Math.min(100, n); i++) await one(); // warm-up
   const xs: number[] = [];
   for (let i = 0; i < n; i++) xs.push(await one());
   agent.destroy();
   xs.sort((a, b) => a - b);
   const q = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!);
-  return { p50: q(0.5), p90: q(0.9), p99: q(0.99) };
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), all: xs };
 }
 
 interface Load {
@@ -161,7 +162,19 @@ const say = (s = '') => {
   console.error(s);
 };
 
-async function httpMode(label: string, delayMs: number): Promise<void> {
+/** cpuSeconds is a process's own user+system CPU time (not its children's), from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+async function httpMode(label: string, delayMs: number, reps: number): Promise<void> {
   const direct = await freePort();
   const up = startUpstream(direct, delayMs);
   await waitOk(`http://127.0.0.1:${direct}/`);
@@ -170,34 +183,61 @@ async function httpMode(label: string, delayMs: number): Promise<void> {
   await waitOk(`${wd.url}/`);
   const px = await startUndiciProxy(`http://127.0.0.1:${direct}`);
   await waitOk(`${px.url}/`);
-  const arms: [string, string][] = [
-    ['direct (function upstream)', `http://127.0.0.1:${direct}/`],
-    ['HyperFaaS watchdog, 1 hop', `${wd.url}/`],
-    ['undici Pool proxy, 1 hop', `${px.url}/`],
+  const wdNodePort = await freePort();
+  const wdNode = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdNodePort}`, DELAY_MS: String(delayMs), upstream_client: 'node' });
+  await waitOk(`${wdNode.url}/`);
+  const arms: { name: string; url: string; pid?: number }[] = [
+    { name: 'direct (function upstream)', url: `http://127.0.0.1:${direct}/` },
+    { name: 'HyperFaaS watchdog, 1 hop (default, upstream_client=fast)', url: `${wd.url}/`, pid: wd.proc.pid },
+    { name: 'undici Pool proxy, 1 hop', url: `${px.url}/`, pid: px.proc.pid },
+    { name: 'HyperFaaS watchdog, 1 hop, upstream_client=node (node:http agent)', url: `${wdNode.url}/`, pid: wdNode.proc.pid },
   ];
-  const n = delayMs > 0 ? 200 : 3000;
-  const res: Record<string, { seq: Awaited<ReturnType<typeof seqLatency>>; load: Load }> = {};
-  for (const [name, url] of arms) {
-    res[name] = { seq: await seqLatency(url, n), load: await load(url, 50, delayMs > 0 ? Math.min(seconds, 5) : seconds) };
+  const n = delayMs > 0 ? 100 : 1000;
+  const dur = delayMs > 0 ? Math.min(seconds, 5) : seconds;
+  const lat = arms.map(() => [] as number[]);
+  const loads = arms.map(() => [] as (Load & { cpuUs: number })[]);
+  // Arms take turns, rep after rep, so drift in the host's load hits them alike.
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < arms.length; i++) {
+      lat[i]!.push(...(await seqLatency(arms[i]!.url, n)).all);
+      const pid = arms[i]!.pid;
+      const c0 = pid ? cpuSeconds(pid) : 0;
+      const l = await load(arms[i]!.url, 50, dur);
+      const c1 = pid ? cpuSeconds(pid) : 0;
+      loads[i]!.push({ ...l, cpuUs: pid ? ((c1 - c0) * 1e6) / Math.max(1, l.rps * dur) : 0 });
+    }
   }
+  const q = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!);
   say(`### http mode, ${label}`);
   say();
-  say(`| path | sequential p50 µs | p90 µs | p99 µs | c=50 req/s | c=50 p50 ms | c=50 p99 ms | errors / non-2xx |`);
-  say(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
-  for (const [name] of arms) {
-    const r = res[name]!;
-    say(`| ${name} | ${r.seq.p50} | ${r.seq.p90} | ${r.seq.p99} | ${r.load.rps} | ${r.load.p50} | ${r.load.p99} | ${r.load.errors} / ${r.load.non2xx} |`);
-  }
-  const d = res[arms[0]![0]]!;
-  const w = res[arms[1]![0]]!;
-  const u = res[arms[2]![0]]!;
+  say(`${reps} rounds; in each, every path gets ${n} sequential requests and then ${dur} s of autocannon at 50 connections. Latency percentiles pool the rounds; load figures are the median round.`);
+  say();
+  say(`| path | sequential p50 µs | p90 µs | p99 µs | c=50 req/s | c=50 p50 ms | c=50 p99 ms | hop CPU µs/request | errors / non-2xx |`);
+  say(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  const summary = arms.map((a, i) => {
+    const ls = loads[i]!;
+    const row = {
+      p50: q(lat[i]!, 0.5),
+      p90: q(lat[i]!, 0.9),
+      p99: q(lat[i]!, 0.99),
+      rps: median(ls.map((l) => l.rps)),
+      lp50: median(ls.map((l) => l.p50)),
+      lp99: median(ls.map((l) => l.p99)),
+      cpu: median(ls.map((l) => l.cpuUs)),
+      errors: ls.reduce((s, l) => s + l.errors, 0),
+      non2xx: ls.reduce((s, l) => s + l.non2xx, 0),
+    };
+    say(`| ${a.name} | ${row.p50} | ${row.p90} | ${row.p99} | ${row.rps} | ${row.lp50} | ${row.lp99} | ${a.pid ? row.cpu.toFixed(1) : '–'} | ${row.errors} / ${row.non2xx} |`);
+    return row;
+  });
+  const [d, w, u] = summary as [typeof summary[0], typeof summary[0], typeof summary[0]];
   say();
   say(
-    `Watchdog hop: +${((w.seq.p50 - d.seq.p50) / 1000).toFixed(3)} ms p50 over direct (undici proxy: +${((u.seq.p50 - d.seq.p50) / 1000).toFixed(3)} ms); ` +
-      `throughput ${(w.load.rps / u.load.rps).toFixed(2)}x the undici proxy.`,
+    `Watchdog hop: +${((w.p50 - d.p50) / 1000).toFixed(3)} ms p50 over direct (undici proxy: +${((u.p50 - d.p50) / 1000).toFixed(3)} ms); ` +
+      `throughput ${(w.rps / u.rps).toFixed(2)}x the undici proxy; CPU per request ${(w.cpu / u.cpu).toFixed(2)}x the undici proxy's.`,
   );
   say();
-  for (const p of [px.proc, wd.proc, up]) await stop(p);
+  for (const p of [px.proc, wd.proc, wdNode.proc, up]) await stop(p);
 }
 
 async function forkMode(): Promise<void> {
@@ -285,14 +325,14 @@ async function main(): Promise<void> {
   say();
   say(`- date: ${started.toISOString()}`);
   say(`- machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, unpinned (load generator on the same cores)`);
-  say(`- command: \`npx tsc -p tsconfig.json && node dist/bench/watchdog/run.js --seconds ${seconds}${out ? ` --out ${out}` : ''}\``);
+  say(`- command: \`npx tsc -p tsconfig.json && node dist/bench/watchdog/run.js --seconds ${seconds} --rounds ${reps}${out ? ` --out ${out}` : ''}\``);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
-  say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection, 3,000 requests (200 for the 50 ms function) after 200 warm-up`);
+  say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();
   const only = arg('--only', 'all');
   if (only === 'all' || only === 'http') {
-    await httpMode('trivial function', 0);
-    await httpMode('50 ms function', 50);
+    await httpMode('trivial function', 0, reps);
+    await httpMode('50 ms function', 50, reps);
   }
   if (only === 'all' || only === 'fork') await forkMode();
   if (only === 'all' || only === 'spec') await specialisation(20);

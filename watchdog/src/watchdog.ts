@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { access, rm, stat, writeFile } from 'node:fs/promises';
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, STATUS_CODES, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { cgiEnv } from './cgi.js';
@@ -62,6 +62,13 @@ const mime: Record<string, string> = {
 
 function secondsSince(start: bigint): string {
   return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
+}
+
+/** childEnv is the watchdog's environment for function processes, without the control token. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.HYPERFAAS_CONTROL_TOKEN;
+  return env;
 }
 
 function isLoopback(addr: string | undefined): boolean {
@@ -154,7 +161,7 @@ export class Watchdog {
     const c = this.config;
     if (c.mode === 'http') {
       log(`Forking - ${c.fprocessArgv[0]} [${c.fprocessArgv.slice(1).join(' ')}]`);
-      const child = startUpstream(c.fprocessArgv, { ...process.env, http_port: String(c.httpPort) }, { prefix: c.prefixLogs, bufferSize: c.logBufferSize });
+      const child = startUpstream(c.fprocessArgv, { ...childEnv(), http_port: String(c.httpPort) }, { prefix: c.prefixLogs, bufferSize: c.logBufferSize });
       this.upstream = child;
       child.on('error', (err) => {
         log(`Error starting function process: ${err.message}`);
@@ -249,7 +256,7 @@ export class Watchdog {
 
   private forkGuest(): void {
     if (this.stopping || !this.guestEnabled) return;
-    const g = new GuestWorker(this.opts.runtime, process.env, { prefix: this.config.prefixLogs, bufferSize: this.config.logBufferSize });
+    const g = new GuestWorker(this.opts.runtime, childEnv(), { prefix: this.config.prefixLogs, bufferSize: this.config.logBufferSize });
     this.guest = g;
     const slot = this.slots.guest;
     slot.state = 'down';
@@ -664,7 +671,7 @@ export class Watchdog {
           else if (this.config.logCallId && k.toLowerCase() === 'content-length') (res as ServerResponse & { upstreamLength?: string }).upstreamLength = rawRes[i + 1];
         }
         out.push('X-Duration-Seconds', secondsSince(start));
-        res.writeHead(status, reason, out);
+        res.writeHead(status, reason || STATUS_CODES[status] || 'Unknown', out);
       },
       onData: (chunk) => {
         if (res.write(chunk)) return true;
@@ -790,7 +797,7 @@ export class Watchdog {
   private fork(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, streaming: boolean): void {
     const c = this.config;
     log('Forking fprocess.');
-    const child = spawn(c.fprocessArgv[0]!, c.fprocessArgv.slice(1), { env: { ...process.env, ...cgiEnv(req) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(c.fprocessArgv[0]!, c.fprocessArgv.slice(1), { env: { ...childEnv(), ...cgiEnv(req) }, stdio: ['pipe', 'pipe', 'pipe'] });
     pipeLogs('stderr', child.stderr, process.stderr, c.prefixLogs, c.logBufferSize);
     child.stdin.on('error', () => undefined);
     let timedOut = false;
