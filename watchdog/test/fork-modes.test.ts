@@ -40,6 +40,12 @@ describe('watchdog forking modes (a process per request)', function () {
     expect(env.Http_X_Call_Id).to.equal('abc');
   });
 
+  it('does not hand the control token to function processes', async () => {
+    const wd = await startWatchdog({ mode: 'serializing', fprocess: forkCmd('token'), HYPERFAAS_CONTROL_TOKEN: 's3cret', guest_slot: 'false' });
+    started.push(wd);
+    expect((await post(`${wd.url}/`, '')).body).to.equal('token=(unset)');
+  });
+
   it('streaming mode keeps 200 and truncates when the exec timeout kills the process', async () => {
     const wd = await startWatchdog({ mode: 'streaming', fprocess: forkCmd('sleep'), exec_timeout: '500ms', guest_slot: 'false' });
     started.push(wd);
