@@ -112,6 +112,17 @@ describe('local backend with real instances', function () {
   it('scales to 3 instances on distinct ports, each serving', async () => {
     await b.scale(NS, 'echo', 3);
     await waitReady(b, 'echo', 3);
+    if (b.isolation.limits.includes('memory')) {
+      // faas-cli describe's usage: memory charged to the instances' cgroups, CPU in cores.
+      const st = await eventually(async () => {
+        const s = await b.get(NS, 'echo');
+        expect(s.usage?.totalMemoryBytes).to.be.greaterThan(1 << 20);
+        return s;
+      }, 30_000, 200);
+      expect(st.usage!.cpu).to.be.at.least(0);
+    } else {
+      expect((await b.get(NS, 'echo')).usage).to.equal(undefined);
+    }
     const inst = b.instances(NS, 'echo');
     expect(new Set(inst.map((i) => i.url)).size).to.equal(3);
     for (const i of inst) {

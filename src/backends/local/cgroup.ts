@@ -199,6 +199,27 @@ export class Cgroup {
     return [...out];
   }
 
+  /**
+   * usage samples the group: memory charged to it (v1 memory.usage_in_bytes, v2 memory.current) and the CPU time
+   * its live processes have used, in seconds (utime + stime from /proc/<pid>/stat at 100 ticks a second).
+   */
+  async usage(): Promise<{ memoryBytes?: number; cpuSeconds: number }> {
+    let memoryBytes: number | undefined;
+    const mem = this.dirs.memory;
+    if (mem) {
+      for (const f of ['memory.usage_in_bytes', 'memory.current']) {
+        const v = Number((await readFile(join(mem, f), 'utf8').catch(() => '')).trim());
+        if (v > 0) {
+          memoryBytes = v;
+          break;
+        }
+      }
+    }
+    let ticks = 0;
+    for (const pid of await this.pids()) ticks += procCpuTicks(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+    return { ...(memoryBytes !== undefined ? { memoryBytes } : {}), cpuSeconds: ticks / 100 };
+  }
+
   /** destroy kills whatever is left in the group and removes its directories. */
   async destroy(): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -223,4 +244,13 @@ export class Cgroup {
       }
     }
   }
+}
+
+/** procCpuTicks reads utime + stime (fields 14 and 15) from a /proc/<pid>/stat line; 0 when unreadable. */
+export function procCpuTicks(stat: string): number {
+  // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : 0;
 }

@@ -113,6 +113,8 @@ interface Inst {
   pending: Promise<void>;
   /** readyThisLaunch tells a crash before readiness (e.g. a port taken meanwhile) from one after. */
   readyThisLaunch: boolean;
+  /** usage is the latest resource sample (cgroups only): memory bytes and cores used since the previous one. */
+  usage?: { memoryBytes?: number; cores?: number; cpuSeconds: number; at: number };
 }
 
 const TMP_SIZE = 256 * 1024 * 1024;
@@ -362,8 +364,21 @@ class LocalBackendImpl implements LocalBackend {
 
   private status(fn: FnState): FunctionStatus {
     let ready = 0;
-    for (const i of fn.instances.values()) if (i.ready && !i.stopping) ready++;
-    return toFunctionStatus(fn.spec, fn.createdAt, fn.replicas, ready);
+    let memory = 0;
+    let cores = 0;
+    let sampled = false;
+    for (const i of fn.instances.values()) {
+      if (!i.ready || i.stopping) continue;
+      ready++;
+      if (i.usage) {
+        sampled = true;
+        memory += i.usage.memoryBytes ?? 0;
+        cores += i.usage.cores ?? 0;
+      }
+    }
+    const st = toFunctionStatus(fn.spec, fn.createdAt, fn.replicas, ready);
+    if (sampled) st.usage = { cpu: Math.round(cores * 1000) / 1000, totalMemoryBytes: memory };
+    return st;
   }
 
   // ---- secrets --------------------------------------------------------------------------------------------
@@ -757,7 +772,22 @@ class LocalBackendImpl implements LocalBackend {
       if (next) this.logger.debug(`instance ${inst.id} is ready`);
       this.reconcile(inst.fn);
     }
+    if (inst.ready && inst.cgroup) await this.sampleUsage(inst);
     this.scheduleHealth(inst, inst.ready ? this.cfg.healthIntervalMs : Math.min(100, this.cfg.healthIntervalMs));
+  }
+
+  /** sampleUsage records an instance's memory and CPU use for the status' usage field (faas-cli describe). */
+  private async sampleUsage(inst: Inst): Promise<void> {
+    try {
+      const u = await inst.cgroup!.usage();
+      const at = Date.now();
+      const prev = inst.usage;
+      // CPU time of processes that exited meanwhile is gone from the sum: never report a negative rate.
+      const cores = prev && at > prev.at ? Math.max(0, (u.cpuSeconds - prev.cpuSeconds) / ((at - prev.at) / 1000)) : undefined;
+      inst.usage = { cpuSeconds: u.cpuSeconds, at, ...(u.memoryBytes !== undefined ? { memoryBytes: u.memoryBytes } : {}), ...(cores !== undefined ? { cores } : {}) };
+    } catch {
+      /* a sample is best effort */
+    }
   }
 
   /**

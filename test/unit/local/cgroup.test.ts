@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cgroup, cgroupFiles, CPU_PERIOD_US, detectCgroups } from '../../../src/backends/local/cgroup.js';
+import { Cgroup, cgroupFiles, CPU_PERIOD_US, detectCgroups, procCpuTicks } from '../../../src/backends/local/cgroup.js';
 
 async function fakeV1(root: string, controllers: string[]): Promise<void> {
   const marker: Record<string, string> = { cpu: 'cpu.cfs_quota_us', memory: 'memory.limit_in_bytes', pids: 'cgroup.procs' };
@@ -120,6 +120,23 @@ describe('local backend cgroups on a fake root', () => {
     await cg.destroy();
     expect(existsSync(join(root, 'cpu/hyperfaas/left-over'))).to.equal(false);
     expect(existsSync(join(root, 'memory/hyperfaas/left-over'))).to.equal(false);
+  });
+
+  it('reads utime and stime from a /proc stat line whose command holds spaces and parentheses', () => {
+    const line = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 5000 0 0 0 250 35 0 0 20 0 11 0 12345 1000000 5000';
+    expect(procCpuTicks(line)).to.equal(285);
+    expect(procCpuTicks('')).to.equal(0);
+  });
+
+  it('samples memory from the group and CPU from its processes', async () => {
+    await fakeV1(root, ['cpu', 'memory']);
+    const s = await detectCgroups(root, 'hyperfaas');
+    const cg = await Cgroup.create(s, 'sampled', {});
+    await writeFile(join(root, 'memory/hyperfaas/sampled/memory.usage_in_bytes'), '1048576\n');
+    await writeFile(join(root, 'cpu/hyperfaas/sampled/cgroup.procs'), `${process.pid}\n`);
+    const u = await cg.usage();
+    expect(u.memoryBytes).to.equal(1048576);
+    expect(u.cpuSeconds).to.be.greaterThan(0); // this test process has used some CPU
   });
 
   it('refuses a group name that is not a single path segment', async () => {
