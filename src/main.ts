@@ -149,11 +149,17 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, config.logFormat);
   const backend = await createBackend(config, env, logger);
-  const scheduler = new GlobalScheduler({ backend, logger, coldStartTimeoutMs: config.coldStartTimeoutMs });
-  scheduler.start();
-  const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const reroutes = new Counter({
+    name: 'hyperfaas_reroutes_total',
+    help: 'Requests sent to another instance after one refused them, by reason (full: 429, unreachable)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const scheduler = new GlobalScheduler({ backend, logger, coldStartTimeoutMs: config.coldStartTimeoutMs, reroutes });
+  scheduler.start();
+  const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry }) : undefined;
   const sharing = new GuestSharing({
     view: scheduler.view,

@@ -191,7 +191,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode === 429) {
       // The instance is full and did not run the function: offer the request to another one when we still can.
       this.next = this.another();
-      if (this.next) return true;
+      if (this.next) {
+        this.d.scheduler.rerouted('full');
+        return true;
+      }
     }
     this.res.writeHead(statusCode, rawResponseHeaders(rawHeaders, this.contentType));
     this.resume = resume;
@@ -226,6 +229,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (isRetryableConnectError(err)) {
       const next = this.another();
       if (next) {
+        this.d.scheduler.rerouted('unreachable');
         this.lease!.release();
         return this.send(next);
       }

@@ -71,6 +71,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
             if (up.statusCode === 429 && attempt < maxAttempts) {
               const next = scheduler.tryAcquire(req.namespace, req.name, tried);
               if (next) {
+                scheduler.rerouted('full');
                 await up.body.dump();
                 lease.release();
                 lease = next;
@@ -85,6 +86,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
             const next =
               attempt < maxAttempts && isRetryableConnectError(err) ? scheduler.tryAcquire(req.namespace, req.name, tried) : null;
             if (next) {
+              scheduler.rerouted('unreachable');
               lease.release();
               lease = next;
               continue;

@@ -3,6 +3,7 @@
  * the placement policy, and wakes functions from zero. It is split in three so later steps can extend each:
  * view.ts (what exists), placement.ts (which one), and acquire here (waiting and scale-from-zero).
  */
+import type { Counter } from 'prom-client';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { Instance } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
@@ -48,7 +49,12 @@ export interface GlobalSchedulerOptions {
   rng?: Rng;
   /** coldStartTimeoutMs is the default bound of acquire (30 s). */
   coldStartTimeoutMs?: number;
+  /** reroutes counts requests offered to another instance after one refused them, by reason. */
+  reroutes?: Counter<'reason'>;
 }
+
+/** RerouteReason: the instance answered 429 (full), or could not be reached before it took the request. */
+export type RerouteReason = 'full' | 'unreachable';
 
 /** minReplicas reads com.openfaas.scale.min, at least 1: the count a function is woken to. */
 export function minReplicas(labels: Record<string, string> | undefined): number {
@@ -66,6 +72,7 @@ export class GlobalScheduler {
   private readonly logger: Logger;
   private readonly rng: Rng;
   private readonly coldStartTimeoutMs: number;
+  private readonly reroutes: Counter<'reason'> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly waking = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
@@ -75,6 +82,12 @@ export class GlobalScheduler {
     this.logger = opts.logger.child({ component: 'scheduler' });
     this.rng = opts.rng ?? Math.random;
     this.coldStartTimeoutMs = opts.coldStartTimeoutMs ?? 30_000;
+    this.reroutes = opts.reroutes;
+  }
+
+  /** rerouted counts one request the router or invoker sends to another instance after the first refused it. */
+  rerouted(reason: RerouteReason): void {
+    this.reroutes?.inc({ reason });
   }
 
   /** start attaches the view to the backend; call once before serving. */

@@ -113,6 +113,29 @@ describe('hierarchical scheduling with a real nats-server and real instances', f
     }, 30_000, 500);
   });
 
+  it('counts re-routes when of-watchdog-style instances answer 429 (hyperfaas_overflow=429)', async () => {
+    await provider.deploy({
+      service: 'plain',
+      image: 'hyperfaas/sleep:latest',
+      envVars: { max_inflight: String(capacity), hyperfaas_overflow: '429' },
+      labels: { 'com.hyperfaas.policy': 'none' },
+    });
+    await provider.scale('plain', 2);
+    await provider.waitAvailable('plain', 2);
+    const before = await provider.metric('hyperfaas_reroutes_total', { reason: 'full' });
+    const r = await runLoad({
+      target: `${provider.base}/function/plain`,
+      schedule: constantRate(4 * perInstanceRps, 1_000, { process: 'uniform' }),
+      method: 'POST',
+      body: 'p',
+      timeoutMs: 60_000,
+    });
+    // Nothing is bounced or queued here: a full instance refuses at once and the router offers the request elsewhere.
+    expect(routes(r).bounced ?? 0).to.equal(0);
+    expect(new Set(r.records.map((x) => x.status))).to.satisfy((codes: Set<number>) => [...codes].every((c) => c === 200 || c === 429));
+    expect(await provider.metric('hyperfaas_reroutes_total', { reason: 'full' })).to.be.greaterThan(before);
+  });
+
   it('lends a generic slot of another function: specialised under a burst, serves it (x-hyperfaas-slot: guest), released after', async () => {
     await provider.deploy({
       service: 'lender',
