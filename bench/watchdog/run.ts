@@ -325,7 +325,14 @@ async function main(): Promise<void> {
   say();
   say(`- date: ${started.toISOString()}`);
   say(`- machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, unpinned (load generator on the same cores)`);
-  say(`- command: \`npx tsc -p tsconfig.json && node dist/bench/watchdog/run.js --seconds ${seconds} --rounds ${reps}${out ? ` --out ${out}` : ''}\``);
+  const nice = (() => {
+    try {
+      return Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[16]);
+    } catch {
+      return 0;
+    }
+  })();
+  say(`- command: \`npx tsc -p tsconfig.json && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js --seconds ${seconds} --rounds ${reps}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
   say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();
