@@ -97,11 +97,12 @@ async function startNatsLink(
     timeoutMs: config.writeTimeoutMs,
     bounced: new Counter({
       name: 'hyperfaas_bounces_total',
-      help: 'Requests instances bounced to the GS, by outcome (rerouted, failed, too-large)',
+      help: 'Requests instances bounced to the GS, by outcome (rerouted, kept: no other instance had room, failed, too-large)',
       labelNames: ['outcome'],
       registers: [d.registry],
     }),
     onBounce: (namespace, name) => d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now()),
+    hasRoom: (namespace, name, avoid) => d.scheduler.hasRoom(namespace, name, new Set(avoid)),
   });
   const asyncConfig = readAsyncConfig(env);
   const asyncService = await createAsync({

@@ -14,8 +14,14 @@ export interface BounceResponderOptions {
   defaultNamespace: string;
   /** timeoutMs bounds one re-scheduled invocation. */
   timeoutMs: number;
-  /** bounced counts bounces by outcome (rerouted, failed). */
+  /** bounced counts bounces by outcome (rerouted, kept, failed, too-large). */
   bounced?: Counter<'outcome'>;
+  /**
+   * hasRoom tells whether any instance other than `avoid` can take the function's request now. When it says no, the
+   * bounce is refused at once and the ICS keeps the request in its own queue: hopping to another full instance only
+   * to be bounced or queued there costs two more hops and a NATS round trip per request (performance.md §5.5).
+   */
+  hasRoom?: (namespace: string, name: string, avoid: readonly string[]) => boolean;
   /** onBounce hears every bounced request's function (the scaling policies count bounces as demand). */
   onBounce?: (namespace: string, name: string) => void;
 }
@@ -28,7 +34,8 @@ export function splitFn(fn: string, defaultNamespace: string): { name: string; n
 
 /**
  * startBounceResponder subscribes the GS to bounced requests (queue group, so several GS replicas share them),
- * re-runs each through the Invoker on another instance, and replies with the response. A reply whose body does not
+ * re-runs each through the Invoker on another instance, and replies with the response; when no other instance has
+ * room (hasRoom) it replies at once with an error, so the ICS queues the request itself. A reply whose body does not
  * fit in one NATS message becomes a 502 marked internal (the function did run: it is never run twice).
  */
 export function startBounceResponder(o: BounceResponderOptions): { stop(): void } {
@@ -49,6 +56,12 @@ export function startBounceResponder(o: BounceResponderOptions): { stop(): void 
         const { name, namespace } = splitFn(meta.fn, o.defaultNamespace);
         headers[H.bounces] = String(meta.bounces);
         o.onBounce?.(namespace, name);
+        const avoid = meta.from ? [meta.from] : [];
+        if (o.hasRoom && !o.hasRoom(namespace, name, avoid)) {
+          o.bounced?.inc({ outcome: 'kept' });
+          msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status: 503, headers: {}, error: `no other instance of ${meta.fn} has room: keep it queued` }) });
+          return;
+        }
         try {
           const res = await o.invoker.invoke({
             namespace,
@@ -59,7 +72,7 @@ export function startBounceResponder(o: BounceResponderOptions): { stop(): void 
             headers,
             body: Buffer.from(msg.data),
             timeoutMs: o.timeoutMs,
-            avoidInstances: meta.from ? [meta.from] : [],
+            avoidInstances: avoid,
           });
           const max = o.nc.info?.max_payload ?? 1024 * 1024;
           if (res.body.length > max - 16 * 1024) {

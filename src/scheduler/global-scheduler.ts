@@ -125,6 +125,18 @@ export class GlobalScheduler {
     };
   }
 
+  /**
+   * hasRoom tells whether a request could go somewhere useful right now: some ready, routable instance (or lent guest
+   * slot) of the function, not excluded, that has not reported itself over its high watermark. The bounce responder
+   * asks it so a request bounced while every other instance is full stays queued where it is instead of hopping.
+   */
+  hasRoom(namespace: string, name: string, exclude?: ReadonlySet<string>): boolean {
+    for (const c of this.view.candidates(namespace, name)) {
+      if (c.instance.ready && !c.held && !c.blocked && !exclude?.has(c.instance.id)) return true;
+    }
+    return false;
+  }
+
   /** arrival counts one request for a function (the router and the invoker call it once per request). */
   arrival(namespace: string, name: string): void {
     this.demand.arrival(`${name}.${namespace}`, Date.now());
