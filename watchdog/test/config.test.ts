@@ -83,6 +83,7 @@ describe('watchdog config', () => {
     ['memory_limit takes quantities', { ...base, memory_limit: '128Mi' }, (c) => c.memoryLimit, 128 * 1024 * 1024],
     ['cpu_limit takes cores', { ...base, cpu_limit: '0.5' }, (c) => c.cpuLimit, 0.5],
     ['HYPERFAAS_URL is the advertised URL', { ...base, HYPERFAAS_URL: 'http://10.1.2.3:8080' }, (c) => c.advertiseURL, 'http://10.1.2.3:8080'],
+    ['HYPERFAAS_RUNTIME labels the runtime', { ...base, HYPERFAAS_RUNTIME: 'node20' }, (c) => c.runtime, 'node20'],
     ['upstream_client defaults to fast', base, (c) => c.upstreamClient, 'fast'],
     ['upstream_client node selects node:http', { ...base, upstream_client: 'node' }, (c) => c.upstreamClient, 'node'],
     ['bind_address is read', { ...base, bind_address: '127.0.0.1' }, (c) => c.bindAddress, '127.0.0.1'],
