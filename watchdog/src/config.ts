@@ -50,8 +50,6 @@ export interface WatchdogConfig {
   /** functionName and namespace name the home function (HYPERFAAS_FUNCTION may be "name.namespace"). */
   readonly functionName: string;
   readonly namespace: string;
-  /** runtime is the runtime label put in load reports (HYPERFAAS_RUNTIME, default "node"; GS multiplexes within one runtime). */
-  readonly runtime: string;
   /** advertiseURL is the watchdog's base URL in load reports (HYPERFAAS_URL; "" = http://127.0.0.1:<port>). */
   readonly advertiseURL: string;
   /** controlToken, when set, lets non-loopback callers use the control endpoint with x-hyperfaas-token. */
@@ -246,7 +244,6 @@ export function readConfig(env: Env): WatchdogConfig {
     namespace: pick(env, 'HYPERFAAS_NAMESPACE', 'OPENFAAS_NAMESPACE')?.[1] ?? nsFromFn ?? 'openfaas-fn',
     controlToken: env.HYPERFAAS_CONTROL_TOKEN ?? '',
     advertiseURL: env.HYPERFAAS_URL ?? '',
-    runtime: pick(env, 'HYPERFAAS_RUNTIME')?.[1] ?? 'node',
     guest: Object.freeze({
       enabled: bool(env, ['guest_slot'], true),
       capacity: int(env, ['guest_capacity'], 0, 0, 1_000_000),
