@@ -163,6 +163,10 @@ export class Watchdog {
       log(`Forking - ${c.fprocessArgv[0]} [${c.fprocessArgv.slice(1).join(' ')}]`);
       const child = startUpstream(c.fprocessArgv, { ...childEnv(), http_port: String(c.httpPort) }, { prefix: c.prefixLogs, bufferSize: c.logBufferSize });
       this.upstream = child;
+      // However the watchdog ends (fatal error, exit()), it does not leave the function running behind it.
+      process.once('exit', () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       child.on('error', (err) => {
         log(`Error starting function process: ${err.message}`);
         this.fatal(1);
