@@ -1,0 +1,81 @@
+/**
+ * CI smoke run of the A/B harness (bench/ab/run.ts), TIME-COMPRESSED and labelled so: HPA timers and the workload
+ * timeline divided by 10, the W1 step shortened to 0.4 (24 s per arm), rates halved, two arms (hyperfaas, hpa). It
+ * runs the compiled harness as its own process (real nats-server, provider and instances) and checks that the report
+ * and figures are written with the expected sections and that the request counts add up. No timing assertions:
+ * latency and recovery figures of a compressed run on a CI box are not results.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { reportSections, type ArmRun } from '../../bench/ab/report.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const harness = join(here, '..', '..', 'bench', 'ab', 'run.js');
+
+describe('A/B harness smoke run (compressed)', function () {
+  this.timeout(300_000);
+  let out: string;
+  let log = '';
+  let code: number | null = null;
+
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), 'hf-ab-smoke-'));
+    const args = [harness, '--compress', '10', '--duration-scale', '0.4', '--rate-scale', '0.5', '--workloads', 'w1', '--arms', 'hyperfaas,hpa', '--cpu-request', '0.25', '--out', out, '--name', 'ab-smoke', '--no-latest'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (c: Buffer) => (log += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 280_000);
+    code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    clearTimeout(timer);
+  });
+
+  after(async () => {
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('exits 0 and writes the report with every section, labelled compressed', () => {
+    expect(code, log).to.equal(0);
+    const md = readFileSync(join(out, 'ab-smoke.md'), 'utf8');
+    for (const h of reportSections) expect(md, h).to.contain(`\n${h}\n`);
+    expect(md.split('\n')[0]).to.match(/\(compressed\)$/);
+    expect(md).to.contain('**Compressed run**');
+    expect(md).to.contain('--compress 10');
+    expect(md).to.match(/\| hpa \| sync 1\.5s,.*pod start 0\.2s/);
+    expect(md).to.match(/^\| hyperfaas \| \d+ \|/m);
+    expect(md).to.match(/^\| hpa \| \d+ \|/m);
+    expect(existsSync(join(out, 'ab-latest.md'))).to.equal(false);
+  });
+
+  it('draws the latency and scale-timeline figures the report links to', () => {
+    const md = readFileSync(join(out, 'ab-smoke.md'), 'utf8');
+    for (const f of ['ab-smoke/w1-latency.svg', 'ab-smoke/w1-timeline.svg']) {
+      expect(md).to.contain(`](${f})`);
+      const svg = readFileSync(join(out, f), 'utf8');
+      expect(svg).to.match(/^<\?xml[^]*<svg /);
+      expect(svg).to.contain('hyperfaas');
+      expect(svg).to.contain('hpa');
+    }
+  });
+
+  it('accounts for every scheduled request in each arm: ok + failures by code = recorded = scheduled', () => {
+    const runs = JSON.parse(readFileSync(join(out, 'ab-smoke', 'runs.json'), 'utf8')) as ArmRun[];
+    expect(runs.map((r) => r.arm)).to.deep.equal(['hyperfaas', 'hpa']);
+    const md = readFileSync(join(out, 'ab-smoke.md'), 'utf8');
+    for (const r of runs) {
+      const f = r.summary.failures;
+      expect(r.summary.requests, r.arm).to.equal(r.scheduled);
+      expect(f.total, r.arm).to.equal(r.scheduled);
+      expect(f.ok + Object.values(f.byCode).reduce((a, b) => a + b, 0), r.arm).to.equal(f.total);
+      expect(f.failed, r.arm).to.equal(f.total - f.ok);
+      expect(Object.values(r.routes).reduce((a, b) => a + b, 0), r.arm).to.be.at.most(f.ok + (f.byCode['429'] ?? 0) + (f.byCode['502'] ?? 0) + (f.byCode['503'] ?? 0) + (f.byCode['504'] ?? 0));
+      expect(r.samples.length, r.arm).to.be.greaterThan(10);
+      expect(r.cost.containerSeconds, r.arm).to.be.greaterThan(0);
+      expect(md).to.match(new RegExp(`^\\| ${r.arm} \\| ${r.summary.requests} \\| ${f.ok} \\|`, 'm'));
+    }
+  });
+});
