@@ -59,7 +59,7 @@ export function startBounceResponder(o: BounceResponderOptions): { stop(): void 
         const avoid = meta.from ? [meta.from] : [];
         if (o.hasRoom && !o.hasRoom(namespace, name, avoid)) {
           o.bounced?.inc({ outcome: 'kept' });
-          msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status: 503, headers: {}, error: `no other instance of ${meta.fn} has room: keep it queued` }) });
+          msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status: 503, headers: {}, error: `no other instance of ${meta.fn} has room: keep it queued`, noRoom: true }) });
           return;
         }
         try {

@@ -1,7 +1,8 @@
 /**
  * The GS side of bounce-back on a real nats-server: a bounce is re-run elsewhere only when another instance has room;
  * when every other instance is full (or there is none), the GS refuses at once and the ICS keeps the request in its
- * own queue, so an overloaded cluster does not spend two more hops and a NATS round trip on each request. Also the
+ * own queue (and stops asking for a moment), so an overloaded cluster does not spend more hops and NATS round trips
+ * on each request. Also the
  * scheduler's hasRoom over the view (ready, routable, not over the high watermark, not excluded).
  */
 import { expect } from 'chai';
@@ -84,6 +85,7 @@ describe('hierarchical bounce-back: the GS keeps no hop it cannot use', function
         namespace: 'ns',
         fn: 'full',
         reportEveryMs: 1_000,
+        noRoomHoldMs: 500,
         log: () => undefined,
         hooks: { snapshot: () => ({ instance: 'i-a', function: 'full', namespace: 'ns', url: '', slots: [], cpu: { used: 0, limit: 0 }, memory: { used: 0, limit: 0 }, watermark: 'high', draining: false }), control: async () => ({ ok: true }) },
       });
@@ -109,6 +111,25 @@ describe('hierarchical bounce-back: the GS keeps no hop it cannot use', function
       expect(calls).to.have.length(0);
       expect(asked.at(-1)).to.deep.equal({ name: 'full', avoid: ['i-a'] });
       expect(sumMetric(await registry.metrics(), 'hyperfaas_bounces_total', { outcome: 'kept' })).to.equal(1);
+    });
+
+    it('then fails further bounces of that function at once, without asking the GS, until the hold passes', async () => {
+      const bounceFull = () => link.bounce({ fn: 'full.ns', method: 'POST', path: '/', query: '', from: 'i-a', bounces: 1 }, {}, Buffer.from('x'), 5_000);
+      const askedBefore = asked.length;
+      let err: unknown;
+      try {
+        await bounceFull();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(BounceUnavailable);
+      expect(asked.length, 'the GS was not asked again').to.equal(askedBefore);
+      // After the hold the GS is asked again (and refuses again here).
+      await eventually(async () => {
+        await bounceFull().catch(() => undefined);
+        expect(asked.length).to.be.greaterThan(askedBefore);
+      }, 5_000, 100);
+      expect(sumMetric(await registry.metrics(), 'hyperfaas_bounces_total', { outcome: 'kept' })).to.equal(2);
     });
 
     it('re-runs a bounce elsewhere when another instance has room', async () => {

@@ -95,6 +95,8 @@ export interface BounceReply {
   headers: Record<string, string | string[]>;
   /** error is set when the GS could not run the request at all; the ICS then keeps it (local queue). */
   error?: string;
+  /** noRoom is set with error when no other instance had room: the ICS may stop bouncing this function for a moment. */
+  noRoom?: boolean;
 }
 
 /** encodeBounceReply builds the NATS headers of the GS's reply. */
@@ -103,6 +105,7 @@ export function encodeBounceReply(r: BounceReply): MsgHdrs {
   putHttp(h, r.headers);
   h.set('hf-status', String(r.status));
   if (r.error) h.set('hf-error', r.error);
+  if (r.noRoom) h.set('hf-no-room', '1');
   return h;
 }
 
@@ -111,5 +114,6 @@ export function decodeBounceReply(h: MsgHdrs | undefined): BounceReply {
   const status = Number(h?.get('hf-status') || '0');
   if (!h || !status) throw new Error('bounce reply without hf-status');
   const error = h.get('hf-error') || undefined;
-  return { status, headers: takeHttp(h), ...(error ? { error } : {}) };
+  const noRoom = h.get('hf-no-room') === '1';
+  return { status, headers: takeHttp(h), ...(error ? { error } : {}), ...(noRoom ? { noRoom } : {}) };
 }

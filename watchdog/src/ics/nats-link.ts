@@ -19,6 +19,13 @@ export interface NatsLinkOptions {
   reportEveryMs: number;
   log: (msg: string) => void;
   now?: () => number;
+  /**
+   * noRoomHoldMs: after the GS answered that no other instance of a function has room, further bounces of that
+   * function fail at once, without a NATS round trip, for this long (default: one report interval). In a saturated
+   * cluster every overflowing request would otherwise pay a round trip only to be queued where it is, while a slot
+   * it could have taken sits idle (bench/results/hierarchical.md, arm b vs c).
+   */
+  noRoomHoldMs?: number;
 }
 
 /** BounceUnavailable means the request could not be handed to a GS; the caller keeps it and queues locally. */
@@ -39,6 +46,7 @@ export class NatsLink {
   private closed = false;
   private up = false;
   private readonly now: () => number;
+  private readonly noRoomUntil = new Map<string, number>();
 
   constructor(private readonly opts: NatsLinkOptions) {
     this.now = opts.now ?? Date.now;
@@ -110,6 +118,11 @@ export class NatsLink {
   /** bounce hands a request to the GS and returns its reply; BounceUnavailable when no GS can take it. */
   async bounce(meta: BounceMeta, headers: HttpHeaders, body: Uint8Array, timeoutMs: number): Promise<{ reply: BounceReply; body: Uint8Array }> {
     if (!this.connected) throw new BounceUnavailable('not connected to NATS');
+    const held = this.noRoomUntil.get(meta.fn);
+    if (held !== undefined) {
+      if (this.now() < held) throw new BounceUnavailable(`the GS said no other instance of ${meta.fn} has room`);
+      this.noRoomUntil.delete(meta.fn);
+    }
     const max = this.nc!.info?.max_payload ?? 1024 * 1024;
     if (body.length > max - 16 * 1024) throw new BounceUnavailable(`body of ${body.length} bytes is over the NATS payload limit`);
     let msg;
@@ -119,6 +132,7 @@ export class NatsLink {
       throw new BounceUnavailable(`bounce failed: ${(e as Error).message}`, { cause: e });
     }
     const reply = decodeBounceReply(msg.headers);
+    if (reply.noRoom) this.noRoomUntil.set(meta.fn, this.now() + (this.opts.noRoomHoldMs ?? this.opts.reportEveryMs));
     if (reply.error) throw new BounceUnavailable(`GS could not place it: ${reply.error}`);
     return { reply, body: msg.data };
   }
