@@ -73,8 +73,13 @@ describe('hierarchical scheduling when an instance dies', function () {
     const port = Number(new URL(victim!.url).port);
     const pgid = processGroup(listenerPid(port));
     expect(pgid, 'the instance runs in its own process group').to.not.equal(processGroup(process.pid));
+    const sentAt = Date.now();
     const inflight = [0, 1, 2, 3, 4, 5].map(() => httpCall(provider.base, 'POST', '/function/slow', 'a'));
-    await until(() => expect(reports.latest.get(victim!.instance)?.slots[0]?.inflight ?? 0).to.be.greaterThan(0), 5_000, 50);
+    // A report sent after these requests left, showing the victim running some of them.
+    await until(() => {
+      const r = reports.latest.get(victim!.instance);
+      expect(r && r.at > sentAt + 100 ? r.slots[0]?.inflight : 0).to.be.greaterThan(0);
+    }, 5_000, 50);
     process.kill(-pgid, 'SIGKILL');
     const later: Promise<Reply>[] = [];
     for (let i = 0; i < 4; i++) {
