@@ -68,6 +68,12 @@ function version(env: Env): VersionInfo {
   return { sha: env.GIT_COMMIT || env.HYPERFAAS_SHA || 'unknown', release: env.HYPERFAAS_RELEASE || release };
 }
 
+/** backlogOf is an instance's requests in flight plus queued, from its fresh load report (undefined without one). */
+function backlogOf(reports: ReportView, id: string): number | undefined {
+  const r = reports.get(id, Date.now());
+  return r ? (r.queued ?? 0) + r.slots.reduce((a, s) => a + s.inflight, 0) : undefined;
+}
+
 interface NatsLink {
   asyncHandler: RequestHandler;
   nc: NatsConnection;
@@ -102,7 +108,9 @@ async function startNatsLink(
       registers: [d.registry],
     }),
     onBounce: (namespace, name) => d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now()),
-    hasRoom: (namespace, name, avoid) => d.scheduler.hasRoom(namespace, name, new Set(avoid)),
+    hasRoom: (namespace, name, avoid) =>
+      d.scheduler.hasRoom(namespace, name, new Set(avoid)) ||
+      (avoid[0] !== undefined && d.scheduler.lessBusyThan(namespace, name, avoid[0], (id) => backlogOf(reports.view, id))),
   });
   const asyncConfig = readAsyncConfig(env);
   const asyncService = await createAsync({

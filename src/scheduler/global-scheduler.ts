@@ -137,6 +137,25 @@ export class GlobalScheduler {
     return false;
   }
 
+  /**
+   * lessBusyThan tells whether another ready, routable instance (or lent guest slot) of the function has a clearly
+   * shorter backlog (in flight + queued, from its load report) than fromId: by at least 2 requests, so equal loads
+   * do not ping-pong. The bounce responder re-runs a request there even when every instance is over its high
+   * watermark: otherwise traffic that reaches one instance directly would all queue there while others drain.
+   * Instances without a fresh report are not compared.
+   */
+  lessBusyThan(namespace: string, name: string, fromId: string, backlog: (instanceId: string) => number | undefined): boolean {
+    const mine = backlog(fromId);
+    if (mine === undefined) return false;
+    for (const c of this.view.candidates(namespace, name)) {
+      const id = c.guestOf ?? c.instance.id;
+      if (id === fromId || !c.instance.ready || c.held) continue;
+      const theirs = backlog(id);
+      if (theirs !== undefined && theirs <= mine - 2) return true;
+    }
+    return false;
+  }
+
   /** arrival counts one request for a function (the router and the invoker call it once per request). */
   arrival(namespace: string, name: string): void {
     this.demand.arrival(`${name}.${namespace}`, Date.now());
