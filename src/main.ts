@@ -68,10 +68,18 @@ function version(env: Env): VersionInfo {
   return { sha: env.GIT_COMMIT || env.HYPERFAAS_SHA || 'unknown', release: env.HYPERFAAS_RELEASE || release };
 }
 
-/** backlogOf is an instance's requests in flight plus queued, from its fresh load report (undefined without one). */
-function backlogOf(reports: ReportView, id: string): number | undefined {
+/** queuedAt is how many requests wait in an instance's ICS, from its fresh load report (undefined without one). */
+function queuedAt(reports: ReportView, id: string): number | undefined {
   const r = reports.get(id, Date.now());
-  return r ? (r.queued ?? 0) + r.slots.reduce((a, s) => a + s.inflight, 0) : undefined;
+  return r ? (r.queued ?? 0) : undefined;
+}
+
+/**
+ * busierMargin: a bounce goes to a less busy instance only when the bouncer has at least one slot-full more queued
+ * (its home capacity, at least 2): under GS-balanced load queues differ by less, and bouncing would only add hops.
+ */
+function busierMargin(reports: ReportView, id: string): number {
+  return Math.max(2, reports.get(id, Date.now())?.slots.find((s) => s.kind === 'home')?.capacity ?? 0);
 }
 
 interface NatsLink {
@@ -110,7 +118,8 @@ async function startNatsLink(
     onBounce: (namespace, name) => d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now()),
     hasRoom: (namespace, name, avoid) =>
       d.scheduler.hasRoom(namespace, name, new Set(avoid)) ||
-      (avoid[0] !== undefined && d.scheduler.lessBusyThan(namespace, name, avoid[0], (id) => backlogOf(reports.view, id))),
+      (avoid[0] !== undefined &&
+        d.scheduler.lessBusyThan(namespace, name, avoid[0], (id) => queuedAt(reports.view, id), busierMargin(reports.view, avoid[0]))),
   });
   const asyncConfig = readAsyncConfig(env);
   const asyncService = await createAsync({

@@ -139,19 +139,19 @@ export class GlobalScheduler {
 
   /**
    * lessBusyThan tells whether another ready, routable instance (or lent guest slot) of the function has a clearly
-   * shorter backlog (in flight + queued, from its load report) than fromId: by at least 2 requests, so equal loads
-   * do not ping-pong. The bounce responder re-runs a request there even when every instance is over its high
+   * shorter backlog (e.g. requests queued, from its load report) than fromId: by at least `margin`, so near-equal
+   * loads do not ping-pong (each bounce costs a NATS round trip and a hop). The bounce responder re-runs a request there even when every instance is over its high
    * watermark: otherwise traffic that reaches one instance directly would all queue there while others drain.
    * Instances without a fresh report are not compared.
    */
-  lessBusyThan(namespace: string, name: string, fromId: string, backlog: (instanceId: string) => number | undefined): boolean {
+  lessBusyThan(namespace: string, name: string, fromId: string, backlog: (instanceId: string) => number | undefined, margin = 2): boolean {
     const mine = backlog(fromId);
     if (mine === undefined) return false;
     for (const c of this.view.candidates(namespace, name)) {
       const id = c.guestOf ?? c.instance.id;
       if (id === fromId || !c.instance.ready || c.held) continue;
       const theirs = backlog(id);
-      if (theirs !== undefined && theirs <= mine - 2) return true;
+      if (theirs !== undefined && theirs <= mine - margin) return true;
     }
     return false;
   }

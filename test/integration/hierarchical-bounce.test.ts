@@ -49,18 +49,20 @@ describe('hierarchical bounce-back: the GS keeps no hop it cannot use', function
   });
 
   describe('GlobalScheduler.lessBusyThan', () => {
-    const cases: Array<{ name: string; backlog: Record<string, number>; notReady?: string[]; want: boolean }> = [
-      { name: 'is true when another instance has a backlog shorter by 2 or more', backlog: { a: 20, b: 4, c: 30 }, want: true },
+    const cases: Array<{ name: string; backlog: Record<string, number>; notReady?: string[]; margin?: number; want: boolean }> = [
+      { name: 'is true when another instance has a backlog shorter by 2 or more (the default margin)', backlog: { a: 20, b: 4, c: 30 }, want: true },
       { name: 'is false when the others are as busy (no ping-pong on ties)', backlog: { a: 5, b: 4, c: 5 }, want: false },
       { name: 'is false without a report from the bouncing instance', backlog: { b: 0, c: 0 }, want: false },
       { name: 'ignores instances without a report', backlog: { a: 9 }, want: false },
       { name: 'ignores instances that are not ready', backlog: { a: 9, b: 0, c: 9 }, notReady: ['b'], want: false },
+      { name: 'is false when the difference is under a larger margin', backlog: { a: 7, b: 4, c: 9 }, margin: 4, want: false },
+      { name: 'is true when the difference reaches a larger margin', backlog: { a: 8, b: 4, c: 9 }, margin: 4, want: true },
     ];
     for (const c of cases) {
       it(c.name, () => {
         const s = new GlobalScheduler({ backend: {} as FunctionBackend, logger: silentLogger() });
         for (const id of ['a', 'b', 'c']) s.view.apply({ type: 'added', instance: inst(id, !c.notReady?.includes(id)) });
-        expect(s.lessBusyThan('ns', 'f', 'a', (id) => c.backlog[id])).to.equal(c.want);
+        expect(s.lessBusyThan('ns', 'f', 'a', (id) => c.backlog[id], c.margin)).to.equal(c.want);
       });
     }
   });
