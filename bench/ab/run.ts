@@ -401,7 +401,7 @@ if (isMain) {
     process.stderr.write(`ab: ${(e as Error).message}\nusage: node dist/bench/ab/run.js [--compress k] [--workloads w1,w2] [--arms ${armNames.join(',')}] [--duration-scale s] [--out dir]\n`);
     process.exit(2);
   }
-  const command = `node dist/bench/ab/run.js ${process.argv.slice(2).join(' ')}`.trim();
+  const command = `node ${relative(repoRoot, process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trim();
   runAb(opts, command).then(
     () => process.exit(0),
     (e: unknown) => {
