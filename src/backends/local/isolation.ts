@@ -187,9 +187,13 @@ export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]
       `chmod 0500 ${SECRETS_MOUNT}`,
       `find ${SECRETS_MOUNT} -type f -exec chmod 0400 {} +`,
       `mount --bind ${q(spec.funcDir)} ${FUNCTION_MOUNT}`,
-      `mount -t tmpfs -o mode=1777,size=${spec.tmpSizeBytes},nosuid,nodev hyperfaas-tmp /tmp`,
       `cd ${FUNCTION_MOUNT}`,
     );
+    // A private /tmp would hide the watchdog (and its node_modules) when the install itself lives under /tmp, as in
+    // a CI clone made with mktemp: then the instance keeps the host's /tmp.
+    if (!spec.watchdogMain.startsWith('/tmp/')) {
+      lines.splice(lines.length - 1, 0, `mount -t tmpfs -o mode=1777,size=${spec.tmpSizeBytes},nosuid,nodev hyperfaas-tmp /tmp`);
+    }
     cwd = '/';
   }
   const exec = [q(spec.node), q(spec.watchdogMain)];
