@@ -162,6 +162,15 @@ export interface LaunchSpec {
   tmpSizeBytes: number;
 }
 
+/** INSTALL_MOUNT is where an install living under the host's /tmp is bound inside an instance's mount namespace. */
+export const INSTALL_MOUNT = '/var/openfaas/install';
+
+/** installUnderTmp returns the top folder under /tmp that holds path ("/tmp/x" for "/tmp/x/a/b"), else undefined. */
+export function installUnderTmp(path: string): string | undefined {
+  const m = /^\/tmp\/[^/]+/.exec(path);
+  return m ? m[0] : undefined;
+}
+
 /** shellQuote quotes one word for /bin/sh. */
 export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
@@ -177,6 +186,7 @@ export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]
   const lines = ['set -e'];
   for (const f of spec.cgroupProcs) lines.push(`echo $$ > ${q(f)}`);
   let cwd = spec.funcDir;
+  let watchdogMain = spec.watchdogMain;
   if (spec.mountNamespace) {
     const owner = spec.user ? `${spec.user.uid}:${spec.user.gid}` : '0:0';
     lines.push(
@@ -187,16 +197,19 @@ export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]
       `chmod 0500 ${SECRETS_MOUNT}`,
       `find ${SECRETS_MOUNT} -type f -exec chmod 0400 {} +`,
       `mount --bind ${q(spec.funcDir)} ${FUNCTION_MOUNT}`,
-      `cd ${FUNCTION_MOUNT}`,
     );
-    // A private /tmp would hide the watchdog (and its node_modules) when the install itself lives under /tmp, as in
-    // a CI clone made with mktemp: then the instance keeps the host's /tmp.
-    if (!spec.watchdogMain.startsWith('/tmp/')) {
-      lines.splice(lines.length - 1, 0, `mount -t tmpfs -o mode=1777,size=${spec.tmpSizeBytes},nosuid,nodev hyperfaas-tmp /tmp`);
+    // The private /tmp hides whatever lives under the host's /tmp, the watchdog and its node_modules included when
+    // HyperFaaS itself is installed there (a CI clone made with mktemp). Such an install is bound into the namespace
+    // at /var/openfaas/install first, and the watchdog runs from there; /tmp stays private either way.
+    const top = installUnderTmp(spec.watchdogMain);
+    if (top) {
+      lines.push(`mkdir -p ${INSTALL_MOUNT}`, `mount --bind ${q(top)} ${INSTALL_MOUNT}`);
+      watchdogMain = INSTALL_MOUNT + spec.watchdogMain.slice(top.length);
     }
+    lines.push(`mount -t tmpfs -o mode=1777,size=${spec.tmpSizeBytes},nosuid,nodev hyperfaas-tmp /tmp`, `cd ${FUNCTION_MOUNT}`);
     cwd = '/';
   }
-  const exec = [q(spec.node), q(spec.watchdogMain)];
+  const exec = [q(spec.node), q(watchdogMain)];
   if (spec.user) {
     exec.unshift(
       'setpriv',

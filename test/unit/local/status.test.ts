@@ -86,6 +86,21 @@ describe('local backend launch command', () => {
     expect(script).to.match(/exec setpriv --reuid=999 --regid=998 .*--no-new-privs -- '\/usr\/bin\/node' '\/w\/main.js'$/);
   });
 
+  it('keeps /tmp private for an install under /tmp by binding it at /var/openfaas/install first', () => {
+    const l = buildLaunch({ ...base, watchdogMain: '/tmp/tmp.ab/ci/dist/watchdog/src/main.js', cgroupProcs: [], mountNamespace: true });
+    const lines = l.args[l.args.length - 1]!.split('\n');
+    const bind = lines.indexOf("mount --bind '/tmp/tmp.ab' /var/openfaas/install");
+    const tmp = lines.findIndex((x) => x.endsWith(' hyperfaas-tmp /tmp'));
+    expect(bind, 'the install is bound').to.be.greaterThan(-1);
+    expect(tmp, 'the private /tmp is mounted after it').to.be.greaterThan(bind);
+    expect(lines.at(-1)).to.equal("exec '/usr/bin/node' '/var/openfaas/install/ci/dist/watchdog/src/main.js'");
+  });
+
+  it('binds nothing extra for an install outside /tmp', () => {
+    const l = buildLaunch({ ...base, cgroupProcs: [], mountNamespace: true });
+    expect(l.args[l.args.length - 1]).to.not.contain('/var/openfaas/install');
+  });
+
   it('quotes single quotes for the shell', () => {
     expect(shellQuote("it's")).to.equal(`'it'\\''s'`);
   });
