@@ -6,20 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
 import { providerMain } from '../../src/paths.js';
 import { startNatsServer, type NatsServer } from '../../test/support/nats-server.js';
 import { freePort, waitForPort } from '../../test/support/ports.js';
+import { httpCall as call, type Reply } from '../../test/support/http.js';
 
-/** Reply is one HTTP answer from the provider. */
-export interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+export type { Reply };
 
 /** PhaseEvent is one "scaling phase" log line of the provider, stamped when the harness read it. */
 export interface PhaseEvent {
@@ -81,19 +76,7 @@ export interface ReportTap {
 }
 
 function httpCall(base: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const headers = data === undefined ? {} : { 'content-length': String(Buffer.byteLength(data)), 'content-type': 'application/json' };
-    const req = request(`${base}${path}`, { method, agent: false, timeout: timeoutMs, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.on('error', reject);
-    req.end(data);
-  });
+  return call(base, method, path, body, { timeoutMs, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
 }
 
 /** tapReports subscribes to every load report on the NATS server at url. */

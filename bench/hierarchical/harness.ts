@@ -5,49 +5,24 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { providerMain } from '../../src/paths.js';
 import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
 import { freePort, waitForPort } from '../../test/support/ports.js';
+import { eventually, httpCall as call, type Reply } from '../../test/support/http.js';
 
-/** Reply is a buffered HTTP answer. */
-export interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+export type { Reply };
 
-/** httpCall sends one request on a fresh connection (loopback only) and buffers the answer. */
+/** httpCall sends one request on a fresh connection and buffers the answer (60 s timeout, extra headers). */
 export function httpCall(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const h = data === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(data)) };
-    const req = request(`${base}${path}`, { method, agent: false, timeout: 60_000, headers: h }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.on('error', reject);
-    req.end(data);
-  });
+  return call(base, method, path, body, { headers, timeoutMs: 60_000 });
 }
 
 /** until polls check until it stops throwing or timeoutMs passes (then rethrows its last error). */
-export async function until<T>(check: () => T | Promise<T>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
+export function until<T>(check: () => T | Promise<T>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  return eventually(check, timeoutMs, everyMs);
 }
 
 /** ProviderOptions configure a provider run. */

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { isBackendError, type BackendErrorKind, type FunctionBackend, type InstanceEvent } from '../../src/backends/backend.js';
 import type { FunctionDeployment } from '../../src/types/index.js';
+import { eventually } from '../support/http.js';
+
+export { eventually };
 
 /** ContractTarget is one backend under test, built fresh for each case. */
 export interface ContractTarget {
@@ -15,19 +18,6 @@ export interface ContractTarget {
 }
 
 const NS = 'openfaas-fn';
-
-/** eventually polls check until it returns without throwing, or rethrows its last error after timeoutMs. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
-}
 
 async function expectKind(p: Promise<unknown>, kind: BackendErrorKind): Promise<void> {
   try {

@@ -7,36 +7,14 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpCall } from '../support/http.js';
 import { providerMain } from '../../src/paths.js';
 import { eventually } from '../contract/backend.contract.js';
 import { freePort, waitForPort } from '../support/ports.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function http(base: string, method: string, path: string, body?: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    // A fresh connection per request: a client that reuses keep-alive sockets across a provider restart sees resets.
-    // Node sends a DELETE body neither chunked nor with a length unless told: give the length.
-    const headers = data === undefined ? {} : { 'content-length': String(Buffer.byteLength(data)) };
-    const req = request(`${base}${path}`, { method, agent: false, timeout: 30_000, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const http = (base: string, method: string, path: string, body?: unknown) => httpCall(base, method, path, body);
 
 describe('provider end to end with the local backend', function () {
   this.timeout(240_000);
