@@ -189,15 +189,39 @@ export async function detectSource(fallback: { cpuLimit: number; memoryLimit: nu
       /* fall through */
     }
   }
-  return { kind: 'proc', read: () => readProcTree(process.pid, fallback) };
+  return { kind: 'proc', read: procTreeReader(process.pid, fallback) };
 }
 
-async function readProcTree(root: number, limits: { cpuLimit: number; memoryLimit: number }): Promise<Usage> {
-  const names = (await readdir('/proc')).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
-  const stats = (await Promise.all(names.map((n) => read(`/proc/${n}/stat`).then(parseProcStat, () => undefined)))).filter(
-    (s): s is ProcStat => s !== undefined,
-  );
-  const tree = descendants(root, stats);
+/** PROC_RESCAN_EVERY: the process tree is found by reading every /proc/<pid>/stat only on every 5th sample. */
+const PROC_RESCAN_EVERY = 5;
+
+/**
+ * procTreeReader samples root's process tree. Finding the tree means reading the stat file of every process on the
+ * host (hundreds of files), so it is done on every PROC_RESCAN_EVERY-th sample, or when a known process is gone; the
+ * samples between read only the known processes' files.
+ */
+function procTreeReader(root: number, limits: { cpuLimit: number; memoryLimit: number }): () => Promise<Usage> {
+  let known: number[] = [];
+  let n = 0;
+  return async () => {
+    let tree: ProcStat[] | undefined;
+    if (n++ % PROC_RESCAN_EVERY !== 0 && known.length) {
+      const stats = await Promise.all(known.map((pid) => read(`/proc/${pid}/stat`).then(parseProcStat, () => undefined)));
+      if (stats.every((s) => s !== undefined)) tree = stats as ProcStat[];
+    }
+    if (!tree) {
+      const names = (await readdir('/proc')).filter((x) => x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57);
+      const stats = (await Promise.all(names.map((x) => read(`/proc/${x}/stat`).then(parseProcStat, () => undefined)))).filter(
+        (s): s is ProcStat => s !== undefined,
+      );
+      tree = descendants(root, stats);
+      known = tree.map((s) => s.pid);
+    }
+    return usageOf(tree, limits);
+  };
+}
+
+async function usageOf(tree: ProcStat[], limits: { cpuLimit: number; memoryLimit: number }): Promise<Usage> {
   const rss = await Promise.all(tree.map((s) => read(`/proc/${s.pid}/statm`).then((t) => Number(t.split(' ')[1]) * PAGE, () => 0)));
   return {
     cpuSeconds: tree.reduce((n, s) => n + (s.utime + s.stime) / TICKS, 0),

@@ -960,7 +960,8 @@ export class Watchdog {
 
   private status(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') return methodNotAllowed(res);
-    const body = JSON.stringify(this.report());
+    // The load report, plus where its CPU and memory figures come from (cgroup-v2, cgroup-v1 or proc).
+    const body = JSON.stringify({ ...this.report(), loadSource: this.source?.kind ?? 'none' });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }

@@ -8,8 +8,15 @@ import { access, appendFile, mkdir, readFile, rm, rmdir, writeFile } from 'node:
 import { constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** CgroupController is a controller the backend uses. */
-export type CgroupController = 'cpu' | 'memory' | 'pids';
+/**
+ * CgroupController is a controller the backend uses: cpu, memory and pids enforce limits; cpuacct (cgroup v1, when
+ * it is a hierarchy of its own, not co-mounted with cpu) only accounts, so the ICS can read its instance's CPU time
+ * from one file (cpuacct.usage) instead of walking /proc.
+ */
+export type CgroupController = 'cpu' | 'memory' | 'pids' | 'cpuacct';
+
+/** LIMIT_CONTROLLERS are the controllers that enforce something (the isolation summary lists these). */
+export const LIMIT_CONTROLLERS: readonly CgroupController[] = ['cpu', 'memory', 'pids'];
 
 /** CgroupSupport is what detectCgroups found: per controller, the directory instance cgroups are created under. */
 export interface CgroupSupport {
@@ -36,6 +43,7 @@ const v1Marker: Record<CgroupController, string> = {
   cpu: 'cpu.cfs_quota_us',
   memory: 'memory.limit_in_bytes',
   pids: 'cgroup.procs',
+  cpuacct: 'cpuacct.usage',
 };
 
 async function writable(dir: string): Promise<boolean> {
@@ -65,12 +73,14 @@ async function ensureParent(dir: string): Promise<string | undefined> {
 export async function detectCgroups(root: string, parent: string): Promise<CgroupSupport> {
   const v1: Partial<Record<CgroupController, string>> = {};
   const missing: string[] = [];
-  for (const c of ['cpu', 'memory', 'pids'] as const) {
+  for (const c of ['cpu', 'memory', 'pids', 'cpuacct'] as const) {
     const dir = join(root, c);
     if (!existsSync(join(dir, v1Marker[c])) || !existsSync(join(dir, 'tasks'))) continue;
+    // cpuacct co-mounted with cpu (cpu,cpuacct) is the same hierarchy: the cpu group accounts already.
+    if (c === 'cpuacct' && existsSync(join(root, 'cpu', 'cpuacct.usage'))) continue;
     const p = await ensureParent(join(dir, parent));
     if (p) v1[c] = p;
-    else missing.push(`${dir} is not writable`);
+    else if (c !== 'cpuacct') missing.push(`${dir} is not writable`);
   }
   if (v1.cpu || v1.memory) {
     const absent = (['cpu', 'memory', 'pids'] as const).filter((c) => !v1[c]);
@@ -119,6 +129,7 @@ export function cgroupFiles(version: 'v1' | 'v2', limits: CgroupLimits): Record<
       // -1 lifts the limit on v1.
       memory: [['memory.limit_in_bytes', limits.memoryBytes ? String(limits.memoryBytes) : '-1']],
       pids: [['pids.max', limits.pids ? String(limits.pids) : 'max']],
+      cpuacct: [],
     };
   }
   return {
@@ -128,6 +139,7 @@ export function cgroupFiles(version: 'v1' | 'v2', limits: CgroupLimits): Record<
       ['memory.swap.max', '0'],
     ],
     pids: [['pids.max', limits.pids ? String(limits.pids) : 'max']],
+    cpuacct: [],
   };
 }
 

@@ -11,7 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
-import { detectCgroups, type CgroupController, type CgroupSupport } from './cgroup.js';
+import { detectCgroups, LIMIT_CONTROLLERS, type CgroupController, type CgroupSupport } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
 
 const run = promisify(execFile);
@@ -120,7 +120,7 @@ export async function detectIsolation(cfg: LocalBackendConfig, logger: Logger): 
     } else {
       notes.push('not root: instances run as this user, without a mount namespace');
     }
-    const limits = Object.keys(cgroups.parents) as CgroupController[];
+    const limits = (Object.keys(cgroups.parents) as CgroupController[]).filter((c) => LIMIT_CONTROLLERS.includes(c));
     const full = limits.length === 3 && !!user && mountNamespace;
     const some = limits.length > 0 || !!user || mountNamespace;
     iso = {

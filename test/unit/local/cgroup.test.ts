@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Cgroup, cgroupFiles, CPU_PERIOD_US, detectCgroups, procCpuTicks } from '../../../src/backends/local/cgroup.js';
 
 async function fakeV1(root: string, controllers: string[]): Promise<void> {
-  const marker: Record<string, string> = { cpu: 'cpu.cfs_quota_us', memory: 'memory.limit_in_bytes', pids: 'cgroup.procs' };
+  const marker: Record<string, string> = { cpu: 'cpu.cfs_quota_us', memory: 'memory.limit_in_bytes', pids: 'cgroup.procs', cpuacct: 'cpuacct.usage' };
   for (const c of controllers) {
     await mkdir(join(root, c), { recursive: true });
     await writeFile(join(root, c, marker[c]!), '');
@@ -31,6 +31,20 @@ describe('local backend cgroups on a fake root', () => {
     expect(s.parents).to.deep.equal({ cpu: join(root, 'cpu/hyperfaas'), memory: join(root, 'memory/hyperfaas'), pids: join(root, 'pids/hyperfaas') });
     expect(s.reason).to.equal('');
     expect(existsSync(join(root, 'memory/hyperfaas'))).to.equal(true);
+  });
+
+  it('joins a v1 cpuacct hierarchy of its own (accounting only: the ICS reads cpuacct.usage), not one co-mounted with cpu', async () => {
+    await fakeV1(root, ['cpu', 'memory', 'pids', 'cpuacct']);
+    const s = await detectCgroups(root, 'hyperfaas');
+    expect(s.parents.cpuacct).to.equal(join(root, 'cpuacct/hyperfaas'));
+    expect(s.reason).to.equal('');
+    const cg = await Cgroup.create(s, 'fn-acct', { cpu: 0.5 });
+    expect(cg.procsFiles).to.include(join(root, 'cpuacct/hyperfaas/fn-acct/cgroup.procs'));
+    await rm(join(root, 'cpuacct/hyperfaas'), { recursive: true });
+    // cpu,cpuacct co-mounted: the cpu group has cpuacct.usage already, and no second group is made.
+    await writeFile(join(root, 'cpu', 'cpuacct.usage'), '');
+    const co = await detectCgroups(root, 'hyperfaas');
+    expect(co.parents.cpuacct).to.equal(undefined);
   });
 
   it('says which v1 controller is missing', async () => {
@@ -74,25 +88,26 @@ describe('local backend cgroups on a fake root', () => {
         cpu: [['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '50000']],
         memory: [['memory.limit_in_bytes', '134217728']],
         pids: [['pids.max', '64']],
+        cpuacct: [],
       },
     },
     {
       name: 'lifts every limit on v1 when none is given',
       version: 'v1',
       limits: {},
-      want: { cpu: [['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '-1']], memory: [['memory.limit_in_bytes', '-1']], pids: [['pids.max', 'max']] },
+      want: { cpu: [['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '-1']], memory: [['memory.limit_in_bytes', '-1']], pids: [['pids.max', 'max']], cpuacct: [] },
     },
     {
       name: 'writes cpu.max and memory.max on v2',
       version: 'v2',
       limits: { cpu: 2, memoryBytes: 1000 },
-      want: { cpu: [['cpu.max', '200000 100000']], memory: [['memory.max', '1000'], ['memory.swap.max', '0']], pids: [['pids.max', 'max']] },
+      want: { cpu: [['cpu.max', '200000 100000']], memory: [['memory.max', '1000'], ['memory.swap.max', '0']], pids: [['pids.max', 'max']], cpuacct: [] },
     },
     {
       name: 'never writes a quota below one millisecond per period',
       version: 'v2',
       limits: { cpu: 0.001 },
-      want: { cpu: [['cpu.max', '1000 100000']], memory: [['memory.max', 'max'], ['memory.swap.max', '0']], pids: [['pids.max', 'max']] },
+      want: { cpu: [['cpu.max', '1000 100000']], memory: [['memory.max', 'max'], ['memory.swap.max', '0']], pids: [['pids.max', 'max']], cpuacct: [] },
     },
   ];
   for (const c of files) it(c.name, () => expect(cgroupFiles(c.version, c.limits)).to.deep.equal(c.want));
