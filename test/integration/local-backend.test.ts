@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { pbkdf2Sync } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cp, readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -264,6 +264,34 @@ describe('local backend with real instances', function () {
       let err: { kind?: string } | undefined;
       await b.resize(i.id, { cpu: 1.5 }).catch((e) => (err = e));
       expect(err?.kind).to.equal('Unavailable');
+    }
+  });
+
+  it('starts an instance under the start CPU limit and writes its own limit once it is ready', async () => {
+    // With the v1 cpu controller the quota file shows both; without cgroups the instance just starts.
+    const v1 = b.isolation.cgroup === 'v1' && b.isolation.limits.includes('cpu');
+    const quota = (id: string) => readFileSync(`/sys/fs/cgroup/cpu/hyperfaas/${id}/cpu.cfs_quota_us`, 'utf8').trim();
+    const atAdd = new Map<string, string>();
+    const stopWatching = b.watchInstances((ev) => {
+      // 'added' comes after the cgroup is made and before the process is started: read the quota it starts with.
+      if (v1 && ev.type === 'added' && ev.instance.function === 'boost') atAdd.set(ev.instance.id, quota(ev.instance.id));
+    });
+    try {
+      await b.deploy({ service: 'boost', image: 'hyperfaas/echo:latest', namespace: NS, labels: {}, annotations: {}, limits: { cpu: '200m' } });
+      await waitReady(b, 'boost', 1);
+      const id = b.instances(NS, 'boost')[0]!.id;
+      if (v1) {
+        expect(atAdd.get(id), 'quota while starting (HYPERFAAS_START_CPU, default 1 core)').to.equal('100000');
+        await eventually(() => expect(quota(id)).to.equal('20000'), 5_000, 20);
+        // The ICS reads its load from the instance's cgroup (cpuacct joined too), not by walking /proc every second.
+        const st = await call(readyUrl(b, 'boost'), { method: 'GET', path: '/_/hyperfaas/status' });
+        expect(JSON.parse(st.body).loadSource).to.equal('cgroup-v1');
+      }
+      const r = await call(readyUrl(b, 'boost'), { body: 'x' });
+      expect(r.status).to.equal(200);
+    } finally {
+      stopWatching();
+      await b.remove(NS, 'boost');
     }
   });
 

@@ -4,6 +4,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { repoRoot } from '../../paths.js';
+import { parseCpu } from '../../api/quantity.js';
 
 /** IsolationMode: auto isolates instances as far as the host allows; none runs them as plain child processes. */
 export type IsolationMode = 'auto' | 'none';
@@ -43,6 +44,12 @@ export interface LocalBackendConfig {
   readonly natsUrl?: string;
   /** nodeBinary runs the watchdog (HYPERFAAS_NODE, default this process's node). */
   readonly nodeBinary: string;
+  /**
+   * startCpu is the CPU limit, in cores, an instance with a lower limit gets while it starts (HYPERFAAS_START_CPU,
+   * default 1; 0 turns it off); its own limit is written once it is ready. Booting the watchdog and a Node function
+   * takes ~0.3 CPU-seconds, which under a 0.2-core quota is more than a second of wall time.
+   */
+  readonly startCpu: number;
 }
 
 /** LocalConfigError names the key, the value given and what is allowed. */
@@ -199,6 +206,14 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
   const minMemoryBytes = parseMemoryQuantity(memText);
   if (minMemoryBytes === undefined) throw new LocalConfigError('HYPERFAAS_MIN_MEMORY', memText, 'a memory quantity such as 64Mi');
 
+  const startText = get(env, 'HYPERFAAS_START_CPU') ?? '1';
+  let startCpu: number;
+  try {
+    startCpu = parseCpu(startText);
+  } catch {
+    throw new LocalConfigError('HYPERFAAS_START_CPU', startText, 'a CPU quantity such as 1, 500m or 0 (off)');
+  }
+
   const natsUrl = get(env, 'NATS_URL');
   if (natsUrl !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl) && !/^[^\s:/]+:\d+$/.test(natsUrl)) {
     throw new LocalConfigError('NATS_URL', natsUrl, 'a nats:// URL or host:port');
@@ -221,6 +236,7 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     minMemoryBytes,
     logLines: int(env, 'HYPERFAAS_LOG_LINES', 10_000, 1, 10_000_000),
     nodeBinary: get(env, 'HYPERFAAS_NODE') ?? process.execPath,
+    startCpu,
     ...(natsUrl !== undefined ? { natsUrl } : {}),
   };
   return Object.freeze(cfg);

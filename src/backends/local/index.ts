@@ -107,6 +107,8 @@ interface Inst {
   healthTimer?: NodeJS.Timeout;
   runDir: string;
   cgroup?: Cgroup;
+  /** startBoosted is true while the cgroup holds the start CPU limit (HYPERFAAS_START_CPU) instead of the instance's own. */
+  startBoosted?: boolean;
   limits: ResourceLimits;
   stopped?: Promise<void>;
   /** pending is the preparation or launch in progress; stopping waits for it so nothing starts behind its back. */
@@ -118,6 +120,8 @@ interface Inst {
 }
 
 const TMP_SIZE = 256 * 1024 * 1024;
+/** STARTING_POLL_MS is how often a starting instance is probed for readiness (cheap: refused connections, mostly). */
+const STARTING_POLL_MS = 20;
 
 /** liveInProcess holds the ids of instances run by any backend of this process (tests run several at once). */
 const liveInProcess = new Set<string>();
@@ -505,6 +509,23 @@ class LocalBackendImpl implements LocalBackend {
     }
   }
 
+  /** startBoost is the CPU limit an instance starts with when HYPERFAAS_START_CPU is above its own (else undefined). */
+  private startBoost(inst: Inst): number | undefined {
+    const own = inst.limits.cpu;
+    return own !== undefined && own > 0 && this.cfg.startCpu > own ? this.cfg.startCpu : undefined;
+  }
+
+  private cgroupLimits(inst: Inst, cpu?: number): ResourceLimits & { pids?: number } {
+    return { ...inst.limits, ...(cpu !== undefined ? { cpu } : {}), ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}) };
+  }
+
+  /** endStartBoost writes the instance's own limits once it is ready (or when a restart begins without the boost). */
+  private async endStartBoost(inst: Inst): Promise<void> {
+    if (!inst.startBoosted || !inst.cgroup) return;
+    inst.startBoosted = false;
+    await inst.cgroup.setLimits(this.cgroupLimits(inst)).catch((e: Error) => this.logger.warn(`restoring the CPU limit of ${inst.id}: ${e.message}`));
+  }
+
   async resize(instanceId: string, limits: ResourceLimits): Promise<void> {
     const i = this.all.get(instanceId);
     if (!i) throw new BackendError('NotFound', `instance ${instanceId} not found`);
@@ -519,6 +540,7 @@ class LocalBackendImpl implements LocalBackend {
       throw new BackendError('Invalid', `cannot resize ${instanceId}: ${(e as Error).message}`, { cause: e });
     }
     i.limits = next;
+    i.startBoosted = false; // the resize replaced the start boost
   }
 
   /** reconcile moves a function's instances towards its desired state; safe to call at any time, any number of times. */
@@ -602,10 +624,8 @@ class LocalBackendImpl implements LocalBackend {
     await mkdir(join(inst.runDir, 'secrets'), { recursive: true, mode: 0o700 });
     await writeFile(join(inst.runDir, 'owner'), `${process.pid}\n`);
     if (this.iso.cgroups.version !== 'none') {
-      inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, {
-        ...inst.limits,
-        ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}),
-      });
+      inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, this.cgroupLimits(inst, this.startBoost(inst)));
+      inst.startBoosted = this.startBoost(inst) !== undefined;
     }
     if (inst.stopping) return;
     this.emit('added', inst);
@@ -710,7 +730,7 @@ class LocalBackendImpl implements LocalBackend {
           void writeFile(join(inst.runDir, 'pid'), `${child.pid}\n`).catch(() => undefined);
           this.logLine(fn, inst.id, `instance started (pid ${child.pid}, port ${inst.ports.port})`);
         }
-        this.scheduleHealth(inst, 50);
+        this.scheduleHealth(inst, STARTING_POLL_MS);
       })
       .catch((e) => {
         this.logLine(fn, inst.id, `cannot start: ${(e as Error).message}`);
@@ -743,6 +763,13 @@ class LocalBackendImpl implements LocalBackend {
           await this.takePorts(inst);
           this.emit('modified', inst);
         }
+        const boost = this.startBoost(inst);
+        if (boost !== undefined && inst.cgroup && !inst.startBoosted) {
+          await inst.cgroup.setLimits(this.cgroupLimits(inst, boost)).then(
+            () => (inst.startBoosted = true),
+            () => undefined,
+          );
+        }
         await this.launch(inst);
       })().catch((e) => this.logLine(inst.fn, inst.id, `cannot restart: ${(e as Error).message}`));
     }, delay);
@@ -767,13 +794,15 @@ class LocalBackendImpl implements LocalBackend {
       if (next) {
         inst.readyThisLaunch = true;
         inst.fn.startFailures = 0;
+        await this.endStartBoost(inst);
       }
       this.emit('modified', inst);
       if (next) this.logger.debug(`instance ${inst.id} is ready`);
       this.reconcile(inst.fn);
     }
     if (inst.ready && inst.cgroup) await this.sampleUsage(inst);
-    this.scheduleHealth(inst, inst.ready ? this.cfg.healthIntervalMs : Math.min(100, this.cfg.healthIntervalMs));
+    // A starting instance is polled often: its readiness is on the critical path of every scale-out (phase 3).
+    this.scheduleHealth(inst, inst.ready ? this.cfg.healthIntervalMs : Math.min(STARTING_POLL_MS, this.cfg.healthIntervalMs));
   }
 
   /** sampleUsage records an instance's memory and CPU use for the status' usage field (faas-cli describe). */

@@ -73,6 +73,9 @@ describe('local backend config', () => {
       env: { HYPERFAAS_MIN_MEMORY: '32Mi' },
       check: (c) => expect(c.minMemoryBytes).to.equal(32 * 1024 * 1024),
     },
+    { name: 'starts instances under 1 core by default', env: {}, check: (c) => expect(c.startCpu).to.equal(1) },
+    { name: 'reads the start CPU limit as a quantity', env: { HYPERFAAS_START_CPU: '1500m' }, check: (c) => expect(c.startCpu).to.equal(1.5) },
+    { name: 'turns the start CPU limit off with 0', env: { HYPERFAAS_START_CPU: '0' }, check: (c) => expect(c.startCpu).to.equal(0) },
   ];
   for (const c of cases) it(c.name, () => c.check(readLocalConfig(c.env)));
 
@@ -94,6 +97,7 @@ describe('local backend config', () => {
     { name: 'rejects a user name with a slash', env: { HYPERFAAS_USER: 'a/b' }, key: 'HYPERFAAS_USER' },
     { name: 'rejects a cgroup parent climbing out of the root', env: { HYPERFAAS_CGROUP_PARENT: '../x' }, key: 'HYPERFAAS_CGROUP_PARENT' },
     { name: 'rejects a pids limit that is not an integer', env: { HYPERFAAS_PIDS_LIMIT: 'lots' }, key: 'HYPERFAAS_PIDS_LIMIT' },
+    { name: 'rejects a start CPU limit that is not a quantity', env: { HYPERFAAS_START_CPU: 'fast' }, key: 'HYPERFAAS_START_CPU' },
   ];
   for (const c of bad) {
     it(c.name, () => {
