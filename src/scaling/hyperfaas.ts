@@ -54,6 +54,11 @@ export interface HyperfaasParams {
   scaleInWindowMs: number;
   /** specialiseTimeoutMs: a requested specialisation not visible in reports by then is forgotten (and may be retried). */
   specialiseTimeoutMs: number;
+  /**
+   * drainWithinMs sizes scale-out for a backlog: the queued requests should be served within this long on top of the
+   * arrivals, so they add queued x meanService / drainWithinMs to the concurrency instances are started for.
+   */
+  drainWithinMs: number;
   /** scaleUp enables phase 1; false gives the "B minus phase 1" ablation arm (performance.md §6.1). */
   scaleUp: boolean;
   /** multiplex enables phase 2; false gives the "B minus phase 2" ablation arm. */
@@ -61,25 +66,30 @@ export interface HyperfaasParams {
 }
 
 /**
- * HYPERFAAS_DEFAULTS: scale-up to at most 4x the normal CPU limit; give back after 2 s calm; multiplex after 0.25 s
- * and scale out after 0.5 s of shortfall; replace borrowed slots after 20 s; 2 cold starts at a time (2-core host);
- * scale in after a 30 s window (10x shorter than the HPA's 300 s, which keeps container-seconds near the oracle).
+ * HYPERFAAS_DEFAULTS: scale-up to at most 4x the normal CPU limit; give back after 2 s calm; multiplex on the first
+ * tick that sees a shortfall and scale out once it has lasted 0.25 s (one more tick), sized so a backlog drains within
+ * 1 s; replace borrowed slots after 20 s; 3 cold starts at a time; scale in after a 30 s window (10x shorter than the
+ * HPA's 300 s, which keeps container-seconds near the oracle).
  * Why so short: a concurrency shortfall is a queue that grows every millisecond (F-io at 10x: 320 req/s more than one
  * replica serves), and phase 1 cannot fix it, since more CPU does not raise max_inflight. In the fluid model
  * (simulate.ts, W1 with two lendable slots) 0.5 s / 1.5 s recovers in 2.75 s, 0.25 s / 0.5 s in 1.5 s.
+ * Why sized by drain rate and not by the backlog's length: every cold start costs ~0.3 CPU-s on this kind of host
+ * (watchdog, function and generic runtime: three Node processes), and ten at once took the 2 cores for ~1.5 s that the
+ * running instances needed to serve the backlog (bench/results, A/B notes).
  */
 export const HYPERFAAS_DEFAULTS: Readonly<HyperfaasParams> = Object.freeze({
   maxCpuBoost: 4,
   minCpuStep: 0.05,
   memoryHeadroom: 1.5,
   giveBackAfterMs: 2_000,
-  multiplexAfterMs: 250,
-  scaleOutAfterMs: 500,
+  multiplexAfterMs: 0,
+  scaleOutAfterMs: 250,
   borrowMaxMs: 20_000,
-  maxConcurrentStarts: 2,
+  maxConcurrentStarts: 3,
   maxSpecialisePerTick: 4,
   scaleInWindowMs: 30_000,
   specialiseTimeoutMs: 5_000,
+  drainWithinMs: 1_000,
   scaleUp: true,
   multiplex: true,
 });
@@ -104,6 +114,8 @@ export interface HyperfaasState {
   lastActiveAt?: number;
   /** shortSince is when the current concurrency shortfall began. */
   shortSince?: number;
+  /** calmServiceMs is an EWMA of the mean service time over ticks without a shortfall (sizing during one uses it). */
+  calmServiceMs?: number;
   /** calmSince is when own capacity started covering demand (borrowed slots are released after giveBackAfterMs). */
   calmSince?: number;
   boosted: Record<string, BoostRecord>;
@@ -118,6 +130,11 @@ export interface HyperfaasState {
 export interface DemandEstimate {
   /** concurrency is D, the requests that need a slot right now. */
   concurrency: number;
+  /**
+   * sizing is the concurrency new instances are started for: the sustained part of D (arrivals x service time, or
+   * what is in flight) plus the backlog spread over drainWithinMs. Equal to D when the service time is unknown.
+   */
+  sizing: number;
   /** perInstance is what one instance is good for: capacity x high watermark (in requests in flight). */
   perInstance: number;
   /** own is the usable concurrency of ready own instances. */
@@ -134,7 +151,7 @@ const isLive = (i: InstanceObservation): boolean => !i.draining;
  * estimateDemand works out D and what covers it. Functions with unlimited concurrency (capacity 0) are sized by the
  * rps target instead: needed = ceil(rate / (target x proportion)), e.g. 400 req/s at target 50 x 0.9 -> 9 instances.
  */
-export function estimateDemand(input: PolicyInput, borrowedCount: number): DemandEstimate {
+export function estimateDemand(input: PolicyInput, borrowedCount: number, drainWithinMs = HYPERFAAS_DEFAULTS.drainWithinMs): DemandEstimate {
   const { spec, demand } = input;
   const high = spec.labels.watermarkHigh;
   const ready = input.instances.filter((i) => i.ready && isLive(i));
@@ -142,14 +159,27 @@ export function estimateDemand(input: PolicyInput, borrowedCount: number): Deman
   const inflight = ready.reduce((a, i) => a + i.inflight, 0) + ours.reduce((a, g) => a + g.inflight, 0);
   const little = demand.meanServiceMs !== undefined ? (demand.arrivalRate * demand.meanServiceMs) / 1000 : 0;
   const concurrency = Math.max(inflight + demand.queued, little);
+  // Sizing, worked example (F-io at a 10x step, 0.5 s in): 8 being served (4 + 4 borrowed), 80 waiting (in the GS, in
+  // an ICS queue, or sent over capacity), 160 req/s x 50 ms = 8 sustained; the backlog adds 80 x 50 / 1000 = 4 ->
+  // 12 / 3.2 -> 4 instances, where D = 88 would have started 10 (and their cold starts would have taken the CPU the
+  // running instances need to drain the backlog).
+  const cap = (c: number): number => (c > 0 ? c : Infinity);
+  const serving =
+    ready.reduce((a, i) => a + Math.min(i.inflight, cap(i.capacity || spec.capacity)), 0) + ours.reduce((a, g) => a + Math.min(g.inflight, cap(g.capacity)), 0);
+  const backlog = Math.max(0, concurrency - Math.max(serving, little));
+  const sizing =
+    demand.meanServiceMs !== undefined && drainWithinMs > 0
+      ? Math.min(concurrency, Math.max(serving, little) + (backlog * demand.meanServiceMs) / drainWithinMs)
+      : concurrency;
   if (spec.capacity > 0) {
     const perInstance = spec.capacity * high;
     return {
       concurrency,
+      sizing,
       perInstance,
       own: ready.length * perInstance,
       borrowed: borrowedCount * perInstance,
-      needed: Math.ceil(concurrency / perInstance - 1e-9),
+      needed: Math.ceil(sizing / perInstance - 1e-9),
     };
   }
   // Unlimited concurrency: express everything in req/s against the rps target.
@@ -157,6 +187,7 @@ export function estimateDemand(input: PolicyInput, borrowedCount: number): Deman
   const rate = Math.max(demand.arrivalRate, demand.queued > 0 ? perInstance * ready.length + demand.queued : 0);
   return {
     concurrency: rate,
+    sizing: rate,
     perInstance,
     own: ready.length * perInstance,
     borrowed: borrowedCount * perInstance,
@@ -264,7 +295,7 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
     if (demand.queued > 0) {
       actions.push({ kind: 'scaleTo', replicas: floor });
       // A warm generic slot elsewhere serves in milliseconds while the instance cold-starts (phase 2 at once).
-      const est = estimateDemand(input, Object.keys(next.borrowed).length);
+      const est = estimateDemand(input, Object.keys(next.borrowed).length, p.drainWithinMs);
       if (est.borrowed === 0 && p.multiplex) actions.push(...pickGuests(input, next, Math.max(1, est.needed), p, nowMs));
       next.shortSince = nowMs;
       next.lastActiveAt = nowMs;
@@ -301,6 +332,9 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
       continue;
     }
     if (!isBoosted && !wasBoosted) continue;
+    // A starting instance may run under the backend's start CPU limit (HYPERFAAS_START_CPU), which the backend itself
+    // lowers once it is ready: not a phase-1 boost to give back.
+    if (!inst.ready && !wasBoosted) continue;
     // Calm = the instance would sit under its high watermark with its normal limit.
     const fits = inst.cpuUsed <= labels.watermarkHigh * spec.cpuLimit;
     const calmSince = fits ? (wasBoosted?.calmSince ?? nowMs) : undefined;
@@ -316,7 +350,19 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   }
 
   // ---- demand vs capacity.
-  const est = estimateDemand(input, Object.keys(next.borrowed).length);
+  // The service time the function has when it is not short of capacity: under a burst the measured one grows with
+  // queueing in the ICS and CPU contention, which more instances do not cure (their cold starts make it worse), so
+  // sizing during a shortfall uses the calm one (an EWMA of calm ticks). Worked example: calm 52 ms; at the burst the
+  // window says 140 ms; 200 req/s is sized as 200 x 0.052 = 10.4 in flight, not 28.
+  const measured = demand.meanServiceMs;
+  if (measured !== undefined && state.shortSince === undefined) {
+    next.calmServiceMs = state.calmServiceMs === undefined ? measured : state.calmServiceMs + 0.2 * (measured - state.calmServiceMs);
+  }
+  const sizingInput =
+    state.shortSince !== undefined && next.calmServiceMs !== undefined && measured !== undefined && measured > next.calmServiceMs
+      ? { ...input, demand: { ...demand, meanServiceMs: next.calmServiceMs } }
+      : input;
+  const est = estimateDemand(sizingInput, Object.keys(next.borrowed).length, p.drainWithinMs);
   // Every ready instance over its high watermark (CPU or memory, as the ICS reports it) while phase 1 had nothing
   // left to give is a shortfall too, even if in-flight counts look fine: ask for one more instance than are ready.
   const allHot = ready.length > 0 && ready.every((i) => i.overHigh) && resizes.length === 0;
@@ -355,7 +401,7 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
     const to = Math.min(target, replicas + room);
     if (to > replicas) {
       actions.push({ kind: 'scaleTo', replicas: to });
-      reasons.push(`phase 3: need ${target} (D=${est.concurrency.toFixed(1)}, ${est.perInstance.toFixed(1)} per instance), ${starting} starting -> ${to}`);
+      reasons.push(`phase 3: need ${target} (D=${est.concurrency.toFixed(1)}, sized for ${est.sizing.toFixed(1)}, ${est.perInstance.toFixed(1)} per instance), ${starting} starting -> ${to}`);
       replicas = to;
       bump('scale-out');
     }

@@ -45,6 +45,17 @@ describe('hyperfaas policy: phase 1 (scale up and give back)', () => {
     expect(d4.actions).to.deep.equal([{ kind: 'restore', instance: 'a', cpu: 0.5 }]);
   });
 
+  it('leaves a starting instance under the backend\'s start CPU limit alone (the backend lowers it once ready)', () => {
+    const tick = timeline();
+    const s = spec();
+    const starting = { instances: [inst('a'), inst('b', { ready: false, cpuUsed: 0.2, cpuLimit: 1 })], node: { cpuCores: 2, cpuFree: 0.5 } };
+    for (let t = 0; t <= 5_000; t += 250) expect(kinds(tick(input(t, s, starting)).actions), `at ${t}`).to.not.include('restore');
+    // Ready and still over its own limit (the backend did not lower it): now it is given back like a boost.
+    const ready = { instances: [inst('a'), inst('b', { cpuUsed: 0.2, cpuLimit: 1 })], node: { cpuCores: 2, cpuFree: 0.5 } };
+    tick(input(5_250, s, ready));
+    expect(kinds(tick(input(7_250, s, ready)).actions)).to.include('restore');
+  });
+
   it('starts the calm period again when the load comes back', () => {
     const tick = timeline();
     const s = spec();
@@ -87,7 +98,7 @@ describe('hyperfaas policy: phases 1 -> 2 -> 3 and back (one burst, as a timelin
   const s = spec({ capacity: 4 }, { max: 10 });
   const guests = [guest('g1', 0.1), guest('g2', 0.05), guest('g3', 0.5), guest('g4', 0.0, { state: 'serving', function: 'third.openfaas-fn' })];
   // Slower than the defaults so each phase gets its own tick.
-  const tick = timeline({ multiplexAfterMs: 500, scaleOutAfterMs: 1_500 });
+  const tick = timeline({ multiplexAfterMs: 500, scaleOutAfterMs: 1_500, maxConcurrentStarts: 2 });
   const full = (id: string) => inst(id, { inflight: 4 });
 
   it('t=0: a burst arrives; it waits before multiplexing (phase 1 has its chance)', () => {
@@ -193,6 +204,35 @@ describe('hyperfaas policy: scale-out limits and sizing', () => {
     const e = estimateDemand(input(0, s, { instances: [inst('a')], demand: { windowMs: 1000, arrivalRate: 400, queued: 0, bounced: 0, meanServiceMs: 50 } }), 0);
     expect(e.concurrency).to.equal(20);
     expect(e.needed).to.equal(7);
+  });
+
+  it('sizes a backlog by how fast it can drain, not by its length (8 in flight, 80 queued, 160 req/s x 50 ms -> 4)', () => {
+    const s = spec({ capacity: 4 });
+    const instances = [inst('a', { inflight: 4 })];
+    const guests = [guest('g1', 0.1, { state: 'serving', function: s.key, inflight: 4 })];
+    const e = estimateDemand(input(0, s, { instances, guests, demand: { windowMs: 1000, arrivalRate: 160, queued: 80, bounced: 0, meanServiceMs: 50 } }), 1);
+    expect(e.concurrency).to.equal(88);
+    // 8 sustained + 80 x 50 / 1000 = 12 -> ceil(12 / 3.2) = 4
+    expect(e.sizing).to.equal(12);
+    expect(e.needed).to.equal(4);
+    // A longer drain target sizes for less: 8 + 80 x 50 / 4000 = 9 -> 3.
+    expect(estimateDemand(input(0, s, { instances, guests, demand: { windowMs: 1000, arrivalRate: 160, queued: 80, bounced: 0, meanServiceMs: 50 } }), 1, 4000).needed).to.equal(3);
+    // Without a service time it can only size for D itself.
+    expect(estimateDemand(input(0, s, { instances, guests, demand: { windowMs: 1000, arrivalRate: 160, queued: 80, bounced: 0 } }), 1).needed).to.equal(28);
+  });
+
+  it('sizes a shortfall with the calm service time, not the one inflated by the burst itself', () => {
+    const tick = timeline({ multiplexAfterMs: 0, scaleOutAfterMs: 0, maxConcurrentStarts: 100 });
+    const s = spec({ capacity: 4 }, { max: 20 });
+    const d = (rate: number, queued: number, serviceMs: number) => ({ windowMs: 1000, arrivalRate: rate, queued, bounced: 0, meanServiceMs: serviceMs });
+    // Calm: 20 req/s at 50 ms, one instance, nothing to do.
+    for (let t = 0; t <= 2_000; t += 250) expect(kinds(tick(input(t, s, { instances: [inst('a', { inflight: 1 })], demand: d(20, 0, 50) })).actions)).to.deep.equal([]);
+    // The burst: the first tick sees the queue (the service time still reads calm) and marks the shortfall.
+    tick(input(2_250, s, { instances: [inst('a', { inflight: 4 })], demand: d(100, 10, 50) }));
+    // Now the window says 200 ms per request: with it, 200 req/s would need 200 x 0.2 / 3.2 -> 13 instances; with the
+    // calm 50 ms it is 200 x 0.05 = 10 (+ no backlog) -> 4.
+    const dec = tick(input(2_500, s, { instances: [inst('a', { inflight: 4 })], demand: d(200, 0, 200) }));
+    expect(dec.actions).to.deep.equal([{ kind: 'scaleTo', replicas: 4 }]);
   });
 
   it('sizes an unlimited-concurrency function by the rps target (400 / (50 x 0.9) -> 9)', () => {
