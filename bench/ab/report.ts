@@ -180,7 +180,7 @@ export function markdown(h: ReportHeader, byWorkload: ReadonlyMap<string, ArmRun
   L.push('## HPA parameters', '', '| arm | parameters (as the emulator ran them) |', '| --- | --- |');
   for (const [k, v] of Object.entries(h.hpaParams)) L.push(`| ${k} | ${v} |`);
   L.push('', '## HyperFaaS parameters', '', h.hyperfaasParams, '');
-  L.push('## Results', '', `SLO = ${sloMs} ms (p99). Latency from the scheduled send time (open loop), 1 s bins. First relief: from a burst onset to the first bin whose p99 is back under 2 x SLO; TTR: to the start of a 10 s stretch with the 5 s sliding p99 under the SLO. With several onsets: median / worst. Container-seconds count every instance of the function from start to exit (starting and held-unready ones included); allocated CPU-seconds are CPU limit x time (phase-1 boosts included); borrowed guest-slot seconds are listed apart (they live in the lender's container, which every arm pays for).`, '');
+  L.push('## Results', '', `SLO = ${sloMs} ms (p99). Latency from the scheduled send time (open loop), 1 s bins. First relief: from a burst onset to the first bin whose p99 is back under 2 x SLO; TTR: to the start of a 10 s stretch in which every 5 s window of requests (by scheduled time, read from its start) has its p99 under the SLO. With several onsets: median / worst. Container-seconds count every instance of the function from start to exit (starting and held-unready ones included); allocated CPU-seconds are CPU limit x time (phase-1 boosts included); borrowed guest-slot seconds are listed apart (they live in the lender's container, which every arm pays for).`, '');
   for (const [w, runs] of byWorkload) {
     const f = figures.get(w);
     L.push(`### ${w}: ${runs[0]?.scheduleName ?? ''}`, '');

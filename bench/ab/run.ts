@@ -13,7 +13,7 @@
  * Options: --compress k (integer; HYPERFAAS_HPA_COMPRESS=k and workload timelines / k; the report says "compressed"),
  *   --duration-scale s (multiplies workload durations, after compression), --workloads, --arms, --seed, --slo ms,
  *   --pod-start ms (HYPERFAAS_HPA_POD_START, after compression), --max-replicas, --cpu-request cores|auto,
- *   --rate-scale r (multiplies every workload rate; default 1), --out dir (default bench/results), --name (report file stem, default ab-<date>), --no-latest.
+ *   --rate-scale r (multiplies every workload rate; default 1), --out dir (default bench/results), --name (report file stem, default ab-<date>), --no-latest, --lenders n (idle functions whose guest slots phase 2 may borrow; default 3).
  */
 import { cpus, loadavg, totalmem, release, type as osType } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -70,6 +70,8 @@ export interface AbOptions {
   cpuRequest: number | 'auto';
   /** rateScale multiplies every workload rate (1 = performance.md §6.3 as written). */
   rateScale: number;
+  /** lenders is how many idle functions of the same runtime share the node (their guest slots are what phase 2 borrows). */
+  lenders: number;
   out: string;
   name?: string;
   latest: boolean;
@@ -77,7 +79,7 @@ export interface AbOptions {
 
 /** parseArgs reads argv (without node and script); throws with a usage hint on bad input. */
 export function parseArgs(argv: readonly string[]): AbOptions {
-  const o: AbOptions = { compress: 1, durationScale: 1, workloads: ['w1', 'w2'], arms: ['hyperfaas', 'hpa', 'hpa-tuned'], seed: 1, sloMs: 120, maxReplicas: 10, cpuRequest: 'auto', rateScale: 1, out: join(repoRoot, 'bench', 'results'), latest: true };
+  const o: AbOptions = { compress: 1, durationScale: 1, workloads: ['w1', 'w2'], arms: ['hyperfaas', 'hpa', 'hpa-tuned'], seed: 1, sloMs: 120, maxReplicas: 10, cpuRequest: 'auto', rateScale: 1, lenders: 3, out: join(repoRoot, 'bench', 'results'), latest: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -125,6 +127,12 @@ export function parseArgs(argv: readonly string[]): AbOptions {
       case '--cpu-request': {
         const x = v();
         o.cpuRequest = x === 'auto' ? 'auto' : Number(x);
+        break;
+      }
+      case '--lenders': {
+        const n = Number(v());
+        if (!Number.isInteger(n) || n < 0 || n > 20) throw new Error('--lenders must be an integer in [0, 20]');
+        o.lenders = n;
         break;
       }
       case '--rate-scale': {
@@ -180,6 +188,11 @@ function cpuTimes(): { busy: number; total: number } | undefined {
 
 const FN_IMAGE = 'hyperfaas/sleep:latest';
 const LENDER = 'lender';
+
+/** lenderNames are the idle functions deployed next to F-io: lender, lender-2, lender-3, ... */
+export function lenderNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => (i === 0 ? LENDER : `${LENDER}-${i + 1}`));
+}
 
 function fnBody(name: string, a: ArmDef, o: AbOptions, cpuRequest: number, cpuLimit: number): Record<string, unknown> & { service: string } {
   return {
@@ -329,7 +342,9 @@ export async function runAb(o: AbOptions, command: string, log: (m: string) => v
     cpuRequest = o.cpuRequest === 'auto' ? await calibrate(s, log) : o.cpuRequest;
     // The limit leaves headroom over the request (a burstable pod): F-io at capacity sits at half its limit.
     cpuLimit = Math.round(cpuRequest * 2 * 1000) / 1000;
-    await deploy(s, { service: LENDER, image: 'hyperfaas/echo:latest', labels: { 'com.hyperfaas.policy': 'none', 'com.hyperfaas.runtime': 'node' }, annotations: {}, envVars: { max_inflight: '4' } });
+    for (const name of lenderNames(o.lenders)) {
+      await deploy(s, { service: name, image: 'hyperfaas/echo:latest', labels: { 'com.hyperfaas.policy': 'none', 'com.hyperfaas.runtime': 'node' }, annotations: {}, envVars: { max_inflight: '4' } });
+    }
     for (const w of o.workloads) {
       const runs: ArmRun[] = [];
       for (const arm of o.arms) runs.push(await runArm(s, arm, w, o, cpuRequest, cpuLimit, log));
@@ -361,7 +376,9 @@ export async function runAb(o: AbOptions, command: string, log: (m: string) => v
     functionUnderTest: [
       `F-io: ${FN_IMAGE} (~50 ms sleep + a little fixed CPU), envVars max_inflight=4 (capacity ~80 req/s per replica), label com.hyperfaas.runtime=node, min 1, max ${o.maxReplicas}`,
       `CPU request ${cpuRequest} cores (${o.cpuRequest === 'auto' ? 'calibrated at start: median CPU of one instance at 70 req/s, scaled to 80 req/s, so 100 % of capacity is about 100 % of request' : 'given'}), CPU limit ${cpuLimit} cores (2 x request), HPA target 50 % of request`,
-      `an idle lender function (${LENDER}: hyperfaas/echo, runtime node, policy none) whose guest slot the hyperfaas arms may borrow; it exists in every arm`,
+      o.lenders > 0
+        ? `${o.lenders} idle lender function(s) (${lenderNames(o.lenders).join(', ')}: hyperfaas/echo, runtime node, policy none, one instance each), standing for the other tenants of a node: their generic guest slots (capacity 4 each) are what phase 2 of the hyperfaas arms may borrow; they run in every arm, and the HPA arms cannot use them`
+        : 'no lender functions (--lenders 0): phase 2 has no guest slot to borrow',
       'one provider for all arms; each arm deploys its own copy of F-io (fio-<arm>), runs the workload, and removes it before the next arm',
     ],
     hpaParams: {
@@ -382,7 +399,7 @@ export async function runAb(o: AbOptions, command: string, log: (m: string) => v
   const md = markdown(header, byWorkload, figures, o.sloMs);
   const report = join(o.out, `${stem}.md`);
   await writeFile(report, md);
-  await writeFile(join(figDir, 'runs.json'), JSON.stringify([...byWorkload.values()].flat().map((r) => ({ ...r, bins: undefined })), null, 1));
+  await writeFile(join(figDir, 'runs.json'), JSON.stringify([...byWorkload.values()].flat().map((r) => ({ ...r, bins: r.bins.map((b) => ({ t: b.t, count: b.count, ok: b.ok, p50: Math.round(b.p50), p99: Math.round(b.p99) })) })), null, 1));
   let latest: string | undefined;
   if (o.latest) {
     latest = join(o.out, 'ab-latest.md');

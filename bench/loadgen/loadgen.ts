@@ -167,8 +167,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       }
       if (i >= total) break;
       const wait = o.schedule.sendAt[i]! - now();
-      // setTimeout's granularity is ~1 ms; under 1 ms just yield to I/O so responses keep being read.
-      if (wait >= 2) await sleep(wait - 1);
+      // Sleep until the next send is due. setTimeout fires up to ~1 ms late; that lateness is counted (latency runs
+      // from the scheduled time), and it is cheaper than spinning on setImmediate, which cost the generator ~0.5 ms
+      // of CPU per request at 70-400 req/s on a 2-core box that the system under test needs.
+      if (wait >= 1) await sleep(wait);
       else await new Promise<void>((r) => setImmediate(r));
     }
     for (let j = i; j < total; j++) {

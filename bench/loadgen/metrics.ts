@@ -222,6 +222,7 @@ export function summarise(records: readonly RequestRecord[], sloMs: number, onse
   const l = records.map(latencyOf).sort((a, b) => a - b);
   const bins = binRecords(records, 1000, durationMs);
   const sliding = slidingQuantile(records, 0.99, 5000, 1000, durationMs);
+  const leading = sliding.map((p) => ({ t: p.t - 5000, v: p.v }));
   return {
     requests: records.length,
     p50: quantile(l, 0.5),
@@ -230,7 +231,9 @@ export function summarise(records: readonly RequestRecord[], sloMs: number, onse
     failures: failures(records),
     slo: sloViolation(bins, sloMs),
     firstReliefMs: onsets.map((o) => timeToFirstRelief(bins, o, sloMs)),
-    recoverMs: onsets.map((o) => timeToRecover(sliding, o, sloMs)),
+    // TTR reads each 5 s window from its start: "the requests scheduled from t on, for 5 s, are back under the SLO".
+    // Read from its end (the plotted trailing p99), every TTR would carry the window's length, 5 s, on top.
+    recoverMs: onsets.map((o) => timeToRecover(leading, o, sloMs)),
     peakP99: bins.reduce((m, b) => (b.count > 0 && b.p99 > m ? b.p99 : m), 0),
   };
 }
