@@ -118,11 +118,12 @@ export function slidingQuantile(records: readonly RequestRecord[], q = 0.99, win
 /**
  * timeToFirstRelief: from the onset, the burst is felt once a bin's p99 exceeds 2 x SLO; relief is the first later bin
  * whose p99 is back under 2 x SLO. Returns ms from onset to the start of that bin, 0 if no bin after the onset ever
- * exceeded 2 x SLO, and null if relief never came. Example: SLO 100, bins p99 from the onset 50, 400, 900, 150, 80:
+ * exceeded 2 x SLO, and null if relief never came; with several bursts, endMs (the next onset) bounds the search. Example: SLO 100, bins p99 from the onset 50, 400, 900, 150, 80:
  * felt at bin 1, relief at bin 3 -> 3000 ms.
  */
-export function timeToFirstRelief(bins: readonly Bin[], onsetMs: number, sloMs: number): number | null {
-  const after = bins.filter((b) => b.t >= onsetMs && b.count > 0);
+export function timeToFirstRelief(bins: readonly Bin[], onsetMs: number, sloMs: number, endMs = Infinity): number | null {
+  // Only the bins of this burst (up to the next onset): a burst that was absorbed must not borrow a later one's delay.
+  const after = bins.filter((b) => b.t >= onsetMs && b.t < endMs && b.count > 0);
   const felt = after.findIndex((b) => b.p99 > 2 * sloMs);
   if (felt < 0) return 0;
   const relief = after.slice(felt).find((b) => b.p99 <= 2 * sloMs);
@@ -230,7 +231,7 @@ export function summarise(records: readonly RequestRecord[], sloMs: number, onse
     max: l.length ? l[l.length - 1]! : NaN,
     failures: failures(records),
     slo: sloViolation(bins, sloMs),
-    firstReliefMs: onsets.map((o) => timeToFirstRelief(bins, o, sloMs)),
+    firstReliefMs: onsets.map((o, k) => timeToFirstRelief(bins, o, sloMs, onsets[k + 1])),
     // TTR reads each 5 s window from its start: "the requests scheduled from t on, for 5 s, are back under the SLO".
     // Read from its end (the plotted trailing p99), every TTR would carry the window's length, 5 s, on top.
     recoverMs: onsets.map((o) => timeToRecover(leading, o, sloMs)),

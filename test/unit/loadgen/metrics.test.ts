@@ -76,6 +76,14 @@ describe('loadgen metrics', () => {
     });
   }
 
+  it('time to first relief of an absorbed burst is 0, not the delay of the next burst', () => {
+    // Two bursts at 10 s and 15 s: the first is never felt; the second is felt at 16 s and relieved at 17 s.
+    const bins = [50, 60, 50, 60, 50, 50, 900, 80, 60].map((v, k) => bin(10_000 + k * 1000, v));
+    expect(timeToFirstRelief(bins, 10_000, 100, 15_000)).to.equal(0);
+    expect(timeToFirstRelief(bins, 15_000, 100)).to.equal(2000);
+    expect(timeToFirstRelief(bins, 10_000, 100), 'unbounded, it would read the second burst').to.equal(7000);
+  });
+
   const ttr = [
     { name: 'follows the doc example (4 s)', v: [80, 300, 120, 90, ...Array(12).fill(90)], want: 4000 },
     { name: 'is 0 when the p99 never exceeded the SLO', v: Array(15).fill(50), want: 0 },
