@@ -13,20 +13,11 @@ import { silentLogger } from '../../src/logger.js';
 import type { LogMessage } from '../../src/types/index.js';
 import { startFakeKubeApi, type FakeCall, type FakeKube, type FakeKubeOptions } from '../support/fake-kube-api.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { eventually as pollUntil } from '../support/http.js';
 
 const NS = 'openfaas-fn';
 
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+const eventually = <T>(check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> => pollUntil(check, timeoutMs, 25);
 
 async function kindOf(p: Promise<unknown>): Promise<BackendErrorKind | 'ok'> {
   try {

@@ -519,7 +519,17 @@ class LocalBackendImpl implements LocalBackend {
     return { ...inst.limits, ...(cpu !== undefined ? { cpu } : {}), ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}) };
   }
 
-  /** endStartBoost writes the instance's own limits once it is ready (or when a restart begins without the boost). */
+  /** beginStartBoost puts a restarting instance back under the start CPU limit (a new instance's cgroup is made so). */
+  private async beginStartBoost(inst: Inst): Promise<void> {
+    const cpu = this.startBoost(inst);
+    if (cpu === undefined || !inst.cgroup || inst.startBoosted) return;
+    await inst.cgroup.setLimits(this.cgroupLimits(inst, cpu)).then(
+      () => (inst.startBoosted = true),
+      (e: Error) => this.logger.warn(`raising the start CPU limit of ${inst.id}: ${e.message}`),
+    );
+  }
+
+  /** endStartBoost writes the instance's own limits once it is ready. */
   private async endStartBoost(inst: Inst): Promise<void> {
     if (!inst.startBoosted || !inst.cgroup) return;
     inst.startBoosted = false;
@@ -624,8 +634,9 @@ class LocalBackendImpl implements LocalBackend {
     await mkdir(join(inst.runDir, 'secrets'), { recursive: true, mode: 0o700 });
     await writeFile(join(inst.runDir, 'owner'), `${process.pid}\n`);
     if (this.iso.cgroups.version !== 'none') {
-      inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, this.cgroupLimits(inst, this.startBoost(inst)));
-      inst.startBoosted = this.startBoost(inst) !== undefined;
+      const boost = this.startBoost(inst);
+      inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, this.cgroupLimits(inst, boost));
+      inst.startBoosted = boost !== undefined;
     }
     if (inst.stopping) return;
     this.emit('added', inst);
@@ -763,13 +774,7 @@ class LocalBackendImpl implements LocalBackend {
           await this.takePorts(inst);
           this.emit('modified', inst);
         }
-        const boost = this.startBoost(inst);
-        if (boost !== undefined && inst.cgroup && !inst.startBoosted) {
-          await inst.cgroup.setLimits(this.cgroupLimits(inst, boost)).then(
-            () => (inst.startBoosted = true),
-            () => undefined,
-          );
-        }
+        await this.beginStartBoost(inst);
         await this.launch(inst);
       })().catch((e) => this.logLine(inst.fn, inst.id, `cannot restart: ${(e as Error).message}`));
     }, delay);
