@@ -50,6 +50,11 @@ export interface LocalBackendConfig {
    * takes ~0.3 CPU-seconds, which under a 0.2-core quota is more than a second of wall time.
    */
   readonly startCpu: number;
+  /**
+   * secretsBytes bounds the per-instance secrets filesystem (HYPERFAAS_SECRETS_SIZE, default 1Mi, like a Kubernetes
+   * Secret's size limit): a secret, or the secrets of one function together, larger than this is refused at the API.
+   */
+  readonly secretsBytes: number;
 }
 
 /** LocalConfigError names the key, the value given and what is allowed. */
@@ -214,6 +219,12 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     throw new LocalConfigError('HYPERFAAS_START_CPU', startText, 'a CPU quantity such as 1, 500m or 0 (off)');
   }
 
+  const secretsText = get(env, 'HYPERFAAS_SECRETS_SIZE') ?? '1Mi';
+  const secretsBytes = parseMemoryQuantity(secretsText);
+  if (secretsBytes === undefined || secretsBytes < 4096) {
+    throw new LocalConfigError('HYPERFAAS_SECRETS_SIZE', secretsText, 'a size of at least 4Ki such as 1Mi');
+  }
+
   const natsUrl = get(env, 'NATS_URL');
   if (natsUrl !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl) && !/^[^\s:/]+:\d+$/.test(natsUrl)) {
     throw new LocalConfigError('NATS_URL', natsUrl, 'a nats:// URL or host:port');
@@ -237,6 +248,7 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     logLines: int(env, 'HYPERFAAS_LOG_LINES', 10_000, 1, 10_000_000),
     nodeBinary: get(env, 'HYPERFAAS_NODE') ?? process.execPath,
     startCpu,
+    secretsBytes,
     ...(natsUrl !== undefined ? { natsUrl } : {}),
   };
   return Object.freeze(cfg);

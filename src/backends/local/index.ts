@@ -67,6 +67,13 @@ export interface LocalBackendOptions {
   isolation?: Isolation;
   /** watchdogMain overrides the compiled watchdog entry. */
   watchdogMain?: string;
+  /**
+   * instanceFiles returns the files (name -> content) an instance's watchdog needs to authenticate itself, e.g. its
+   * NATS credentials and its control token. They are written owner-only into a per-instance credentials directory
+   * that only that instance can read (at /var/openfaas/hyperfaas inside a container); the watchdog finds the
+   * directory in env HYPERFAAS_CREDENTIALS_DIR. Called once per instance start.
+   */
+  instanceFiles?: (who: { instanceId: string; namespace: string; service: string }) => Promise<Record<string, string>>;
 }
 
 interface FnState {
