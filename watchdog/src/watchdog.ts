@@ -466,7 +466,13 @@ export class Watchdog {
       if (path === '/_/health') return void this.health(req, res);
       if (path === '/_/ready') return void this.ready(req, res);
       if (path === '/_/hyperfaas/status') return this.status(req, res);
-      if (path === '/_/hyperfaas/control') return void this.controlHttp(req, res);
+      // A control body cut off mid-way rejects the read: drop that request, never the watchdog.
+      if (path === '/_/hyperfaas/control') {
+        return void this.controlHttp(req, res).catch((err: Error) => {
+          log(`control request dropped: ${err.message}`);
+          res.destroy();
+        });
+      }
     }
     this.invoke(req, res);
   }

@@ -59,12 +59,18 @@ function hasBody(req) {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 }
 
+// readBody buffers a request body. It rejects when the client goes away before sending all of it (a declared
+// Content-Length never reached, a chunked body never finished): node:http then emits 'error' (or only 'close'),
+// and the caller must drop the request rather than let the rejection go unhandled and end the process.
 function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
     req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('client closed the request before its body was complete'));
+    });
   });
 }
 
@@ -77,10 +83,18 @@ function parseBody(req, buf) {
 
 /** requestListener wraps a handler function into a node:http listener. */
 export function requestListener(handler) {
-  return async (req, res) => {
+  const serve = async (req, res) => {
     let body = {};
     if (hasBody(req)) {
-      const buf = await readBody(req);
+      let buf;
+      try {
+        buf = await readBody(req);
+      } catch (err) {
+        // Nobody is left to answer: drop the request, keep serving the others.
+        console.error(`request dropped: ${err && err.message ? err.message : String(err)}`);
+        res.destroy();
+        return;
+      }
       try {
         body = parseBody(req, buf);
       } catch (err) {
@@ -125,6 +139,12 @@ export function requestListener(handler) {
       cb(err);
     }
   };
+  // Whatever still escapes (a response that cannot be written any more) ends this request, never the process.
+  return (req, res) =>
+    serve(req, res).catch((err) => {
+      console.error(err);
+      res.destroy();
+    });
 }
 
 /** loadHandler imports <dir>/function/handler.js (CommonJS module.exports or an ESM default export). */

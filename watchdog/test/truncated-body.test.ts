@@ -1,0 +1,75 @@
+/**
+ * A client that declares a body and goes away before sending all of it (Content-Length: 10, 2 bytes, close) must
+ * cost that one request, never the process: once for the Node runtime serving a handler, once for the watchdog's
+ * control endpoint. Real processes, a raw socket for the broken request, then a normal request that answers 200.
+ */
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fixtures, freePort, httpUpstreamEnv, runtimeJs, startWatchdog, waitFor, type Running } from './helpers.js';
+
+/** sendCutOff opens a raw connection, sends a request head declaring 10 body bytes, 2 of them, and closes. */
+function sendCutOff(port: number, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nab`);
+      s.end();
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve());
+    s.resume();
+  });
+}
+
+describe('a request body cut off mid-way', function () {
+  this.timeout(60_000);
+
+  describe('the Node runtime', () => {
+    let proc: ChildProcess | undefined;
+    let out = '';
+    after(() => {
+      if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    });
+
+    it('drops that request, stays up and answers the next one with 200', async () => {
+      const port = await freePort();
+      proc = spawn(process.execPath, [runtimeJs, join(fixtures, 'fn-hello')], {
+        env: { PATH: process.env.PATH ?? '', http_port: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const p = proc;
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => out.includes('node runtime listening'), 20_000, 'the runtime to listen');
+
+      await sendCutOff(port, '/');
+      await waitFor(() => out.includes('request dropped') || p.exitCode !== null, 20_000, 'the runtime to drop the request');
+      expect(p.exitCode, out).to.equal(null);
+      expect(out).to.include('request dropped');
+
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'world', headers: { 'content-type': 'text/plain' } });
+      expect(res.status, out).to.equal(200);
+      expect(await res.text()).to.equal('hello world');
+      expect(p.exitCode, out).to.equal(null);
+    });
+  });
+
+  describe('the watchdog control endpoint', () => {
+    let wd: Running | undefined;
+    after(async () => wd?.stop());
+
+    it('drops that request, stays up and answers the next one with 200', async () => {
+      wd = await startWatchdog(await httpUpstreamEnv());
+      const w = wd;
+      await sendCutOff(w.port, '/_/hyperfaas/control');
+      await waitFor(() => w.output().includes('control request dropped') || w.proc.exitCode !== null, 20_000, 'the watchdog to drop the request');
+      expect(w.proc.exitCode, w.output()).to.equal(null);
+
+      const res = await fetch(`${w.url}/`, { method: 'POST', body: 'x' });
+      await res.arrayBuffer();
+      expect(res.status, w.output()).to.equal(200);
+      expect(w.proc.exitCode, w.output()).to.equal(null);
+    });
+  });
+});
