@@ -8,6 +8,7 @@ import type { ProviderConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { FunctionStatus } from '../types/index.js';
 import { HttpError } from './errors.js';
+import { jsonDepth, maxJsonDepth } from './validate.js';
 
 /** RouteContext is shared by the route modules. */
 export interface RouteContext {
@@ -20,9 +21,26 @@ export interface RouteContext {
   json: RequestHandler;
 }
 
-/** lenientJson builds the body parser the /system routes use. */
+/**
+ * lenientJson builds the body parser the /system routes use. Nesting deeper than maxJsonDepth is refused with 400
+ * before parsing: such a body is never a valid request, and whatever walks it afterwards would run out of stack.
+ */
 export function lenientJson(limitBytes: number): RequestHandler {
-  return express.json({ type: () => true, limit: limitBytes, strict: false });
+  return express.json({
+    type: () => true,
+    limit: limitBytes,
+    strict: false,
+    verify: (_req, _res, buf) => {
+      const depth = jsonDepth(buf, maxJsonDepth);
+      if (depth > maxJsonDepth) {
+        // body-parser keeps this status and type; statusOf (errors.ts) sends the message as a 400.
+        throw Object.assign(new Error(`JSON nests more than ${maxJsonDepth} levels deep; at most ${maxJsonDepth} are allowed`), {
+          status: 400,
+          type: 'entity.too.deep',
+        });
+      }
+    },
+  });
 }
 
 /** lastValue returns the last value of a repeated query parameter (the contract: the last one wins). */

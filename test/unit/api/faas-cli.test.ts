@@ -40,8 +40,8 @@ describe('api: driven the way faas-cli drives it', () => {
 
   it('deploy: the first deploy is PUT 404 then POST 202; the next is a PUT 202 rolling update', async () => {
     expect(await deploy(spec)).to.deep.equal([404, 202]);
-    expect(await deploy({ ...spec, envVars: { mode: 'x' } })).to.deep.equal([202]);
-    expect(t.backend.functions.get('openfaas-fn/figlet')!.fd.envVars).to.deep.equal({ mode: 'x' });
+    expect(await deploy({ ...spec, envVars: { mode: 'serializing' } })).to.deep.equal([202]);
+    expect(t.backend.functions.get('openfaas-fn/figlet')!.fd.envVars).to.deep.equal({ mode: 'serializing' });
   });
 
   it('list, describe (status with usage=1 then list) and ready', async () => {
