@@ -26,6 +26,7 @@ import {
   type SecretInfo,
   type CodeRef,
 } from '../backend.js';
+import { admitDeployment, admitSecret, hostSize } from './admission.js';
 import { Cgroup } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
 import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
@@ -285,6 +286,7 @@ class LocalBackendImpl implements LocalBackend {
     } catch (e) {
       throw new BackendError('Invalid', (e as Error).message);
     }
+    admitDeployment(fd, { host: hostSize(), secretsBytes: this.cfg.secretsBytes, secrets: known });
     return { image: await this.images.resolve(fd.image, fd.envProcess) };
   }
 
@@ -403,6 +405,7 @@ class LocalBackendImpl implements LocalBackend {
     if (!safeName.test(name) || name.includes('..')) throw new BackendError('Invalid', `secret name ${JSON.stringify(name)} must be a DNS-1123 subdomain`);
     let m = this.secrets.get(namespace);
     if (m?.has(name)) throw new BackendError('Conflict', `secret ${name} already exists in ${namespace}`);
+    admitSecret(name, value, { secretsBytes: this.cfg.secretsBytes, known: m });
     if (!m) this.secrets.set(namespace, (m = new Map()));
     m.set(name, Buffer.from(value));
     try {
@@ -416,6 +419,8 @@ class LocalBackendImpl implements LocalBackend {
   async updateSecret(namespace: string, name: string, value: Buffer): Promise<void> {
     const m = this.secrets.get(namespace);
     if (!m?.has(name)) throw new BackendError('NotFound', `secret ${name} not found in ${namespace}`);
+    const users = [...this.fns.values()].filter((f) => f.spec.namespace === namespace && f.spec.secrets?.includes(name)).map((f) => f.spec);
+    admitSecret(name, value, { secretsBytes: this.cfg.secretsBytes, known: m, users });
     await this.store.writeSecret(namespace, name, value);
     m.set(name, Buffer.from(value));
   }
