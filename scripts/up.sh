@@ -46,6 +46,38 @@ if [ -z "${NATS_URL:-}" ]; then
 fi
 export HYPERFAAS_DATA="$data"
 
+# Basic auth on the /system API is on by default, as in faasd: the credentials are generated once into
+# $data/auth (directory 0700, files 0600) and kept across restarts. HYPERFAAS_AUTH=off starts without auth.
+case "${HYPERFAAS_AUTH:-on}" in
+  on)
+    auth_dir="$data/auth"
+    mkdir -p "$auth_dir"
+    chmod 0700 "$auth_dir"
+    if [ ! -s "$auth_dir/basic-auth-user" ] || [ ! -s "$auth_dir/basic-auth-password" ]; then
+      (
+        umask 077
+        printf 'admin' >"$auth_dir/basic-auth-user"
+        # 32 random bytes as 43 URL-safe characters, no newline (the provider trims whitespace anyway).
+        head -c 32 /dev/urandom | base64 | tr -d '=\n' | tr '+/' '-_' >"$auth_dir/basic-auth-password"
+      )
+      echo "generated basic-auth credentials in $auth_dir" >&2
+    fi
+    chmod 0600 "$auth_dir/basic-auth-user" "$auth_dir/basic-auth-password"
+    export basic_auth=true secret_mount_path="$auth_dir"
+    port_shown="${port:-8081}"
+    echo "basic auth is on: user $(cat "$auth_dir/basic-auth-user"), password in $auth_dir/basic-auth-password" >&2
+    echo "log in with: cat $auth_dir/basic-auth-password | faas-cli login --username $(cat "$auth_dir/basic-auth-user") --password-stdin --gateway http://127.0.0.1:$port_shown" >&2
+    ;;
+  off)
+    export basic_auth=false
+    echo "basic auth is OFF (HYPERFAAS_AUTH=off): anyone who reaches the provider can deploy and read its API" >&2
+    ;;
+  *)
+    echo "HYPERFAAS_AUTH=${HYPERFAAS_AUTH} is not valid: use on (the default) or off" >&2
+    exit 2
+    ;;
+esac
+
 node dist/src/main.js &
 provider_pid=$!
 set +e

@@ -13,7 +13,10 @@ export type BackendKind = 'local' | 'kubernetes';
 export interface ProviderConfig {
   /** port to listen on (faas-provider `port`, default 8081 like faas-netes and faasd). */
   readonly port: number;
-  /** listen is the address to bind (HYPERFAAS_LISTEN, default 0.0.0.0). */
+  /**
+   * listen is the address to bind (HYPERFAAS_LISTEN). The default is 127.0.0.1 for the local backend, so a fresh
+   * provider is not reachable from the network, and 0.0.0.0 for the kubernetes backend, whose Service must reach it.
+   */
   readonly listen: string;
   /** readTimeoutMs bounds reading a request (faas-provider `read_timeout`). */
   readonly readTimeoutMs: number;
@@ -114,7 +117,6 @@ export function readConfig(env: Record<string, string | undefined>): ProviderCon
   };
 
   const port = intIn('port', 8081, 1, 65535);
-  const listen = get('HYPERFAAS_LISTEN') ?? '0.0.0.0';
   const hour = 3_600_000;
   const readTimeoutMs = durationIn('read_timeout', 60_000, 1, 24 * hour);
   const writeTimeoutMs = durationIn('write_timeout', 60_000, 1, 24 * hour);
@@ -144,6 +146,7 @@ export function readConfig(env: Record<string, string | undefined>): ProviderCon
   }
 
   const backend = oneOf<BackendKind>('HYPERFAAS_BACKEND', 'local', ['local', 'kubernetes']);
+  const listen = get('HYPERFAAS_LISTEN') ?? (backend === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');
   const natsUrl = get('NATS_URL');
   if (natsUrl !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl) && !/^[^\s:/]+:\d+$/.test(natsUrl)) {
     problems.push(`NATS_URL = ${natsUrl}, must look like nats://host:port`);

@@ -5,7 +5,7 @@ describe('readConfig', () => {
   it('uses the faas-provider defaults when nothing is set', () => {
     const c = readConfig({});
     expect(c.port).to.equal(8081);
-    expect(c.listen).to.equal('0.0.0.0');
+    expect(c.listen).to.equal('127.0.0.1');
     expect(c.readTimeoutMs).to.equal(60_000);
     expect(c.writeTimeoutMs).to.equal(60_000);
     expect(c.basicAuth).to.equal(false);
@@ -46,7 +46,9 @@ describe('readConfig', () => {
     { name: 'reads the kubernetes backend', env: { HYPERFAAS_BACKEND: 'kubernetes' }, check: (c) => c.backend, want: 'kubernetes' },
     { name: 'reads NATS_URL', env: { NATS_URL: 'nats://127.0.0.1:4222' }, check: (c) => c.natsUrl, want: 'nats://127.0.0.1:4222' },
     { name: 'reads HYPERFAAS_MAX_BODY as a quantity', env: { HYPERFAAS_MAX_BODY: '2Mi' }, check: (c) => c.maxBodyBytes, want: 2 * 2 ** 20 },
-    { name: 'reads HYPERFAAS_LISTEN', env: { HYPERFAAS_LISTEN: '127.0.0.1' }, check: (c) => c.listen, want: '127.0.0.1' },
+    { name: 'reads HYPERFAAS_LISTEN', env: { HYPERFAAS_LISTEN: '0.0.0.0' }, check: (c) => c.listen, want: '0.0.0.0' },
+    { name: 'listens on every interface by default with the kubernetes backend', env: { HYPERFAAS_BACKEND: 'kubernetes' }, check: (c) => c.listen, want: '0.0.0.0' },
+    { name: 'keeps an explicit HYPERFAAS_LISTEN with the kubernetes backend', env: { HYPERFAAS_BACKEND: 'kubernetes', HYPERFAAS_LISTEN: '10.0.0.1' }, check: (c) => c.listen, want: '10.0.0.1' },
     { name: 'reads LOG_FORMAT pretty', env: { LOG_FORMAT: 'pretty' }, check: (c) => c.logFormat, want: 'pretty' },
     { name: 'treats blank values as unset', env: { port: '  ' }, check: (c) => c.port, want: 8081 },
   ];
