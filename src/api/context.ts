@@ -18,6 +18,8 @@ export interface RouteContext {
   auth: RequestHandler[];
   /** json parses a JSON body whatever its Content-Type (the gateway's scale POST has none), chunked or not. */
   json: RequestHandler;
+  /** invocationCount returns the invocations this provider counted for "name.namespace" (0 without metrics). */
+  invocationCount: (fn: string) => number;
 }
 
 /** lenientJson builds the body parser the /system routes use. */
