@@ -4,6 +4,11 @@ set -euo pipefail
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
+# The observability tests scrape the provider with a real Prometheus and drive the dashboard in headless Chromium.
+if [ "${HYPERFAAS_NEED_TEST_TOOLS:-1}" = 1 ]; then
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing: ${missing[*]}" >&2

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HYPERFAAS_NEED_KUBECTL="${HYPERFAAS_NEED_KUBECTL:-0}" bash scripts/ensure-tools.sh
+HYPERFAAS_NEED_KUBECTL="${HYPERFAAS_NEED_KUBECTL:-0}" HYPERFAAS_NEED_TEST_TOOLS=0 bash scripts/ensure-tools.sh
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi

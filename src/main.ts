@@ -30,6 +30,7 @@ import { createSchedulerInvoker } from './router/scheduler-invoker.js';
 import { Upstreams } from './router/upstream.js';
 import { GlobalScheduler } from './scheduler/global-scheduler.js';
 import type { VersionInfo } from './types/index.js';
+import { backendReplicas, functionMetricsFor, type FunctionMetrics } from './observe/function-metrics.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -98,7 +99,7 @@ interface NatsLink {
 async function startNatsLink(
   config: ProviderConfig,
   env: Env,
-  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry },
+  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry; functions: FunctionMetrics },
 ): Promise<NatsLink> {
   const nc = await connectNats(config.natsUrl!, d.logger, 'hyperfaas-provider');
   const invoker = createSchedulerInvoker({ scheduler: d.scheduler, upstreams: d.upstreams, defaultTimeoutMs: config.writeTimeoutMs });
@@ -115,7 +116,10 @@ async function startNatsLink(
       labelNames: ['outcome'],
       registers: [d.registry],
     }),
-    onBounce: (namespace, name) => d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now()),
+    onBounce: (namespace, name) => {
+      d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now());
+      d.functions.bounced(`${name}.${namespace}`);
+    },
     hasRoom: (namespace, name, avoid) =>
       d.scheduler.hasRoom(namespace, name, new Set(avoid)) ||
       (avoid[0] !== undefined &&
@@ -124,7 +128,8 @@ async function startNatsLink(
   const asyncConfig = readAsyncConfig(env);
   const asyncService = await createAsync({
     nc,
-    invoker,
+    // Queued invocations enter here, not through the router, so this invoker counts them per function.
+    invoker: createSchedulerInvoker({ scheduler: d.scheduler, upstreams: d.upstreams, defaultTimeoutMs: config.writeTimeoutMs, functions: d.functions }),
     functionExists: async (namespace, name) => {
       try {
         await d.backend.get(namespace, name);
@@ -178,7 +183,8 @@ async function main(): Promise<void> {
   const scheduler = new GlobalScheduler({ backend, logger, coldStartTimeoutMs: config.coldStartTimeoutMs, reroutes });
   scheduler.start();
   const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
-  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry }) : undefined;
+  const functions = functionMetricsFor(registry, backendReplicas(backend));
+  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions }) : undefined;
   const sharing = new GuestSharing({
     view: scheduler.view,
     backend,
@@ -194,6 +200,9 @@ async function main(): Promise<void> {
     ticker: intervalTicker(config.scalerTickMs),
     logger,
     registry,
+    onAction: (key, a) => {
+      if (a.kind === 'resize') functions.boosted(key);
+    },
   });
   scaler.start();
   const app = createApp({
@@ -204,6 +213,9 @@ async function main(): Promise<void> {
     registry,
     upstreams,
     version: version(env),
+    functions,
+    reports: () => link?.reports,
+    scaler,
     ...(link ? { asyncHandler: link.asyncHandler } : {}),
   });
 

@@ -14,6 +14,10 @@ import { invokePrefix } from '../router/target.js';
 import { Upstreams } from '../router/upstream.js';
 import type { GlobalScheduler } from '../scheduler/global-scheduler.js';
 import type { VersionInfo } from '../types/index.js';
+import type { ReportView } from '../gs/report-view.js';
+import { backendReplicas, functionMetricsFor, type FunctionMetrics } from '../observe/function-metrics.js';
+import { StatusService, type ScalerState } from '../observe/status.js';
+import { registerHyperfaasRoutes } from './routes/hyperfaas.js';
 import { lenientJson, type RouteContext } from './context.js';
 import { basicAuth, readCredentials, type Credentials } from './middleware/basic-auth.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -41,6 +45,12 @@ export interface AppDeps {
   upstreams?: Upstreams;
   /** credentials override reading basic-auth-user/password from config.secretMountPath (when basic_auth is on). */
   credentials?: Credentials;
+  /** functions counts invocations per function (gateway metric names); one is made on registry when absent. */
+  functions?: FunctionMetrics;
+  /** reports are the GS's load reports, for the status API (absent without NATS). */
+  reports?: () => ReportView | undefined;
+  /** scaler is the scaling loop's state, for the status API's phase and decisions. */
+  scaler?: ScalerState;
 }
 
 const invokeHandlers = new WeakMap<express.Express, RawHandler>();
@@ -54,6 +64,18 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   const metrics = httpMetrics(registry);
+  const functions = deps.functions ?? functionMetricsFor(registry, backendReplicas(backend));
+  const status = new StatusService(
+    {
+      backend,
+      candidates: (ns, name) => scheduler.view.candidates(ns, name),
+      report: (id) => deps.reports?.()?.get(id, Date.now()),
+      ...(deps.scaler ? { scaler: deps.scaler } : {}),
+      metrics: functions,
+      now: Date.now,
+    },
+    registry,
+  );
   const upstreams =
     deps.upstreams ?? new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   scheduler.view.subscribe((ev) => {
@@ -66,6 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
     coldStartTimeoutMs: config.coldStartTimeoutMs,
     logger: deps.logger,
     metrics,
+    functions,
   });
   invokeHandlers.set(app, invoke);
 
@@ -84,6 +107,7 @@ export function createApp(deps: AppDeps): express.Express {
     logger,
     auth: config.basicAuth ? [basicAuth(deps.credentials ?? readCredentials(config.secretMountPath))] : [],
     json: lenientJson(config.maxBodyBytes),
+    invocationCount: (fn) => functions.invocationCount(fn),
   };
   registerHealthRoutes(app, registry);
   registerNamespaceRoutes(app, ctx);
@@ -92,6 +116,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerInfoRoutes(app, ctx, deps.version ?? { sha: 'unknown', release: 'dev' });
   registerSecretRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  registerHyperfaasRoutes(app, ctx, status);
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

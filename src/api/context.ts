@@ -19,6 +19,8 @@ export interface RouteContext {
   auth: RequestHandler[];
   /** json parses a JSON body whatever its Content-Type (the gateway's scale POST has none), chunked or not. */
   json: RequestHandler;
+  /** invocationCount returns the invocations this provider counted for "name.namespace" (0 without metrics). */
+  invocationCount: (fn: string) => number;
 }
 
 /**

@@ -50,7 +50,24 @@ export interface ScalerLoopOptions {
   ticker: Ticker;
   logger: Logger;
   registry?: Registry;
+  /** onAction hears every action carried out, after it succeeded (e.g. to count CPU boosts per function). */
+  onAction?: (key: string, action: ScalingAction) => void;
 }
+
+/** DecisionRecord is one tick that changed the phase or acted, kept for the status API with its reasons. */
+export interface DecisionRecord {
+  /** at is epoch milliseconds. */
+  at: number;
+  policy: PolicyName;
+  phase: Phase;
+  replicas: number;
+  reasons: string[];
+  /** actions are the kinds of action taken, with a failure's error when one failed. */
+  actions: { kind: ScalingAction['kind']; error?: string }[];
+}
+
+/** HISTORY_LENGTH bounds the decisions kept per function. */
+export const HISTORY_LENGTH = 20;
 
 /** specFor derives a policy's FunctionSpec from a function's status (labels, max_inflight, limits, requests). */
 export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?: FunctionSpec; errors: string[] } {
@@ -81,6 +98,7 @@ export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?:
  */
 export class ScalerLoop {
   private readonly states = new Map<string, { policy: PolicyName; state: unknown; phase: Phase }>();
+  private readonly history = new Map<string, DecisionRecord[]>();
   private readonly warned = new Set<string>();
   private running = false;
   private readonly log: Logger;
@@ -112,6 +130,16 @@ export class ScalerLoop {
     return this.states.get(key)?.phase;
   }
 
+  /** decisions returns a function's recent decisions that changed its phase or acted, oldest first. */
+  decisions(key: string): readonly DecisionRecord[] {
+    return this.history.get(key) ?? [];
+  }
+
+  /** policyOf returns the policy that last ran for a function. */
+  policyOf(key: string): PolicyName | undefined {
+    return this.states.get(key)?.policy;
+  }
+
   /** tick runs one pass over every function; it returns at once when the previous pass is still running. */
   async tick(): Promise<void> {
     if (this.running) return;
@@ -126,6 +154,7 @@ export class ScalerLoop {
         await this.tickOne(fn, key, nowMs);
       }
       for (const k of this.states.keys()) if (!seen.has(k)) this.states.delete(k);
+      for (const k of this.history.keys()) if (!seen.has(k)) this.history.delete(k);
     } catch (e) {
       this.log.warn('scaler tick failed', { error: String(e) });
     } finally {
@@ -150,21 +179,32 @@ export class ScalerLoop {
     const input: PolicyInput = { nowMs, spec, replicas: fn.replicas, ...this.o.ports.observe(fn, spec, nowMs) };
     const d = policy.decide(input, st.state);
     st.state = d.state;
-    if (d.phase !== st.phase) {
+    const changed = d.phase !== st.phase;
+    if (changed) {
       this.phases?.inc({ function: key, phase: d.phase });
       this.log.info('scaling phase', { function: key, policy: policy.name, from: st.phase, to: d.phase, replicas: d.replicas, reasons: d.reasons });
       st.phase = d.phase;
     }
     this.desired?.set({ function: key }, d.replicas);
     this.o.ports.setRoutable?.(fn, d.routable);
+    const done: DecisionRecord['actions'] = [];
     for (const a of d.actions) {
       try {
         await this.o.ports.act(fn, a);
         this.actions?.inc({ function: key, kind: a.kind });
+        this.o.onAction?.(key, a);
+        done.push({ kind: a.kind });
         this.log.debug('scaling action', { function: key, action: a });
       } catch (e) {
+        done.push({ kind: a.kind, error: String(e) });
         this.log.warn('scaling action failed', { function: key, action: a, error: String(e) });
       }
+    }
+    if (changed || done.length > 0) {
+      let h = this.history.get(key);
+      if (!h) this.history.set(key, (h = []));
+      h.push({ at: nowMs, policy: policy.name, phase: d.phase, replicas: d.replicas, reasons: d.reasons, actions: done });
+      if (h.length > HISTORY_LENGTH) h.splice(0, h.length - HISTORY_LENGTH);
     }
   }
 }

@@ -13,6 +13,7 @@ import { headers as ICS } from '../../watchdog/src/protocol.js';
 import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
+import type { FunctionMetrics } from '../observe/function-metrics.js';
 import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
 import { backendErrorStatus, internalHeader, sendText } from '../api/errors.js';
 import { parseInvokePath, type InvokeTarget } from './target.js';
@@ -39,6 +40,8 @@ export interface InvokeHandlerDeps {
   coldStartTimeoutMs: number;
   logger: Logger;
   metrics?: HttpMetrics;
+  /** functions counts invocations of known functions under the gateway's metric names. */
+  functions?: FunctionMetrics;
 }
 
 /** RawHandler is a bare node request handler. */
@@ -96,6 +99,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private contentType: string | undefined;
   private path = '/';
   private fn = '';
+  /** counted is set once the function is known to exist: only then is the invocation counted per function. */
+  private counted = false;
 
   constructor(
     private readonly d: Shared,
@@ -113,8 +118,17 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.abortHop?.(new Error('client closed the connection'));
       this.waiting?.abort();
     }
-    this.d.metrics?.observe(this.req.method ?? 'GET', metricPath, this.res.statusCode, (performance.now() - this.started) / 1000);
+    const seconds = (performance.now() - this.started) / 1000;
+    this.d.metrics?.observe(this.req.method ?? 'GET', metricPath, this.res.statusCode, seconds);
+    if (this.counted) this.d.functions!.finished(this.fn, this.res.statusCode, seconds);
   };
+
+  /** known counts the invocation as started once the function is known to exist (unknown names are not counted). */
+  private known(): void {
+    if (this.counted || !this.d.functions) return;
+    this.counted = true;
+    this.d.functions.started(this.fn);
+  }
 
   /** start prepares the hop and sends it; every failure ends in an answer to the client. */
   async start(): Promise<void> {
@@ -134,18 +148,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.replayable = this.body === null || Buffer.isBuffer(this.body);
 
     let lease = d.scheduler.tryAcquire(target.namespace, target.name);
-    if (!lease) {
+    if (lease) this.known();
+    else {
       this.waiting = new AbortController();
       try {
         lease = await d.scheduler.acquire(target.namespace, target.name, { signal: this.waiting.signal, timeoutMs: d.coldStartTimeoutMs });
       } catch (err) {
         if (isBackendError(err, 'NotFound')) return sendText(this.res, 404, `function not found: ${this.fn}`, internal);
+        this.known();
         // Waking the function failed (e.g. the backend is unavailable): answer with the backend's own status.
         if (isBackendError(err)) return sendText(this.res, backendErrorStatus[err.kind], err.message, internal);
         if (err instanceof SchedulerError && err.kind === 'aborted') return;
         if (err instanceof SchedulerError) return sendText(this.res, 503, `No endpoints available for: ${this.fn}.`, internal);
         throw err;
       }
+      this.known();
       if (this.gone) return lease.release();
     }
     this.send(lease);
@@ -252,7 +269,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 export function createInvokeHandler(deps: InvokeHandlerDeps): RawHandler {
   const shared: Shared = { ...deps, log: deps.logger.child({ component: 'router' }) };
   return (req, res) => {
-    const started = deps.metrics ? performance.now() : 0;
+    const started = deps.metrics || deps.functions ? performance.now() : 0;
     const target = parseInvokePath(req.url ?? '', deps.defaultNamespace);
     const method = req.method ?? 'GET';
     if (!target || !invokeMethods.has(method)) {

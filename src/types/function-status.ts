@@ -26,7 +26,7 @@ export interface FunctionStatus {
   limits?: FunctionResources;
   requests?: FunctionResources;
   readOnlyRootFilesystem?: boolean;
-  /** invocationCount is 0 from the provider; the gateway fills it from Prometheus. */
+  /** invocationCount is what this provider counted (gateway_function_invocation_total); behind the stock gateway the gateway replaces it from Prometheus. */
   invocationCount: number;
   /** replicas is the desired count, a non-negative integer. */
   replicas: number;

@@ -4,6 +4,7 @@ import { HttpError } from '../errors.js';
 import { bodyObject, namespaceOf, normalizeStatus, type RouteContext } from '../context.js';
 import { labelProblem, toDeployment, validateDeployment } from '../validate.js';
 import { methodNotAllowed } from '../middleware/error-handler.js';
+import type { FunctionStatus } from '../../types/index.js';
 
 function validated(body: Record<string, unknown>): void {
   const problems = validateDeployment(body);
@@ -16,11 +17,18 @@ function validated(body: Record<string, unknown>): void {
  */
 export function registerFunctionRoutes(app: Express, ctx: RouteContext): void {
   const { backend, config, auth, json } = ctx;
+  // invocationCount comes from the same counter as gateway_function_invocation_total; the stock gateway overwrites
+  // it from Prometheus in its own list reply, so behind a gateway this only matters to direct callers.
+  const counted = (s: FunctionStatus): FunctionStatus => {
+    const n = normalizeStatus(s);
+    return { ...n, invocationCount: ctx.invocationCount(`${n.name}.${n.namespace ?? ns0}`) };
+  };
+  const ns0 = config.defaultNamespace;
 
   app.get('/system/functions', ...auth, async (req, res) => {
     const ns = namespaceOf(req, config);
     const list = await backend.list(ns);
-    res.status(200).json(list.map(normalizeStatus));
+    res.status(200).json(list.map(counted));
   });
 
   app.post('/system/functions', ...auth, json, async (req, res) => {
@@ -61,7 +69,7 @@ export function registerFunctionRoutes(app: Express, ctx: RouteContext): void {
   app.get('/system/function/:name', ...auth, async (req, res) => {
     const ns = namespaceOf(req, config);
     const status = await backend.get(ns, req.params.name as string);
-    res.status(200).json(normalizeStatus(status));
+    res.status(200).json(counted(status));
   });
 
   app.all('/system/function/:name', methodNotAllowed);

@@ -6,6 +6,16 @@ import { methodNotAllowed } from '../middleware/error-handler.js';
 /** providerName is what /system/info reports; never "faasd", which makes the certifier skip tests. */
 export const providerName = 'hyperfaas';
 
+/**
+ * wantsGatewayShape tells faas-cli talking straight to the provider from everyone else. faas-cli reads /system/info
+ * in the gateway's shape ({provider: ProviderInfo, version, arch}) and fails on the provider's own shape, while the
+ * gateway reads the provider's shape and fails on its own. The gateway forwards the client's User-Agent but always
+ * adds X-Forwarded-For, so a faas-cli User-Agent without X-Forwarded-For is faas-cli with no gateway in between.
+ */
+export function wantsGatewayShape(h: { 'user-agent'?: string; 'x-forwarded-for'?: string | string[]; 'x-forwarded-host'?: string | string[] }): boolean {
+  return (h['user-agent'] ?? '').startsWith('faas-cli/') && h['x-forwarded-for'] === undefined && h['x-forwarded-host'] === undefined;
+}
+
 /** registerInfoRoutes mounts GET /system/info: provider, orchestration and a non-empty version.sha/release. */
 export function registerInfoRoutes(app: Express, ctx: RouteContext, version: VersionInfo): void {
   const info: ProviderInfo = {
@@ -17,8 +27,9 @@ export function registerInfoRoutes(app: Express, ctx: RouteContext, version: Ver
       ...(version.commit_message ? { commit_message: version.commit_message } : {}),
     },
   };
-  app.get('/system/info', ...ctx.auth, (_req, res) => {
-    res.status(200).json(info);
+  const asGateway = { provider: info, version: info.version, arch: process.arch === 'x64' ? 'x86_64' : process.arch };
+  app.get('/system/info', ...ctx.auth, (req, res) => {
+    res.status(200).json(wantsGatewayShape(req.headers) ? asGateway : info);
   });
   app.all('/system/info', methodNotAllowed);
 }

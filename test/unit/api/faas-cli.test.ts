@@ -91,12 +91,15 @@ describe('api: driven the way faas-cli drives it', () => {
     await request(t.app).delete('/system/secrets').set(cli).send({ name: 'api-key', namespace: 'openfaas-fn' }).expect(202);
   });
 
-  it('version: /system/info has provider and version objects faas-cli dereferences', async () => {
+  it('version: /system/info has the provider and version objects faas-cli decodes and dereferences', async () => {
+    // faas-cli decodes the gateway's GatewayInfo: {provider: ProviderInfo, version: VersionInfo, arch}.
     const res = await request(t.app).get('/system/info').set(cli).expect(200);
-    expect(res.body.provider).to.be.a('string').and.not.equal('');
+    expect(res.body.provider.provider).to.equal('hyperfaas');
+    expect(res.body.provider.orchestration).to.be.a('string').and.not.equal('');
+    expect(res.body.provider.version.sha).to.be.a('string').and.not.equal('');
+    expect(res.body.provider.version.release).to.be.a('string').and.not.equal('');
     expect(res.body.version.sha).to.be.a('string').and.not.equal('');
     expect(res.body.version.release).to.be.a('string').and.not.equal('');
-    expect(res.body.orchestration).to.be.a('string').and.not.equal('');
   });
 
   it('namespace list: the default first', async () => {
