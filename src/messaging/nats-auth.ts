@@ -163,6 +163,40 @@ export async function initNatsAuth(dir: string): Promise<{ created: boolean; inf
   return { created: true, info };
 }
 
+/**
+ * rotateSigningKey replaces the account's signing key, which invalidates every user it signed (the provider's is
+ * re-issued here; instances get new ones when they restart): the account JWT is re-signed by the operator with the
+ * new key only, and the server config rewritten. The account itself (and so its JetStream data) stays. The server
+ * must then be restarted (or reloaded) and the provider restarted.
+ */
+export async function rotateSigningKey(dir: string): Promise<NatsAuthInfo> {
+  const seed = async (f: string) => fromSeed(new TextEncoder().encode((await readFile(join(dir, f), 'utf8')).trim()));
+  const info = JSON.parse(await readFile(join(dir, AUTH_FILES.info), 'utf8')) as NatsAuthInfo;
+  const operator = await seed(AUTH_FILES.operatorKey);
+  const system = await seed(AUTH_FILES.systemKey);
+  const account = await seed(AUTH_FILES.accountKey);
+  const signing = createAccount();
+  const provider = createUser();
+  const operatorJwt = await encodeOperator('hyperfaas', operator, { system_account: system.getPublicKey() }, enc);
+  const systemJwt = await encodeAccount('SYS', system.getPublicKey(), { limits: unlimited }, { ...enc, signer: operator });
+  const accountJwt = await encodeAccount(
+    'HYPERFAAS',
+    account.getPublicKey(),
+    { limits: { ...unlimited, ...jetStreamUnlimited }, signing_keys: [signing.getPublicKey()] },
+    { ...enc, signer: operator },
+  );
+  const providerJwt = await encodeUser('hyperfaas-provider', provider, account.getPublicKey(), {}, { ...enc, signer: signing });
+  await writeSecret(join(dir, AUTH_FILES.signingKey), text(signing.getSeed()));
+  await writeSecret(join(dir, AUTH_FILES.providerCreds), fmtCreds(providerJwt, provider));
+  await writeSecret(
+    join(dir, AUTH_FILES.serverConf),
+    serverConfig(operatorJwt, { key: system.getPublicKey(), jwt: systemJwt }, { key: account.getPublicKey(), jwt: accountJwt }),
+  );
+  const next = { ...info, signingKey: signing.getPublicKey() };
+  await writeSecret(join(dir, AUTH_FILES.info), `${JSON.stringify(next, null, 2)}\n`);
+  return next;
+}
+
 /** InstanceIdentity names one instance and its home function. */
 export interface InstanceIdentity {
   instanceId: string;

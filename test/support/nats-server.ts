@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
@@ -50,7 +50,8 @@ export async function startNatsServer(opts: { maxPayload?: number; auth?: boolea
     const { initNatsAuth, AUTH_FILES } = await import('../../src/messaging/nats-auth.js');
     authDir = join(dir, 'auth');
     await initNatsAuth(authDir);
-    lines.push(readFileSync(join(authDir, AUTH_FILES.serverConf), 'utf8'));
+    // Included (relative to this file), so a restart reads the fragment again, e.g. after a key rotation.
+    lines.push(`include ./auth/${AUTH_FILES.serverConf}`);
   }
   writeFileSync(conf, lines.join('\n'));
   let child: ChildProcess | undefined;
