@@ -113,7 +113,7 @@ async function startNatsLink(
     timeoutMs: config.writeTimeoutMs,
     bounced: new Counter({
       name: 'hyperfaas_bounces_total',
-      help: 'Requests instances bounced to the GS, by outcome (rerouted, kept: no other instance had room, failed, too-large)',
+      help: 'Requests instances bounced to the GS, by outcome (rerouted, kept: no other instance had room, failed, too-large, forged: not from the instance its subject names)',
       labelNames: ['outcome'],
       registers: [d.registry],
     }),
