@@ -31,7 +31,14 @@ if [ -z "${NATS_URL:-}" ]; then
   nats_bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
   nats_port="${NATS_PORT:-4222}"
   mkdir -p "$data/nats"
-  "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$data/nats.log" 2>&1 &
+  # NATS runs with authorization (docs/nats-auth.md): the material is made once in the data dir and kept; the
+  # provider holds its own user and mints one per instance. HYPERFAAS_NATS_AUTH=off runs it open, as before.
+  nats_conf=()
+  if [ "${HYPERFAAS_NATS_AUTH:-on}" != "off" ]; then
+    export HYPERFAAS_NATS_AUTH_DIR="${HYPERFAAS_NATS_AUTH_DIR:-$data/nats-auth}"
+    nats_conf=(-c "$(node dist/src/messaging/nats-auth-cli.js init "$HYPERFAAS_NATS_AUTH_DIR")")
+  fi
+  "$nats_bin" "${nats_conf[@]}" -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$data/nats.log" 2>&1 &
   nats_pid=$!
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null; then break; fi
@@ -42,7 +49,7 @@ if [ -z "${NATS_URL:-}" ]; then
     sleep 0.1
   done
   export NATS_URL="nats://127.0.0.1:$nats_port"
-  echo "nats-server (JetStream, store $data/nats) on $NATS_URL, pid $nats_pid" >&2
+  echo "nats-server (JetStream, store $data/nats${HYPERFAAS_NATS_AUTH_DIR:+, authorization from $HYPERFAAS_NATS_AUTH_DIR}) on $NATS_URL, pid $nats_pid" >&2
 fi
 export HYPERFAAS_DATA="$data"
 

@@ -17,13 +17,15 @@ import { compressHpaParams, createHpaPolicy, createHyperfaasPolicy, HPA_DEFAULT,
 import type { PolicyName, ScalingPolicy } from './scaling/types.js';
 import { createApp, requestListener } from './api/app.js';
 import { isBackendError, type FunctionBackend } from './backends/backend.js';
-import { createLocalBackend } from './backends/local/index.js';
+import { createLocalBackend, type LocalBackendOptions } from './backends/local/index.js';
 import { readLocalConfig } from './backends/local/config.js';
 import { createAsync, readAsyncConfig } from './async/index.js';
 import { ConfigError, readConfig, type ProviderConfig } from './config.js';
 import { startBounceResponder } from './gs/bounce-responder.js';
 import { startReportSubscriber } from './gs/report-subscriber.js';
 import { connectNats } from './messaging/nats.js';
+import { NatsAuthority, readNatsAuthEnv, type NatsAuthEnv } from './messaging/nats-auth.js';
+import { ControlTokens } from './gs/control-tokens.js';
 import { createLogger, type Logger } from './logger.js';
 import { repoRoot } from './paths.js';
 import { createSchedulerInvoker } from './router/scheduler-invoker.js';
@@ -47,10 +49,10 @@ function scalingPolicies(config: ProviderConfig): Partial<Record<PolicyName, Sca
   };
 }
 
-async function createBackend(config: ProviderConfig, env: Env, logger: Logger): Promise<FunctionBackend> {
+async function createBackend(config: ProviderConfig, env: Env, logger: Logger, opts: LocalBackendOptions): Promise<FunctionBackend> {
   switch (config.backend) {
     case 'local':
-      return createLocalBackend(readLocalConfig(env), logger);
+      return createLocalBackend(readLocalConfig(env), logger, opts);
     case 'kubernetes': {
       // Loaded only when chosen, so a local provider never pulls in @kubernetes/client-node.
       const k8s = await import('./backends/kubernetes/index.js');
@@ -99,9 +101,9 @@ interface NatsLink {
 async function startNatsLink(
   config: ProviderConfig,
   env: Env,
-  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry; functions: FunctionMetrics },
+  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry; functions: FunctionMetrics; auth: NatsAuthEnv },
 ): Promise<NatsLink> {
-  const nc = await connectNats(config.natsUrl!, d.logger, 'hyperfaas-provider');
+  const nc = await connectNats(config.natsUrl!, d.logger, 'hyperfaas-provider', d.auth.credsFile);
   const invoker = createSchedulerInvoker({ scheduler: d.scheduler, upstreams: d.upstreams, defaultTimeoutMs: config.writeTimeoutMs });
   const reports = startReportSubscriber({ nc, target: d.scheduler.view, logger: d.logger });
   const bounce = startBounceResponder({
@@ -112,7 +114,7 @@ async function startNatsLink(
     timeoutMs: config.writeTimeoutMs,
     bounced: new Counter({
       name: 'hyperfaas_bounces_total',
-      help: 'Requests instances bounced to the GS, by outcome (rerouted, kept: no other instance had room, failed, too-large)',
+      help: 'Requests instances bounced to the GS, by outcome (rerouted, kept: no other instance had room, failed, too-large, forged: not from the instance its subject names)',
       labelNames: ['outcome'],
       registers: [d.registry],
     }),
@@ -171,7 +173,23 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel, config.logFormat);
-  const backend = await createBackend(config, env, logger);
+  // Each instance gets its own control token and, when NATS requires authorization, its own NATS user, as files.
+  const natsAuth = readNatsAuthEnv(env);
+  const authority = natsAuth.signingKeyFile ? await NatsAuthority.load(natsAuth.signingKeyFile, env.HYPERFAAS_NATS_ACCOUNT) : undefined;
+  if (config.natsUrl && !natsAuth.credsFile) {
+    logger.warn('NATS without authorization: any function can publish and subscribe to every subject, JetStream included (set HYPERFAAS_NATS_AUTH_DIR, see docs/nats-auth.md)');
+  } else if (config.natsUrl && !authority) {
+    logger.warn('NATS credentials without an account signing key: instances get no NATS user and cannot reach NATS (set HYPERFAAS_NATS_SIGNING_KEY)');
+  }
+  const tokens = new ControlTokens();
+  const instanceFiles: LocalBackendOptions['instanceFiles'] = async (who) => ({
+    'control-token': tokens.issue(who.instanceId),
+    ...(authority ? { 'nats.creds': await authority.mintInstanceCreds(who) } : {}),
+  });
+  const backend = await createBackend(config, env, logger, { instanceFiles });
+  backend.watchInstances((ev) => {
+    if (ev.type === 'deleted') tokens.forget(ev.instance.id);
+  });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const reroutes = new Counter({
@@ -184,11 +202,11 @@ async function main(): Promise<void> {
   scheduler.start();
   const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const functions = functionMetricsFor(registry, backendReplicas(backend));
-  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions }) : undefined;
+  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions, auth: natsAuth }) : undefined;
   const sharing = new GuestSharing({
     view: scheduler.view,
     backend,
-    control: controlChannel(() => link?.nc, config.controlToken),
+    control: controlChannel(() => link?.nc, (id) => tokens.get(id) ?? config.controlToken),
     logger,
     counter: new Counter({ name: 'hyperfaas_guest_slot_operations_total', help: 'Guest slot specialise/release operations', labelNames: ['op', 'outcome'], registers: [registry] }),
   });

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { providerMain } from '../../src/paths.js';
 import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
 import { freePort, waitForPort } from '../../test/support/ports.js';
@@ -174,9 +175,10 @@ export class ReportWatch {
     });
   }
 
-  /** open connects (reconnecting forever, so it survives a nats-server restart). */
-  static async open(url: string): Promise<ReportWatch> {
-    return new ReportWatch(await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+  /** open connects (reconnecting forever, so it survives a nats-server restart), with credsFile when NATS requires it. */
+  static async open(url: string, credsFile?: string): Promise<ReportWatch> {
+    const auth = credsFile ? { authenticator: credsAuthenticator(new Uint8Array(readFileSync(credsFile))) } : {};
+    return new ReportWatch(await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...auth }));
   }
 
   /** of lists the fresh reports (newer than maxAgeMs) of one function's instances. */

@@ -258,9 +258,11 @@ async function forkMode(): Promise<void> {
 }
 
 const controlAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+/** benchControlToken is the control token the specialisation bench's watchdog is started with. */
+const benchControlToken = 'bench-control-token';
 function control(url: string, body: unknown): Promise<{ ok: boolean; error?: string; ms?: number }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/_/hyperfaas/control`, { method: 'POST', agent: controlAgent }, (res) => {
+    const req = request(`${url}/_/hyperfaas/control`, { method: 'POST', agent: controlAgent, headers: { 'x-hyperfaas-token': benchControlToken } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -273,7 +275,7 @@ function control(url: string, body: unknown): Promise<{ ok: boolean; error?: str
 
 async function specialisation(n: number): Promise<void> {
   const wdPort = await freePort();
-  const wd = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdPort}`, HYPERFAAS_FUNCTION: 'bench' });
+  const wd = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdPort}`, HYPERFAAS_FUNCTION: 'bench', HYPERFAAS_CONTROL_TOKEN: benchControlToken });
   const warm: number[] = [];
   const ipc: number[] = [];
   const replied: number[] = [];

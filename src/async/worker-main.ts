@@ -2,16 +2,20 @@ import { createServer } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../logger.js';
 import { connectNats } from '../messaging/nats.js';
+import { readNatsAuthEnv } from '../messaging/nats-auth.js';
 import { readAsyncConfig } from './config.js';
 import { HttpInvoker, providerFunctionUrl } from './http-invoker.js';
 import { createQueueWorker } from './index.js';
 
 // The queue worker as its own process: NATS_URL, PROVIDER_URL (invoked over HTTP at /function/<name>.<ns>),
-// DEFAULT_NAMESPACE, METRICS_PORT (optional /metrics), plus the async_* settings of docs/async.md.
+// DEFAULT_NAMESPACE, METRICS_PORT (optional /metrics), NATS_CREDS or HYPERFAAS_NATS_AUTH_DIR (its NATS user, see
+// docs/nats-auth.md), plus the async_* settings of docs/async.md.
 const env = process.env;
 const logger = createLogger(env.LOG_LEVEL ?? 'info', env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json');
 const config = readAsyncConfig(env);
-const nc = await connectNats(env.NATS_URL ?? 'nats://127.0.0.1:4222', logger, 'hyperfaas-queue-worker');
+const { credsFile } = readNatsAuthEnv(env);
+if (!credsFile) logger.warn('NATS without authorization: any function can publish and subscribe to every subject, JetStream included (see docs/nats-auth.md)');
+const nc = await connectNats(env.NATS_URL ?? 'nats://127.0.0.1:4222', logger, 'hyperfaas-queue-worker', credsFile);
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 const worker = await createQueueWorker({

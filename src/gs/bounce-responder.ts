@@ -40,7 +40,7 @@ export function splitFn(fn: string, defaultNamespace: string): { name: string; n
  */
 export function startBounceResponder(o: BounceResponderOptions): { stop(): void } {
   const log = o.logger.child({ component: 'bounce' });
-  const sub: Subscription = o.nc.subscribe(subjects.bounce, {
+  const sub: Subscription = o.nc.subscribe(subjects.bouncesAll, {
     queue: subjects.bounceQueue,
     callback: (err, msg) => {
       if (err) return;
@@ -53,6 +53,13 @@ export function startBounceResponder(o: BounceResponderOptions): { stop(): void 
           return;
         }
         const { meta, headers } = decoded;
+        // An instance may bounce only on its own subject (NATS permissions); one that claims another sender would
+        // make the GS avoid the wrong instance.
+        if (msg.subject !== subjects.bounce(meta.from)) {
+          o.bounced?.inc({ outcome: 'forged' });
+          msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status: 400, headers: {}, error: `bounce from ${meta.from} arrived on ${msg.subject}` }) });
+          return;
+        }
         const { name, namespace } = splitFn(meta.fn, o.defaultNamespace);
         headers[H.bounces] = String(meta.bounces);
         o.onBounce?.(namespace, name);

@@ -26,6 +26,14 @@ export interface ReportSubscriberOptions {
   onReport?: (r: LoadReport, result: ApplyResult) => void;
 }
 
+/** reportMatchesSubject tells whether a report came on the subject of the namespace, function and instance it names. */
+export function reportMatchesSubject(r: LoadReport, subject: string): boolean {
+  if (!r || typeof r !== 'object') return false;
+  const { namespace, function: fn, instance } = r as Partial<LoadReport>;
+  if (typeof namespace !== 'string' || typeof fn !== 'string' || typeof instance !== 'string') return false;
+  return subject === subjects.report(namespace, fn || 'unknown', instance);
+}
+
 /**
  * startReportSubscriber feeds load reports from every ICS into a ReportView and mirrors each instance's watermark
  * state onto the GS's placement candidates: an instance that reports "high" or draining is blocked until it
@@ -43,6 +51,13 @@ export function startReportSubscriber(o: ReportSubscriberOptions): { view: Repor
         r = msg.json<LoadReport>();
       } catch {
         o.reports?.inc({ result: 'malformed' });
+        return;
+      }
+      // Each instance may publish only on its own subject (NATS permissions): a report naming another instance or
+      // function than its subject says is forged, whatever its content.
+      if (!reportMatchesSubject(r, msg.subject)) {
+        o.reports?.inc({ result: 'forged' });
+        log.debug('report dropped: subject does not match its body', { subject: msg.subject, instance: r?.instance });
         return;
       }
       const result = view.apply(r, now(), (id) => o.target.known(id));

@@ -10,12 +10,16 @@ import { splitFn } from './bounce-responder.js';
 /** ControlChannel sends one control command to one instance's ICS. */
 export type ControlChannel = (instance: Instance, req: ControlRequest, timeoutMs: number) => Promise<ControlReply>;
 
+/** TokenFor returns the control token to send to one instance (its own, or a shared fallback), if any. */
+export type TokenFor = (instanceId: string) => string | undefined;
+
 /**
  * controlChannel sends control commands over NATS request/reply when a connection is up, and otherwise over the
- * watchdog's own HTTP control endpoint (loopback, or with the shared control token): so a local provider without
- * NATS can still lend slots.
+ * watchdog's own HTTP control endpoint with that instance's control token (tokenFor; a string is one token for
+ * every instance): so a local provider without NATS can still lend slots.
  */
-export function controlChannel(nc: () => NatsConnection | undefined, token?: string): ControlChannel {
+export function controlChannel(nc: () => NatsConnection | undefined, tokenFor?: string | TokenFor): ControlChannel {
+  const tokenOf: TokenFor = typeof tokenFor === 'function' ? tokenFor : () => tokenFor;
   return async (instance, req, timeoutMs) => {
     const c = nc();
     if (c && !c.isClosed()) {
@@ -26,6 +30,7 @@ export function controlChannel(nc: () => NatsConnection | undefined, token?: str
         /* fall back to HTTP below */
       }
     }
+    const token = tokenOf(instance.id);
     const res = await request(`${instance.url}/_/hyperfaas/control`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { [H.controlToken]: token } : {}) },

@@ -1,4 +1,5 @@
-import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logger.js';
 import { groupHeaderPairs, headerPairsFromSet, type HeaderPair, type HttpHeaderSet } from './headers.js';
 
@@ -7,18 +8,21 @@ export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 /**
  * connectNats opens the provider's NATS connection: it waits for the first connect, then reconnects forever every
  * 250 ms (a restarted server on the same port is back within about half a second, see reference/nats.md), and logs
- * every status change. It resolves once connected.
+ * every status change. It resolves once connected. With credsFile it authenticates with that creds file (read
+ * again at every reconnect, so a rotated file is picked up).
  */
-export async function connectNats(url: string, logger: Logger, name: string): Promise<NatsConnection> {
+export async function connectNats(url: string, logger: Logger, name: string, credsFile?: string): Promise<NatsConnection> {
   const log = logger.child({ component: 'nats' });
+  if (credsFile) readFileSync(credsFile); // fail at start, with the path, rather than on every reconnect
   const nc = await connect({
     servers: url,
     name,
+    ...(credsFile ? { authenticator: credsAuthenticator(() => new Uint8Array(readFileSync(credsFile))) } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
-  log.info('connected to NATS', { url, name });
+  log.info('connected to NATS', { url, name, authenticated: !!credsFile });
   void (async () => {
     for await (const s of nc.status()) {
       switch (s.type) {

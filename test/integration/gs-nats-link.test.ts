@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { AUTH_FILES, NatsAuthority } from '../../src/messaging/nats-auth.js';
+import { startReportSubscriber } from '../../src/gs/report-subscriber.js';
+import { decodeBounceReply, encodeBounceRequest } from '../../watchdog/src/ics/bounce-codec.js';
 import { startBounceResponder } from '../../src/gs/bounce-responder.js';
 import { silentLogger } from '../../src/logger.js';
 import type { InvokeRequest, Invoker } from '../../src/router/invoker.js';
@@ -22,7 +27,9 @@ function snapshot(): Omit<LoadReport, 'seq' | 'at'> {
   };
 }
 
-describe('ICS <-> GS over a real nats-server', function () {
+// The same protocol runs on an open server and on one with HyperFaaS's authorization, where the ICS holds only its
+// minted instance user and the GS the provider's.
+for (const auth of [false, true]) describe(`ICS <-> GS over a real nats-server${auth ? ' with authorization (instance user, provider user)' : ''}`, function () {
   this.timeout(30_000);
   let nats: NatsServer;
   let gs: NatsConnection;
@@ -45,14 +52,25 @@ describe('ICS <-> GS over a real nats-server', function () {
   };
 
   before(async () => {
-    nats = await startNatsServer();
-    gs = await connect({ servers: nats.url });
+    nats = await startNatsServer({ auth });
+    gs = await connect({
+      servers: nats.url,
+      ...(auth ? { authenticator: credsAuthenticator(new Uint8Array(readFileSync(join(nats.authDir!, AUTH_FILES.providerCreds)))) } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    const creds = auth
+      ? new TextEncoder().encode(
+          await (await NatsAuthority.load(join(nats.authDir!, AUTH_FILES.signingKey))).mintInstanceCreds({ instanceId: 'i-a', namespace: 'openfaas-fn', service: 'echo' }),
+        )
+      : undefined;
     startBounceResponder({ nc: gs, invoker, logger: silentLogger(), defaultNamespace: 'openfaas-fn', timeoutMs: 5_000 });
     link = new NatsLink({
       url: nats.url,
       instanceId: 'i-a',
       namespace: 'openfaas-fn',
       fn: 'echo',
+      ...(creds ? { creds } : {}),
       reportEveryMs: 100,
       log: () => undefined,
       hooks: {
@@ -130,6 +148,25 @@ describe('ICS <-> GS over a real nats-server', function () {
     const m = await gs.request(subjects.control('i-a'), JSON.stringify({ op: 'release' }), { timeout: 5_000 });
     expect(m.json()).to.deep.equal({ ok: true, ms: 1 });
     expect(controls.at(-1)).to.deep.equal({ op: 'release' });
+  });
+
+  it('drops a report whose body names another instance than its subject, and takes the genuine ones', async () => {
+    const known = new Set(['i-a', 'i-b']);
+    const { view, stop } = startReportSubscriber({ nc: gs, target: { known: (id) => known.has(id), setBlocked: () => undefined }, logger: silentLogger() });
+    try {
+      const forged = { ...snapshot(), instance: 'i-b', seq: 1, at: Date.now() };
+      gs.publish(subjects.report('openfaas-fn', 'echo', 'i-a'), JSON.stringify(forged));
+      await eventually(() => expect(view.get('i-a', Date.now())).to.not.equal(undefined), 5_000);
+      expect(view.get('i-b', Date.now())).to.equal(undefined);
+    } finally {
+      stop();
+    }
+  });
+
+  it('refuses a bounce whose sender is not the instance its subject names', async () => {
+    const h = encodeBounceRequest({ fn: 'echo.openfaas-fn', method: 'GET', path: '/', query: '', from: 'i-b', bounces: 1 }, {});
+    const m = await gs.request(subjects.bounce('i-a'), new Uint8Array(), { timeout: 5_000, headers: h });
+    expect(decodeBounceReply(m.headers)).to.deep.include({ status: 400, error: 'bounce from i-b arrived on hyperfaas.bounce.i-a' });
   });
 
   it('fails fast while NATS is down and bounces again once it is back', async () => {

@@ -58,7 +58,7 @@ describe('hierarchical scheduling when an instance dies', function () {
     // Were the stale one applied, instance a would be blocked and all four requests would land on b.
     const stale: LoadReport = { ...a!, seq: 1e9, at: Date.now() - 60_000, watermark: 'high' };
     const unknown: LoadReport = { ...a!, instance: 'no-such-instance', seq: 1, at: Date.now(), watermark: 'high' };
-    for (const r of [stale, unknown]) nc.publish(subjects.report(r.namespace, r.function), JSON.stringify(r));
+    for (const r of [stale, unknown]) nc.publish(subjects.report(r.namespace, r.function, r.instance), JSON.stringify(r));
     await nc.flush();
     const calls = [0, 1, 2, 3].map(() => httpCall(provider.base, 'GET', '/function/slow'));
     await until(() => {

@@ -9,6 +9,8 @@ export interface NatsServer {
   port: number;
   url: string;
   storeDir: string;
+  /** authDir holds the generated authorization material when started with auth (provider.creds, signing key). */
+  authDir?: string;
   /** stop kills the server (SIGKILL when hard) and waits for it to exit. */
   stop(hard?: boolean): Promise<void>;
   /** restart starts it again on the same port and store directory. */
@@ -31,17 +33,27 @@ export function natsServerBinary(): string {
   throw new Error('nats-server not found: install it with `apt-get install -y nats-server` (.ci/run does)');
 }
 
-/** startNatsServer starts nats-server -js on a free port with its store in a new temp dir. */
-export async function startNatsServer(opts: { maxPayload?: number } = {}): Promise<NatsServer> {
+/**
+ * startNatsServer starts nats-server -js on a free port with its store in a new temp dir. With auth, it first
+ * creates HyperFaaS's authorization material (src/messaging/nats-auth.ts) in <temp dir>/auth and runs the server in
+ * operator mode with it, as scripts/up.sh does: then every client needs credentials.
+ */
+export async function startNatsServer(opts: { maxPayload?: number; auth?: boolean } = {}): Promise<NatsServer> {
   const bin = natsServerBinary();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hyperfaas-nats-'));
   const storeDir = join(dir, 'js');
   const conf = join(dir, 'nats.conf');
-  writeFileSync(
-    conf,
-    [`listen: 127.0.0.1:${port}`, `max_payload: ${opts.maxPayload ?? 1048576}`, `jetstream { store_dir: "${storeDir}" }`].join('\n'),
-  );
+  const lines = [`listen: 127.0.0.1:${port}`, `max_payload: ${opts.maxPayload ?? 1048576}`, `jetstream { store_dir: "${storeDir}" }`];
+  let authDir: string | undefined;
+  if (opts.auth) {
+    const { initNatsAuth, AUTH_FILES } = await import('../../src/messaging/nats-auth.js');
+    authDir = join(dir, 'auth');
+    await initNatsAuth(authDir);
+    // Included (relative to this file), so a restart reads the fragment again, e.g. after a key rotation.
+    lines.push(`include ./auth/${AUTH_FILES.serverConf}`);
+  }
+  writeFileSync(conf, lines.join('\n'));
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(bin, ['-c', conf], { stdio: 'ignore' });
@@ -61,6 +73,7 @@ export async function startNatsServer(opts: { maxPayload?: number } = {}): Promi
     port,
     url: `nats://127.0.0.1:${port}`,
     storeDir,
+    ...(authDir ? { authDir } : {}),
     stop,
     restart: start,
     async dispose() {

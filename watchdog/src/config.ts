@@ -52,8 +52,18 @@ export interface WatchdogConfig {
   readonly namespace: string;
   /** advertiseURL is the watchdog's base URL in load reports (HYPERFAAS_URL; "" = http://127.0.0.1:<port>). */
   readonly advertiseURL: string;
-  /** controlToken, when set, lets non-loopback callers use the control endpoint with x-hyperfaas-token. */
+  /**
+   * controlToken is what every control request over HTTP must carry in x-hyperfaas-token, from loopback too
+   * (HYPERFAAS_CONTROL_TOKEN, or the file control-token in credentialsDir, which wins). Empty: the HTTP control
+   * endpoint refuses everything (control then works over NATS only).
+   */
   readonly controlToken: string;
+  /**
+   * credentialsDir is where the platform put this instance's credentials (HYPERFAAS_CREDENTIALS_DIR; "" = none):
+   * nats.creds (its NATS user) and control-token. Read once at start (credentials.ts); functions never see the
+   * variable.
+   */
+  readonly credentialsDir: string;
   readonly guest: {
     readonly enabled: boolean;
     /** capacity is the guest slot's concurrency limit (0 = unlimited). */
@@ -243,6 +253,7 @@ export function readConfig(env: Env): WatchdogConfig {
     functionName: fn ?? '',
     namespace: pick(env, 'HYPERFAAS_NAMESPACE', 'OPENFAAS_NAMESPACE')?.[1] ?? nsFromFn ?? 'openfaas-fn',
     controlToken: env.HYPERFAAS_CONTROL_TOKEN ?? '',
+    credentialsDir: env.HYPERFAAS_CREDENTIALS_DIR ?? '',
     advertiseURL: env.HYPERFAAS_URL ?? '',
     guest: Object.freeze({
       enabled: bool(env, ['guest_slot'], true),

@@ -6,10 +6,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, readConfig } from './config.js';
+import { ConfigError, readConfig, type WatchdogConfig } from './config.js';
 import { log } from './logs.js';
 import { Watchdog } from './watchdog.js';
 import { NatsLink } from './ics/nats-link.js';
+import { readCredentials } from './credentials.js';
 
 /** findRuntime locates the Node runtime shipped with the watchdog: <pkg>/runtime/node/server.js above this file. */
 export function findRuntime(from = dirname(fileURLToPath(import.meta.url))): string {
@@ -23,7 +24,7 @@ export function findRuntime(from = dirname(fileURLToPath(import.meta.url))): str
 }
 
 async function main(): Promise<void> {
-  let cfg;
+  let cfg: WatchdogConfig;
   try {
     cfg = readConfig(process.env);
   } catch (err) {
@@ -33,6 +34,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Credentials come as files in a directory only this instance can read; the file token wins over the env one.
+  let creds;
+  try {
+    creds = await readCredentials(cfg.credentialsDir);
+  } catch (err) {
+    log(`cannot read credentials in ${cfg.credentialsDir}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  if (creds.controlToken) cfg = Object.freeze({ ...cfg, controlToken: creds.controlToken });
   const runtime = cfg.guest.runtime ? resolve(cfg.guest.runtime) : findRuntime();
   // The function's own children find the runtime through this variable (the node20 template's index.js reads it).
   if (runtime && !process.env.HYPERFAAS_NODE_RUNTIME) process.env.HYPERFAAS_NODE_RUNTIME = runtime;
@@ -44,6 +54,7 @@ async function main(): Promise<void> {
         instanceId: cfg.instanceId,
         namespace: cfg.namespace,
         fn: cfg.functionName || 'unknown',
+        ...(creds.natsCreds ? { creds: creds.natsCreds } : {}),
         reportEveryMs: cfg.reportIntervalMs,
         log,
         hooks: { snapshot: () => wd.report(), control: (r) => wd.control(r) },

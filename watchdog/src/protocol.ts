@@ -6,14 +6,23 @@
 
 /** subjects are every NATS subject HyperFaaS uses, in one place. */
 export const subjects = {
-  /** report: ICS -> GS load reports, one subject per instance's function. Subscribe with reportsAll. */
-  report: (namespace: string, fn: string) => `hyperfaas.report.${namespace}.${fn}`,
+  /**
+   * report: ICS -> GS load reports, one subject per instance (so NATS permissions can give each instance only its
+   * own); the GS drops a report whose subject does not name the body's namespace, function and instance.
+   */
+  report: (namespace: string, fn: string, instanceId: string) => `hyperfaas.report.${namespace}.${fn}.${instanceId}`,
   reportsAll: 'hyperfaas.report.>',
-  /** bounce: ICS -> GS request/reply for requests an instance cannot take; GS replicas share queue group "gs". */
-  bounce: 'hyperfaas.bounce',
+  /**
+   * bounce: ICS -> GS request/reply for requests an instance cannot take, on the bouncing instance's own subject
+   * (the GS drops a bounce whose subject does not name its sender); GS replicas share queue group "gs".
+   */
+  bounce: (instanceId: string) => `hyperfaas.bounce.${instanceId}`,
+  bouncesAll: 'hyperfaas.bounce.*',
   bounceQueue: 'gs',
   /** control: GS -> one ICS request/reply (specialise, release, resize, drain). */
   control: (instanceId: string) => `hyperfaas.control.${instanceId}`,
+  /** inboxPrefix: an ICS's own reply subjects (its connection's inboxPrefix), so no one else may read its replies. */
+  inboxPrefix: (instanceId: string) => `_INBOX_${instanceId}`,
   /** async: JetStream stream and subjects for /async-function (OpenFaaS QueueRequest JSON). */
   asyncStream: 'faas-request',
   asyncSubject: (namespace: string, fn: string) => `faas-request.${namespace}.${fn}`,
@@ -41,7 +50,7 @@ export const headers = {
   slot: 'x-hyperfaas-slot',
   /** internal marks errors made by the platform, not the function (OpenFaaS's own header). */
   internal: 'x-openfaas-internal',
-  /** controlToken authenticates control requests that do not come from loopback. */
+  /** controlToken authenticates every control request over HTTP (the instance's own token). */
   controlToken: 'x-hyperfaas-token',
 } as const;
 

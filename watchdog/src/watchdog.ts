@@ -20,6 +20,7 @@ import { headers as H, type ControlReply, type ControlRequest, type LoadReport, 
 import { SlotTable, type Slot, type Ticket } from './slots.js';
 import { Counter } from 'prom-client';
 import { admit, WaitQueue } from './ics/admission.js';
+import { functionEnv, tokenMatches } from './credentials.js';
 import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js';
 import { watermarkOf } from './watermark.js';
 import { GuestWorker, startUpstream, waitForTcp } from './workers.js';
@@ -64,20 +65,24 @@ function secondsSince(start: bigint): string {
   return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
 }
 
-/** childEnv is the watchdog's environment for function processes, without the control token. */
+/** childEnv is the environment of function processes: the watchdog's own settings and credentials removed. */
 function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.HYPERFAAS_CONTROL_TOKEN;
-  return env;
+  return functionEnv(process.env);
 }
 
-function isLoopback(addr: string | undefined): boolean {
-  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
-}
+/** ControlVerdict is whether an HTTP control request may run, and if not the status and message to answer. */
+export type ControlVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
 
-/** controlAllowed: control requests come from loopback, or carry x-hyperfaas-token equal to a non-empty token. */
-export function controlAllowed(remote: string | undefined, tokenHeader: string | string[] | undefined, token: string): boolean {
-  return isLoopback(remote) || (token !== '' && tokenHeader === token);
+/**
+ * controlAllowed: every control request over HTTP carries x-hyperfaas-token equal to this instance's token, from
+ * loopback too (every instance on a host shares loopback, so an address proves nothing). Without a token of its
+ * own the instance takes control over NATS only.
+ */
+export function controlAllowed(tokenHeader: string | string[] | undefined, token: string): ControlVerdict {
+  if (token === '') return { ok: false, status: 403, message: 'control over HTTP is disabled: this instance has no control token' };
+  if (tokenHeader === undefined || tokenHeader === '') return { ok: false, status: 401, message: 'control requests need an x-hyperfaas-token header' };
+  if (!tokenMatches(tokenHeader, token)) return { ok: false, status: 403, message: 'x-hyperfaas-token is not this instance\'s control token' };
+  return { ok: true };
 }
 
 /** Bouncer hands a request to the global scheduler (the NATS link implements it); it throws when it cannot. */
@@ -974,10 +979,8 @@ export class Watchdog {
 
   private async controlHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return methodNotAllowed(res);
-    const token = this.config.controlToken;
-    if (!controlAllowed(req.socket.remoteAddress, req.headers[H.controlToken], token)) {
-      return internalError(res, 403, 'control requests need loopback or a valid x-hyperfaas-token', 'hyperfaas');
-    }
+    const verdict = controlAllowed(req.headers[H.controlToken], this.config.controlToken);
+    if (!verdict.ok) return internalError(res, verdict.status, verdict.message, 'hyperfaas');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     let cmd: ControlRequest;

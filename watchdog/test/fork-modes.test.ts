@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtures, startWatchdog, waitFor, type Running } from './helpers.js';
 
@@ -44,6 +46,32 @@ describe('watchdog forking modes (a process per request)', function () {
     const wd = await startWatchdog({ mode: 'serializing', fprocess: forkCmd('token'), HYPERFAAS_CONTROL_TOKEN: 's3cret', guest_slot: 'false' });
     started.push(wd);
     expect((await post(`${wd.url}/`, '')).body).to.equal('token=(unset)');
+  });
+
+  it('takes its control token from the credentials dir and hides every credential setting from the function', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wd-creds-'));
+    writeFileSync(join(dir, 'control-token'), 'file-token\n', { mode: 0o400 });
+    const wd = await startWatchdog({
+      mode: 'serializing',
+      fprocess: forkCmd('platform-env'),
+      guest_slot: 'false',
+      HYPERFAAS_CONTROL_TOKEN: 'env-token',
+      HYPERFAAS_CREDENTIALS_DIR: dir,
+      HYPERFAAS_INSTANCE_ID: 'wd-creds-1',
+      HYPERFAAS_FUNCTION: 'creds',
+      HYPERFAAS_NATS_SIGNING_KEY: '/nowhere',
+      NATS_CREDS: '/nowhere',
+      hyperfaas_overflow: '429',
+    });
+    started.push(wd);
+    const seen = JSON.parse((await post(`${wd.url}/`, '')).body) as string[];
+    expect(seen).to.deep.equal(['HYPERFAAS_FUNCTION', 'HYPERFAAS_INSTANCE_ID', 'HYPERFAAS_NODE_RUNTIME']);
+    const control = (token: string) => post(`${wd.url}/_/hyperfaas/control`, '{"op":"resize","capacity":3}', { 'x-hyperfaas-token': token });
+    const withEnvToken = await control('env-token');
+    expect([withEnvToken.status, withEnvToken.body]).to.deep.equal([403, "x-hyperfaas-token is not this instance's control token\n"]);
+    const withFileToken = await control('file-token');
+    expect(withFileToken.status).to.equal(200);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('streaming mode keeps 200 and truncates when the exec timeout kills the process', async () => {

@@ -10,8 +10,13 @@ interface Report {
 describe('watchdog guest slot: specialise, serve, release (node20 template at home)', function () {
   this.timeout(60_000);
   let wd: Running;
+  const token = 'guest-slot-test-token';
   const control = async (body: unknown) => {
-    const res = await fetch(`${wd.url}/_/hyperfaas/control`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const res = await fetch(`${wd.url}/_/hyperfaas/control`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { 'x-hyperfaas-token': token },
+    });
     return { status: res.status, reply: (await res.json().catch(() => ({}))) as { ok: boolean; error?: string; ms?: number } };
   };
   const status = async () => (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as Report;
@@ -26,6 +31,7 @@ describe('watchdog guest slot: specialise, serve, release (node20 template at ho
       upstream_url: `http://127.0.0.1:${up}`,
       HYPERFAAS_FUNCTION: 'home-fn',
       HYPERFAAS_NAMESPACE: 'openfaas-fn',
+      HYPERFAAS_CONTROL_TOKEN: token,
     });
     await waitFor(async () => (await status()).slots[1]!.state === 'generic', 15_000, 'generic guest');
   });
@@ -54,6 +60,8 @@ describe('watchdog guest slot: specialise, serve, release (node20 template at ho
     expect(obj.reply.ok).to.equal(false);
     const res = await fetch(`${wd.url}/_/hyperfaas/control`);
     expect(res.status).to.equal(405);
+    const noToken = await fetch(`${wd.url}/_/hyperfaas/control`, { method: 'POST', body: '{"op":"release"}' });
+    expect([noToken.status, await noToken.text()]).to.deep.equal([401, 'control requests need an x-hyperfaas-token header\n']);
   });
 
   it('specialises the generic slot and routes by x-hyperfaas-function', async () => {

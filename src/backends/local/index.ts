@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../logger.js';
@@ -32,6 +32,7 @@ import type { LocalBackendConfig } from './config.js';
 import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
 import {
   buildLaunch,
+  CREDENTIALS_MOUNT,
   detectIsolation,
   noIsolation,
   SECRETS_MOUNT,
@@ -163,6 +164,7 @@ class LocalBackendImpl implements LocalBackend {
     private readonly iso: Isolation,
     private readonly watchdog: string,
     install?: InstallStep,
+    private readonly instanceFiles?: LocalBackendOptions['instanceFiles'],
   ) {
     this.isolation = iso.summary;
     const span = cfg.portRange.to - cfg.portRange.from + 1;
@@ -645,6 +647,7 @@ class LocalBackendImpl implements LocalBackend {
     await chmod(join(inst.runDir, 'tmp'), 0o1777);
     await mkdir(join(inst.runDir, 'secrets'), { recursive: true, mode: 0o700 });
     await writeFile(join(inst.runDir, 'owner'), `${process.pid}\n`);
+    await this.writeCredentials(inst);
     if (this.iso.cgroups.version !== 'none') {
       const boost = this.startBoost(inst);
       inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, this.cgroupLimits(inst, boost));
@@ -663,6 +666,28 @@ class LocalBackendImpl implements LocalBackend {
       const v = known?.get(s);
       if (v) await writeFile(join(dir, s), v, { mode: 0o600 });
     }
+  }
+
+  /**
+   * writeCredentials writes the instance's credential files (instanceFiles) into <run dir>/creds, 0700 with files
+   * 0400. With a mount namespace the directory stays root's and the launch copies it into the instance's private
+   * /var/openfaas/hyperfaas; otherwise it is chowned to the user the instance runs as.
+   */
+  private async writeCredentials(inst: Inst): Promise<void> {
+    if (!this.instanceFiles) return;
+    const files = await this.instanceFiles({ instanceId: inst.id, namespace: inst.spec.namespace, service: inst.spec.service });
+    const dir = join(inst.runDir, 'creds');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    const owner = this.iso.user && !this.iso.mountNamespace ? this.iso.user : undefined;
+    for (const [name, content] of Object.entries(files)) {
+      if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) throw new Error(`credential file name ${JSON.stringify(name)} is not a plain file name`);
+      const path = join(dir, name);
+      await rm(path, { force: true });
+      await writeFile(path, content, { mode: 0o400 });
+      if (owner) await chown(path, owner.uid, owner.gid);
+    }
+    if (owner) await chown(dir, owner.uid, owner.gid);
   }
 
   private instanceEnv(inst: Inst, image: ResolvedImage): Record<string, string> {
@@ -700,6 +725,7 @@ class LocalBackendImpl implements LocalBackend {
     delete env.function_process;
     delete env.http_upstream_url;
     if (this.cfg.natsUrl) env.NATS_URL = this.cfg.natsUrl;
+    if (this.instanceFiles) env.HYPERFAAS_CREDENTIALS_DIR = isolatedTmp ? CREDENTIALS_MOUNT : join(inst.runDir, 'creds');
     if (inst.limits.cpu) env.cpu_limit = String(inst.limits.cpu);
     if (inst.limits.memoryBytes) env.memory_limit = String(inst.limits.memoryBytes);
     const rt = fn.spec.labels?.[RUNTIME_LABEL];
@@ -719,6 +745,7 @@ class LocalBackendImpl implements LocalBackend {
           watchdogMain: this.watchdog,
           funcDir: image.dir,
           secretsDir: join(inst.runDir, 'secrets'),
+          ...(this.instanceFiles ? { credentialsDir: join(inst.runDir, 'creds') } : {}),
           cgroupProcs: inst.cgroup?.procsFiles ?? [],
           ...(this.iso.user ? { user: this.iso.user } : {}),
           mountNamespace: this.iso.mountNamespace,
@@ -993,7 +1020,7 @@ export async function createLocalBackend(cfg: LocalBackendConfig, logger: Logger
   const before = iso.user;
   iso = withoutUserUnlessReadable(iso, [main, join(repoRoot, 'node_modules')]);
   if (before && !iso.user) log.warn(iso.summary.notes[iso.summary.notes.length - 1]!);
-  const b = new LocalBackendImpl(cfg, log, iso, main, opts.install);
+  const b = new LocalBackendImpl(cfg, log, iso, main, opts.install, opts.instanceFiles);
   await b.init();
   return b;
 }

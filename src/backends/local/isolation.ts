@@ -18,6 +18,8 @@ const run = promisify(execFile);
 
 /** SECRETS_MOUNT is where an isolated instance sees its secrets, as in OpenFaaS. */
 export const SECRETS_MOUNT = '/var/openfaas/secrets';
+/** CREDENTIALS_MOUNT is where an isolated instance's watchdog finds its credentials (HYPERFAAS_CREDENTIALS_DIR). */
+export const CREDENTIALS_MOUNT = '/var/openfaas/hyperfaas';
 /** FUNCTION_MOUNT is where an isolated instance sees its (read-only to it) function directory. */
 export const FUNCTION_MOUNT = '/var/openfaas/function';
 
@@ -154,6 +156,8 @@ export interface LaunchSpec {
   funcDir: string;
   /** secretsDir holds this instance's secret copies (owner-only), copied into the namespace's tmpfs when isolated. */
   secretsDir: string;
+  /** credentialsDir holds the instance's credential files (root's), copied into CREDENTIALS_MOUNT when isolated. */
+  credentialsDir?: string;
   /** cgroupProcs are the cgroup.procs files the launcher joins before anything else runs. */
   cgroupProcs: string[];
   user?: RunAs;
@@ -198,6 +202,15 @@ export function buildLaunch(spec: LaunchSpec): { command: string; args: string[]
       `find ${SECRETS_MOUNT} -type f -exec chmod 0400 {} +`,
       `mount --bind ${q(spec.funcDir)} ${FUNCTION_MOUNT}`,
     );
+    if (spec.credentialsDir) {
+      lines.push(
+        `mkdir -p ${CREDENTIALS_MOUNT}`,
+        `for f in ${q(spec.credentialsDir)}/*; do [ -f "$f" ] && cp "$f" ${CREDENTIALS_MOUNT}/; done`,
+        `chown -R ${owner} ${CREDENTIALS_MOUNT}`,
+        `chmod 0500 ${CREDENTIALS_MOUNT}`,
+        `find ${CREDENTIALS_MOUNT} -type f -exec chmod 0400 {} +`,
+      );
+    }
     // The private /tmp hides whatever lives under the host's /tmp, the watchdog and its node_modules included when
     // HyperFaaS itself is installed there (a CI clone made with mktemp). Such an install is bound into the namespace
     // at /var/openfaas/install first, and the watchdog runs from there; /tmp stays private either way.

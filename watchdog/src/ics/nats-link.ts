@@ -1,4 +1,4 @@
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { subjects, type ControlReply, type ControlRequest, type LoadReport } from '../protocol.js';
 import { decodeBounceReply, encodeBounceRequest, type BounceMeta, type BounceReply, type HttpHeaders } from './bounce-codec.js';
 
@@ -15,6 +15,12 @@ export interface NatsLinkOptions {
   namespace: string;
   fn: string;
   hooks: IcsHooks;
+  /**
+   * creds is this instance's NATS creds file content (its user JWT and seed), when the server requires
+   * authorization. Its permissions name only this instance's subjects and its own inbox prefix, which the link
+   * always uses (subjects.inboxPrefix), so its replies cannot be read by anyone else.
+   */
+  creds?: Uint8Array;
   /** reportEveryMs: periodic load report interval (a few per second). */
   reportEveryMs: number;
   log: (msg: string) => void;
@@ -57,6 +63,8 @@ export class NatsLink {
     connect({
       servers: this.opts.url,
       name: `ics-${this.opts.instanceId}`,
+      inboxPrefix: subjects.inboxPrefix(this.opts.instanceId),
+      ...(this.opts.creds ? { authenticator: credsAuthenticator(this.opts.creds) } : {}),
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -90,6 +98,7 @@ export class NatsLink {
             if (s.type === 'disconnect') this.up = false;
             if (s.type === 'reconnect') this.up = true;
             if (s.type === 'disconnect' || s.type === 'reconnect') this.opts.log(`nats ${s.type}`);
+            if (s.type === 'error') this.opts.log(`nats error: ${String(s.error)}`);
           }
         })().catch(() => undefined);
         this.reportNow();
@@ -109,7 +118,7 @@ export class NatsLink {
     if (!this.connected) return;
     const r: LoadReport = { ...this.opts.hooks.snapshot(), seq: ++this.seq, at: this.now() };
     try {
-      this.nc!.publish(subjects.report(this.opts.namespace, this.opts.fn), JSON.stringify(r));
+      this.nc!.publish(subjects.report(this.opts.namespace, this.opts.fn, this.opts.instanceId), JSON.stringify(r));
     } catch {
       /* reports are best effort */
     }
@@ -127,7 +136,7 @@ export class NatsLink {
     if (body.length > max - 16 * 1024) throw new BounceUnavailable(`body of ${body.length} bytes is over the NATS payload limit`);
     let msg;
     try {
-      msg = await this.nc!.request(subjects.bounce, body, { timeout: timeoutMs, headers: encodeBounceRequest(meta, headers) });
+      msg = await this.nc!.request(subjects.bounce(this.opts.instanceId), body, { timeout: timeoutMs, headers: encodeBounceRequest(meta, headers) });
     } catch (e) {
       throw new BounceUnavailable(`bounce failed: ${(e as Error).message}`, { cause: e });
     }
