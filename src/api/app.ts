@@ -20,6 +20,7 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { httpMetricsMiddleware } from './middleware/http-metrics.js';
 import { registerFunctionRoutes } from './routes/functions.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerImageRoutes } from './routes/images.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerNamespaceRoutes } from './routes/namespaces.js';
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerInfoRoutes(app, ctx, deps.version ?? { sha: 'unknown', release: 'dev' });
   registerSecretRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  registerImageRoutes(app, ctx);
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

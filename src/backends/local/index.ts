@@ -29,6 +29,7 @@ import {
 import { Cgroup } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
 import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
+import type { PublishedBuilds } from '../backend.js';
 import {
   buildLaunch,
   detectIsolation,
@@ -149,6 +150,10 @@ class LocalBackendImpl implements LocalBackend {
   private readonly logFiles = new Map<string, { stream: WriteStream; size: number; path: string }>();
   private readonly ports: PortAllocator;
   private readonly images: ImageResolver;
+  /** published takes builds users upload (PUT /system/images); images resolve them first. */
+  get published(): PublishedBuilds {
+    return this.images.published;
+  }
   private readonly store: Store;
   private readonly runRoot: string;
   private readonly logRoot: string;
@@ -195,7 +200,7 @@ class LocalBackendImpl implements LocalBackend {
       };
       this.fns.set(fn.key, fn);
       try {
-        fn.image = await this.images.resolve(sf.spec.image, sf.spec.envProcess);
+        fn.image = await this.images.resolve(sf.spec.image, sf.spec.envProcess, sf.spec.labels);
       } catch (e) {
         fn.imageError = (e as Error).message;
         this.logger.error(`function ${fn.key} restored without a runnable image: ${fn.imageError}`);
@@ -285,7 +290,7 @@ class LocalBackendImpl implements LocalBackend {
     } catch (e) {
       throw new BackendError('Invalid', (e as Error).message);
     }
-    return { image: await this.images.resolve(fd.image, fd.envProcess) };
+    return { image: await this.images.resolve(fd.image, fd.envProcess, fd.labels) };
   }
 
   async deploy(fd: Spec): Promise<void> {
