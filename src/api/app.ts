@@ -24,6 +24,7 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { httpMetricsMiddleware } from './middleware/http-metrics.js';
 import { registerFunctionRoutes } from './routes/functions.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerImageRoutes } from './routes/images.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerNamespaceRoutes } from './routes/namespaces.js';
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerSecretRoutes(app, ctx);
   registerLogRoutes(app, ctx);
   registerHyperfaasRoutes(app, ctx, status);
+  registerImageRoutes(app, ctx);
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

@@ -61,6 +61,26 @@ export interface SecretInfo {
   namespace: string;
 }
 
+/** PublishedBuild is one function build a user uploaded under an image reference. */
+export interface PublishedBuild {
+  /** image is the reference it was published under, as given. */
+  image: string;
+  /** key is the stored name: registry host dropped, tag kept (`me/hello:latest`). */
+  key: string;
+  publishedAt: string;
+  /** bytes is the size of the unpacked bundle. */
+  bytes: number;
+}
+
+/** PublishedBuilds keeps uploaded builds, which deploys then resolve by image reference (Invalid for bad input). */
+export interface PublishedBuilds {
+  /** put stores an upload (a bundle, optionally gzipped) as image's build, replacing an earlier one. */
+  put(image: string, upload: Buffer): Promise<PublishedBuild>;
+  list(): Promise<PublishedBuild[]>;
+  /** remove deletes image's build; NotFound when there is none. */
+  remove(image: string): Promise<void>;
+}
+
 /**
  * FunctionBackend is where functions and their instances come from (local processes, Kubernetes).
  * Every method takes an already-validated request with its namespace resolved; errors are BackendErrors.
@@ -110,6 +130,9 @@ export interface FunctionBackend {
    * (a directory on the local backend, the JetStream object store on Kubernetes); undefined when it cannot.
    */
   codeRef?(namespace: string, name: string): Promise<CodeRef | undefined>;
+
+  /** published, where present, takes function builds uploaded to the provider (PUT /system/images). */
+  readonly published?: PublishedBuilds;
 
   /** close stops whatever the backend runs (instances, watches) and releases its resources. */
   close(): Promise<void>;

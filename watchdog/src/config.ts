@@ -6,11 +6,14 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Mode is how the function is run: one long-lived upstream (http), a process per request, or files. */
-export type Mode = 'http' | 'streaming' | 'serializing' | 'static';
+/**
+ * Mode is how the function is run: one long-lived upstream (http), a process per request (streaming and serializing
+ * as of-watchdog has them; classic as the classic watchdog answers, see classic.ts), or files.
+ */
+export type Mode = 'http' | 'streaming' | 'serializing' | 'classic' | 'static';
 
 /** modes lists the modes this watchdog supports. */
-export const modes: readonly Mode[] = Object.freeze(['http', 'streaming', 'serializing', 'static']);
+export const modes: readonly Mode[] = Object.freeze(['http', 'streaming', 'serializing', 'classic', 'static']);
 
 /** WatchdogConfig is the parsed, validated and frozen configuration. Durations are milliseconds. */
 export interface WatchdogConfig {
@@ -43,6 +46,10 @@ export interface WatchdogConfig {
   /** upstreamClient picks the http-mode client: "fast" (the watchdog's own pooled HTTP/1.1 client) or "node" (node:http). */
   readonly upstreamClient: 'fast' | 'node';
   readonly contentType: string;
+  /** contentTypeOverride is content_type as given ("" when unset): classic mode then answers with the request's. */
+  readonly contentTypeOverride: string;
+  /** combineOutput puts stderr into classic mode's responses with stdout (combine_output, default true). */
+  readonly combineOutput: boolean;
   readonly suppressLock: boolean;
   readonly staticPath: string;
   readonly lockFile: string;
@@ -246,6 +253,8 @@ export function readConfig(env: Env): WatchdogConfig {
     bufferHttp: bool(env, ['buffer_http', 'http_buffer_req_body'], false),
     upstreamClient: oneOf(env, 'upstream_client', ['fast', 'node'] as const, 'fast'),
     contentType: pick(env, 'content_type')?.[1] ?? 'application/octet-stream',
+    contentTypeOverride: pick(env, 'content_type')?.[1] ?? '',
+    combineOutput: bool(env, ['combine_output'], true),
     suppressLock: bool(env, ['suppress_lock'], false),
     staticPath: pick(env, 'static_path')?.[1] ?? '/home/app/public',
     lockFile: pick(env, 'lock_file')?.[1] ?? join(tmpdir(), '.lock'),

@@ -11,6 +11,7 @@ import { Agent, STATUS_CODES, createServer, request, type IncomingMessage, type 
 import { extname, join, normalize, resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { cgiEnv } from './cgi.js';
+import { runClassic } from './classic.js';
 import type { WatchdogConfig } from './config.js';
 import { parseDuration } from './config.js';
 import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource } from './load.js';
@@ -640,6 +641,8 @@ export class Watchdog {
         return this.fork(req, res, timeoutMs, start, true);
       case 'serializing':
         return this.fork(req, res, timeoutMs, start, false);
+      case 'classic':
+        return runClassic(req, res, { config: this.config, env: childEnv(), timeoutMs, start });
       case 'static':
         return void this.serveStatic(req, res);
     }

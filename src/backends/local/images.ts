@@ -8,21 +8,32 @@
  *   1. D/echo                (the last segment: what `faas-cli build --shrinkwrap` writes, build/<fn>/)
  *   2. D/acme/fns/echo       (the whole path as nested folders)
  *   3. D/acme-fns-echo       (the whole path, slashes turned into dashes)
- * An image that is an absolute path names its directory directly. A directory qualifies when it holds a
- * template.yml or a Dockerfile, which is where fprocess and the watchdog settings are read from.
+ * A directory qualifies when it holds a template.yml or a Dockerfile, which is where fprocess and the watchdog
+ * settings are read from. Before those folders, a build published to the provider under exactly this reference
+ * (published.ts, <data>/published/) is used.
+ *
+ * Images resolve only inside the image path: an absolute path is accepted when it lies inside one of the search
+ * dirs, a name with ".." never, and a folder (or anything in it) that is a symlink leading out of its search dir is
+ * refused. Each of these is Invalid with a message saying so, as is an image that resolves to nothing.
  *
  * A directory is prepared once per content hash into <data>/images/<hash>/: copied, made world-readable, and given
  * its dependencies (`npm ci`, or `npm install`, with --omit=dev) only when a package.json declares some.
- * An image without such a directory runs `envProcess` through the watchdog in fork mode (mode=streaming: one process
- * per request, CGI Http_* env), like OpenFaaS's generic images such as functions/alpine. Anything else is Invalid.
+ *
+ * An image that resolves to nothing runs `envProcess` as a command (classic watchdog mode: one process per request,
+ * CGI Http_* env) only when the function is meant to run a command: its image is one of the generic images that
+ * carry the classic watchdog and run whatever fprocess says (commandImages, e.g. functions/alpine), or it has the
+ * label com.hyperfaas.fork=true. A template-built name such as hello:latest with the template's `node index.js`
+ * must resolve to its build; otherwise the deploy is Invalid and says where it looked and how to publish.
  */
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BackendError } from '../backend.js';
+import { PublishedImages } from './published.js';
 
 /** ResolvedImage is what an instance runs: a working directory plus the watchdog env from the template. */
 export interface ResolvedImage {
@@ -37,7 +48,7 @@ export interface ResolvedImage {
   hash?: string;
   /** fprocess is the function command the watchdog runs (envProcess wins over the template's). */
   fprocess: string;
-  /** mode is the watchdog mode: the template's (usually http) or streaming for fork kind. */
+  /** mode is the watchdog mode: the template's (usually http) or classic for fork kind. */
   mode: string;
   /** env are the template's other watchdog settings (Dockerfile ENV of the last stage), fprocess/mode excluded. */
   env: Record<string, string>;
@@ -227,12 +238,47 @@ async function makeReadable(dir: string): Promise<void> {
   }
 }
 
+/** forkLabel, set to "true", makes a function whose image resolves to nothing run its envProcess as a command. */
+export const forkLabel = 'com.hyperfaas.fork';
+
+/**
+ * commandImages are generic images (registry host and tag dropped) that carry the classic watchdog and run whatever
+ * fprocess names, so a deploy of one with envProcess means "run this command" (the OpenFaaS certifier's images).
+ */
+export const commandImages: readonly string[] = Object.freeze(['functions/alpine']);
+
+/** isCommandImage reports whether image is one of commandImages. */
+export function isCommandImage(image: string): boolean {
+  return commandImages.includes(normaliseImage(image).path);
+}
+
+function within(p: string, root: string): boolean {
+  return p === root || p.startsWith(root + sep);
+}
+
+/** linkLeadingOut returns the first symlink under dir whose target lies outside root (with where it leads). */
+async function linkLeadingOut(dir: string, root: string): Promise<{ link: string; to: string } | undefined> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isSymbolicLink()) {
+      const to = await realpath(p).catch(() => undefined);
+      if (to !== undefined && !within(to, root)) return { link: p, to };
+    } else if (e.isDirectory() && e.name !== '.git') {
+      const found = await linkLeadingOut(p, root);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 /** ImageResolver resolves images against a search path and prepares each distinct directory content once. */
 export class ImageResolver {
   private readonly preparing = new Map<string, Promise<string>>();
   /** lastUsed is when each hash was last resolved (epoch ms): gc spares recent ones, which a caller may hold. */
   private readonly lastUsed = new Map<string, number>();
   readonly imagesDir: string;
+  /** published holds builds handed to the provider; it is searched before the image path. */
+  readonly published: PublishedImages;
 
   constructor(
     dataDir: string,
@@ -240,17 +286,63 @@ export class ImageResolver {
     private readonly install: InstallStep = npmInstall,
   ) {
     this.imagesDir = join(dataDir, 'images');
+    this.published = new PublishedImages(join(dataDir, 'published'));
   }
 
-  /** find returns the first qualifying directory for image, and every path tried. */
+  /** find returns the first qualifying directory for image on the search path, and every path tried (no checks). */
   find(image: string): { dir?: string; tried: string[] } {
     const tried = imageCandidates(image, this.searchPath);
     return { dir: tried.find((d) => existsSync(d) && isFunctionDir(d)), tried };
   }
 
-  /** resolve finds and prepares image, or falls back to fork mode with envProcess; Invalid when neither works. */
-  async resolve(image: string, envProcess?: string): Promise<ResolvedImage> {
-    const { dir, tried } = this.find(image);
+  private pathText(): string {
+    return this.searchPath.join(':') || '(empty)';
+  }
+
+  /**
+   * locate finds image's folder: a published build first, then the search path. It throws Invalid for a reference
+   * that reaches outside the image path (absolute path elsewhere, "..", a symlink leading out).
+   */
+  async locate(image: string): Promise<{ dir?: string; tried: string[] }> {
+    const ref = image.trim();
+    const tried: string[] = [];
+    const outside = `an image resolves only inside HYPERFAAS_IMAGE_PATH (${this.pathText()}) or to a published build`;
+    if (ref.split('/').includes('..')) throw new BackendError('Invalid', `image ${JSON.stringify(ref)} contains "..": ${outside}`);
+    const pub = isAbsolute(ref) ? undefined : this.published.dirFor(ref);
+    if (pub !== undefined) {
+      tried.push(pub);
+      if (existsSync(pub) && isFunctionDir(pub)) return { dir: pub, tried };
+    }
+    let pairs: { dir: string; root: string }[];
+    if (isAbsolute(ref)) {
+      const abs = resolvePath(ref);
+      const root = this.searchPath.find((d) => within(abs, d));
+      if (!root) throw new BackendError('Invalid', `image ${ref} is a path outside the image path: ${outside}`);
+      pairs = [{ dir: abs, root }];
+    } else {
+      pairs = this.searchPath.flatMap((root) => imageCandidates(ref, [root]).map((dir) => ({ dir, root })));
+    }
+    for (const { dir, root } of pairs) {
+      tried.push(dir);
+      if (!existsSync(dir) || !isFunctionDir(dir)) continue;
+      const realRoot = await realpath(root);
+      const real = await realpath(dir);
+      if (!within(real, realRoot)) {
+        throw new BackendError('Invalid', `image ${ref} resolves to ${dir}, a symlink leading out of the image path (to ${real}): ${outside}`);
+      }
+      const out = await linkLeadingOut(dir, realRoot);
+      if (out) throw new BackendError('Invalid', `image ${ref}: ${out.link} is a symlink leading out of the image path (to ${out.to}): ${outside}`);
+      return { dir, tried };
+    }
+    return { tried };
+  }
+
+  /**
+   * resolve finds and prepares image, or runs envProcess as a command when the function is meant to (a command
+   * image or the fork label); Invalid, saying where it looked and how to publish, when neither applies.
+   */
+  async resolve(image: string, envProcess?: string, labels?: Readonly<Record<string, string>>): Promise<ResolvedImage> {
+    const { dir, tried } = await this.locate(image);
     if (dir) {
       const info = await readTemplateInfo(dir);
       const fprocess = envProcess?.trim() || info.fprocess;
@@ -271,15 +363,22 @@ export class ImageResolver {
         handlerFolder: info.handlerFolder,
       };
     }
-    if (envProcess?.trim()) {
+    const command = envProcess?.trim();
+    if (command && (labels?.[forkLabel] === 'true' || isCommandImage(image))) {
       const empty = join(this.imagesDir, 'empty');
       await mkdir(empty, { recursive: true, mode: 0o755 });
       await chmod(empty, 0o755);
-      return { kind: 'fork', image, dir: empty, fprocess: envProcess.trim(), mode: 'streaming', env: {}, handlerFolder: 'function' };
+      return { kind: 'fork', image, dir: empty, fprocess: command, mode: 'classic', env: {}, handlerFolder: 'function' };
     }
+    const name = normaliseImage(image).name || 'fn';
     throw new BackendError(
       'Invalid',
-      `image ${image} has no function directory (a folder with template.yml or Dockerfile, e.g. from faas-cli build --shrinkwrap) and no envProcess to run in fork mode; tried: ${tried.join(', ') || '(no usable name)'}`,
+      `image ${image} resolves to nothing: no published build and no function folder (template.yml or Dockerfile) at ${tried.join(', ') || '(no usable name)'}. ` +
+        `Publish it from the folder holding your stack.yaml: faas-cli build --shrinkwrap, then hyperfaas publish (uploads build/${name}/ as ${image}); ` +
+        `or put build/${name} on HYPERFAAS_IMAGE_PATH.` +
+        (command
+          ? ` envProcess ${JSON.stringify(command)} runs only inside that build; to run it as a plain command instead, set the label ${forkLabel}=true.`
+          : ''),
     );
   }
 

@@ -30,6 +30,7 @@ import { admitDeployment, admitSecret, hostSize } from './admission.js';
 import { Cgroup } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
 import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
+import type { PublishedBuilds } from '../backend.js';
 import {
   buildLaunch,
   CREDENTIALS_MOUNT,
@@ -151,6 +152,10 @@ class LocalBackendImpl implements LocalBackend {
   private readonly logFiles = new Map<string, { stream: WriteStream; size: number; path: string }>();
   private readonly ports: PortAllocator;
   private readonly images: ImageResolver;
+  /** published takes builds users upload (PUT /system/images); images resolve them first. */
+  get published(): PublishedBuilds {
+    return this.images.published;
+  }
   private readonly store: Store;
   private readonly runRoot: string;
   private readonly logRoot: string;
@@ -198,7 +203,7 @@ class LocalBackendImpl implements LocalBackend {
       };
       this.fns.set(fn.key, fn);
       try {
-        fn.image = await this.images.resolve(sf.spec.image, sf.spec.envProcess);
+        fn.image = await this.images.resolve(sf.spec.image, sf.spec.envProcess, sf.spec.labels);
       } catch (e) {
         fn.imageError = (e as Error).message;
         this.logger.error(`function ${fn.key} restored without a runnable image: ${fn.imageError}`);
@@ -289,7 +294,7 @@ class LocalBackendImpl implements LocalBackend {
       throw new BackendError('Invalid', (e as Error).message);
     }
     admitDeployment(fd, { host: hostSize(), secretsBytes: this.cfg.secretsBytes, secrets: known });
-    return { image: await this.images.resolve(fd.image, fd.envProcess) };
+    return { image: await this.images.resolve(fd.image, fd.envProcess, fd.labels) };
   }
 
   async deploy(fd: Spec): Promise<void> {

@@ -137,10 +137,35 @@ describe('local backend images', () => {
       expect((await resolver.resolve('echo', 'node other.js')).fprocess).to.equal('node other.js');
     });
 
-    it('runs an image without a directory in fork mode when envProcess is given', async () => {
-      const r = await resolver.resolve('functions/alpine:latest', 'cat');
-      expect(r).to.deep.include({ kind: 'fork', fprocess: 'cat', mode: 'streaming' });
+    it('runs a command image (functions/alpine) without a directory in classic fork mode when envProcess is given', async () => {
+      const r = await resolver.resolve('docker.io/functions/alpine:latest', 'cat');
+      expect(r).to.deep.include({ kind: 'fork', fprocess: 'cat', mode: 'classic' });
       expect(existsSync(r.dir)).to.equal(true);
+    });
+
+    it('runs any image name as a command with the label com.hyperfaas.fork=true', async () => {
+      const r = await resolver.resolve('tools/anything:1', 'cat', { 'com.hyperfaas.fork': 'true' });
+      expect(r).to.deep.include({ kind: 'fork', fprocess: 'cat', mode: 'classic' });
+    });
+
+    it('refuses a template-built name with the template fprocess that resolves to nothing, saying how to publish', async () => {
+      let err: unknown;
+      await resolver.resolve('hello:latest', 'node index.js').catch((e) => (err = e));
+      expect(isBackendError(err, 'Invalid')).to.equal(true);
+      const msg = (err as Error).message;
+      expect(msg).to.contain(join(data, 'published', 'hello:latest'));
+      expect(msg).to.contain(join(root, 'build', 'hello'));
+      expect(msg).to.contain('faas-cli build --shrinkwrap, then hyperfaas publish (uploads build/hello/ as hello:latest)');
+      expect(msg).to.contain('set the label com.hyperfaas.fork=true');
+    });
+
+    it('resolves a published build by its exact reference before the search path', async () => {
+      await fnDir(join(root, 'build/echo'), { 'template.yml': 'fprocess: node index.js\n' });
+      const pub = join(data, 'published', 'me', 'echo:2');
+      await mkdir(pub, { recursive: true });
+      await writeFile(join(pub, 'template.yml'), 'fprocess: node published.js\n');
+      expect((await resolver.resolve('ghcr.io/me/echo:2')).sourceDir).to.equal(pub);
+      expect((await resolver.resolve('me/echo:3')).sourceDir).to.equal(join(root, 'build', 'echo'));
     });
 
     it('answers Invalid naming every path it tried when there is neither a directory nor envProcess', async () => {
