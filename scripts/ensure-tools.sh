@@ -3,6 +3,8 @@
 set -euo pipefail
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+# runc runs each local instance as an OCI container (as root); without it instances fall back to process groups.
+command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
