@@ -506,7 +506,7 @@ async function chooseRuntime(cfg: LocalBackendConfig, log: Logger, iso: Isolatio
     if (before && !i.user) log.warn(i.summary.notes[i.summary.notes.length - 1]!);
     return processRuntime(i);
   };
-  if (!detected) return processRuntime(iso);
+  if (!detected) return processRuntime(withoutUserUnlessReadable(iso, [main, join(repoRoot, 'node_modules')]));
   if (cfg.isolation === 'none') return processRuntime(iso);
   if (cfg.isolation === 'process') return fallback('HYPERFAAS_ISOLATION=process: runc not used');
   if (!iso.summary.root) return fallback('not root: runc not used');
