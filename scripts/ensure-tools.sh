@@ -3,6 +3,8 @@
 set -euo pipefail
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+# runc runs each local instance as an OCI container (as root); without it instances fall back to process groups.
+command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
 # The observability tests scrape the provider with a real Prometheus and drive the dashboard in headless Chromium.
 if [ "${HYPERFAAS_NEED_TEST_TOOLS:-1}" = 1 ]; then

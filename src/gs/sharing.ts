@@ -75,7 +75,7 @@ export class GuestSharing {
     const host = this.o.view.candidate(hostId)?.instance;
     if (!host) return this.done('specialise', { ok: false, error: `unknown host instance ${hostId}` });
     const { name, namespace } = splitFn(fnKey, host.namespace);
-    const code = await this.o.backend.codeRef?.(namespace, name);
+    const code = await this.o.backend.codeRef?.(namespace, name, hostId);
     if (!code) return this.done('specialise', { ok: false, error: `the ${this.o.backend.name} backend has no code source for ${fnKey}` });
     const st = await this.o.backend.get(namespace, name);
     const capacity = Number(st.envVars?.max_inflight ?? 0);

@@ -129,9 +129,9 @@ describe('hostile API: a function attacks the provider it runs under', function 
 
   it('deploys the attacker, a victim and a secret with the right credentials', async () => {
     expect((await http('POST', '/system/secrets', { name: 'db-password', value: 's3cret' })).status).to.equal(202);
-    const victim = await http('POST', '/system/functions', { service: 'victim', image: 'hyperfaas/victim:latest', envProcess: 'cat', secrets: ['db-password'] });
+    const victim = await http('POST', '/system/functions', { service: 'victim', image: 'functions/alpine:latest', envProcess: 'cat', secrets: ['db-password'] });
     expect(victim.status, victim.body).to.equal(202);
-    const attacker = await http('POST', '/system/functions', { service: 'attacker', image: 'hyperfaas/attacker:latest', envProcess: 'sh' });
+    const attacker = await http('POST', '/system/functions', { service: 'attacker', image: 'functions/alpine:latest', envProcess: 'sh' });
     expect(attacker.status, attacker.body).to.equal(202);
     await eventually(async () => {
       const st = JSON.parse((await http('GET', '/system/function/attacker')).body) as { availableReplicas: number };

@@ -6,8 +6,11 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { repoRoot } from '../../paths.js';
 import { parseCpu } from '../../api/quantity.js';
 
-/** IsolationMode: auto isolates instances as far as the host allows; none runs them as plain child processes. */
-export type IsolationMode = 'auto' | 'none';
+/**
+ * IsolationMode: auto runs instances as OCI containers under runc where it can (root, runc works), else as process
+ * groups confined as far as the host allows; process skips runc; none runs plain child processes.
+ */
+export type IsolationMode = 'auto' | 'process' | 'none';
 
 /** LocalBackendConfig is everything the local backend needs; durations are milliseconds, sizes bytes. */
 export interface LocalBackendConfig {
@@ -26,8 +29,12 @@ export interface LocalBackendConfig {
   readonly restartBackoffMaxMs: number;
   /** stopTimeoutMs is how long a SIGTERMed instance may drain before its process group is killed. */
   readonly stopTimeoutMs: number;
-  /** isolation: auto (cgroups, user, mount namespace where the host allows) or none (HYPERFAAS_ISOLATION). */
+  /** isolation: auto (runc containers, else confined processes), process or none (HYPERFAAS_ISOLATION). */
   readonly isolation: IsolationMode;
+  /** runc is the runc binary (HYPERFAAS_RUNC; default: found in PATH or /usr/sbin). */
+  readonly runc?: string;
+  /** uidBase is the first of the uids given one per function under runc (HYPERFAAS_UID_BASE, 65536 of them). */
+  readonly uidBase: number;
   /** runAsUser is the unprivileged user instances run as when isolated; created as a system user if missing. */
   readonly runAsUser: string;
   /** cgroupRoot is where cgroup hierarchies are mounted (HYPERFAAS_CGROUP_ROOT, /sys/fs/cgroup). */
@@ -183,9 +190,11 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
   }
 
   const isolationText = get(env, 'HYPERFAAS_ISOLATION') ?? 'auto';
-  if (isolationText !== 'auto' && isolationText !== 'none') {
-    throw new LocalConfigError('HYPERFAAS_ISOLATION', isolationText, 'auto or none');
+  if (isolationText !== 'auto' && isolationText !== 'process' && isolationText !== 'none') {
+    throw new LocalConfigError('HYPERFAAS_ISOLATION', isolationText, 'auto, process or none');
   }
+  const runc = get(env, 'HYPERFAAS_RUNC');
+  if (runc !== undefined && !isAbsolute(runc)) throw new LocalConfigError('HYPERFAAS_RUNC', runc, 'an absolute path to the runc binary');
 
   const restartBackoffMinMs = duration(env, 'HYPERFAAS_RESTART_BACKOFF_MIN', 500, 1);
   const restartBackoffMaxMs = duration(env, 'HYPERFAAS_RESTART_BACKOFF_MAX', 30_000, 1);
@@ -240,6 +249,8 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     restartBackoffMaxMs,
     stopTimeoutMs: duration(env, 'HYPERFAAS_STOP_TIMEOUT', 35_000, 0),
     isolation: isolationText,
+    ...(runc !== undefined ? { runc } : {}),
+    uidBase: int(env, 'HYPERFAAS_UID_BASE', 2_000_000, 1000, 4_294_000_000 - 65536),
     runAsUser: user,
     cgroupRoot,
     cgroupParent,

@@ -1,22 +1,18 @@
 /**
- * The local backend: the embedded default FunctionBackend. Each replica is an *instance*, a process group on this
- * host running our watchdog (which runs the function), with its own 127.0.0.1 ports, temp dir, lock file and, where
- * the host allows, cgroup, user and mount namespace (isolation.ts). Functions and secrets persist in the data dir
- * (store.ts) and come back after a restart; get and list answer from memory.
+ * The local backend: the embedded default FunctionBackend. Each replica is an *instance*: our watchdog (which runs
+ * the function) in an OCI container run by runc where the host allows it (root, runc works: runc.ts), else in a
+ * process group confined as far as the host allows (runtime.ts, isolation.ts). Functions and secrets persist in the
+ * data dir (store.ts) and come back after a restart; get and list answer from memory.
  *
- * Per function, `reconcile` drives the instances towards the desired count of the current generation. An update
- * bumps the generation: new instances start, and old ones are SIGTERMed (the watchdog drains) only as new ones
- * become ready, so requests are never dropped. A crashed instance restarts in place with exponential back-off.
+ * The parts: reconcile.ts decides per function which instances to start and stop (pure); supervisor.ts runs each
+ * instance's life (start, health, restart with back-off, drain); the runtime adapter starts and signals one run;
+ * log-sink.ts keeps the logs; store.ts persists. This file holds the functions and secrets and wires the rest.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { chmod, chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { get as httpGet } from 'node:http';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { repoRoot, watchdogMain } from '../../paths.js';
-import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
+import type { FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import {
   BackendError,
   type FunctionBackend,
@@ -29,32 +25,27 @@ import {
 import { admitDeployment, admitSecret, hostSize } from './admission.js';
 import { Cgroup } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
-import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
+import { ImageResolver, type InstallStep } from './images.js';
 import type { PublishedBuilds } from '../backend.js';
-import {
-  buildLaunch,
-  CREDENTIALS_MOUNT,
-  detectIsolation,
-  noIsolation,
-  SECRETS_MOUNT,
-  withoutUserUnlessReadable,
-  type Isolation,
-  type IsolationSummary,
-} from './isolation.js';
-import { formatLogFileLine, LineSplitter, LogBuffer, parseLogFileLine, toLogMessage } from './logs.js';
-import { allocatePorts, PortAllocator } from './ports.js';
-import { limitsOf, minReplicas, restartDelayMs, RUNTIME_LABEL, toFunctionStatus } from './status.js';
+import { detectIsolation, logIsolation, noIsolation, withoutUserUnlessReadable, withRunc, type Isolation, type IsolationSummary } from './isolation.js';
+import { LogSink } from './log-sink.js';
+import { toLogMessage } from './logs.js';
+import { plan } from './reconcile.js';
+import { findRunc, probeRunc, RuncRuntime } from './runc.js';
+import { ProcessRuntime, type InstanceFiles, type InstanceRuntime } from './runtime.js';
+import { limitsOf, minReplicas, RUNTIME_LABEL, toFunctionStatus } from './status.js';
 import { safeName, Store } from './store.js';
+import { liveInProcess, Supervisor, type FnState, type Inst, type Spec } from './supervisor.js';
 
 export { readLocalConfig, type LocalBackendConfig } from './config.js';
 export type { IsolationSummary } from './isolation.js';
-
-type Spec = FunctionDeployment & { namespace: string };
 
 /** LocalBackend is the FunctionBackend this module builds, plus what only the local backend can tell. */
 export interface LocalBackend extends FunctionBackend {
   /** isolation says how instances are confined on this host (for /system/info-style displays and logs). */
   readonly isolation: IsolationSummary;
+  /** uidOf is the uid a function's instances run as under runc (undefined for the process runtime or an unknown function). */
+  uidOf(namespace: string, name: string): number | undefined;
 }
 
 /** isolationSummary returns the local backend's isolation summary, or undefined for another backend. */
@@ -66,7 +57,7 @@ export function isolationSummary(b: FunctionBackend): IsolationSummary | undefin
 export interface LocalBackendOptions {
   /** install replaces the npm install step of image preparation. */
   install?: InstallStep;
-  /** isolation skips host detection. */
+  /** isolation skips host detection (and so runc: instances run as process groups). */
   isolation?: Isolation;
   /** watchdogMain overrides the compiled watchdog entry. */
   watchdogMain?: string;
@@ -79,63 +70,8 @@ export interface LocalBackendOptions {
   instanceFiles?: (who: { instanceId: string; namespace: string; service: string }) => Promise<Record<string, string>>;
 }
 
-interface FnState {
-  key: string;
-  spec: Spec;
-  createdAt: string;
-  replicas: number;
-  generation: number;
-  image?: ResolvedImage;
-  imageError?: string;
-  instances: Map<string, Inst>;
-  removed: boolean;
-  /** startFailures counts instances in a row that failed before they could run; starts pause meanwhile. */
-  startFailures?: number;
-  /** startsPausedUntil (epoch ms) holds new starts back after such a failure. */
-  startsPausedUntil?: number;
-}
-
-interface Inst {
-  id: string;
-  fn: FnState;
-  generation: number;
-  /** spec and image are the function's at the instance's creation: a restart runs the same version. */
-  spec: Spec;
-  image: ResolvedImage;
-  ports: { port: number; metrics: number; http: number };
-  url: string;
-  startedAt: number;
-  ready: boolean;
-  stopping: boolean;
-  child?: ChildProcess;
-  /** exited resolves when the current process (if any) has exited. */
-  exited: Promise<void>;
-  launchedAt: number;
-  restarts: number;
-  failures: number;
-  restartTimer?: NodeJS.Timeout;
-  healthTimer?: NodeJS.Timeout;
-  runDir: string;
-  cgroup?: Cgroup;
-  /** startBoosted is true while the cgroup holds the start CPU limit (HYPERFAAS_START_CPU) instead of the instance's own. */
-  startBoosted?: boolean;
-  limits: ResourceLimits;
-  stopped?: Promise<void>;
-  /** pending is the preparation or launch in progress; stopping waits for it so nothing starts behind its back. */
-  pending: Promise<void>;
-  /** readyThisLaunch tells a crash before readiness (e.g. a port taken meanwhile) from one after. */
-  readyThisLaunch: boolean;
-  /** usage is the latest resource sample (cgroups only): memory bytes and cores used since the previous one. */
-  usage?: { memoryBytes?: number; cores?: number; cpuSeconds: number; at: number };
-}
-
-const TMP_SIZE = 256 * 1024 * 1024;
-/** STARTING_POLL_MS is how often a starting instance is probed for readiness (cheap: refused connections, mostly). */
-const STARTING_POLL_MS = 20;
-
-/** liveInProcess holds the ids of instances run by any backend of this process (tests run several at once). */
-const liveInProcess = new Set<string>();
-const LOG_FILE_MAX = 8 * 1024 * 1024;
+/** UID_SPAN is how many uids, from HYPERFAAS_UID_BASE, functions get under runc. */
+const UID_SPAN = 65536;
 
 class LocalBackendImpl implements LocalBackend {
   readonly name = 'local';
@@ -144,50 +80,47 @@ class LocalBackendImpl implements LocalBackend {
 
   private readonly fns = new Map<string, FnState>();
   private readonly pending = new Set<string>();
-  /** all holds every instance still alive, also those of removed functions that are draining. */
-  private readonly all = new Map<string, Inst>();
   private readonly secrets = new Map<string, Map<string, Buffer>>();
   private readonly listeners = new Set<(ev: InstanceEvent) => void>();
-  private readonly logBuffers = new Map<string, LogBuffer>();
-  private readonly logFiles = new Map<string, { stream: WriteStream; size: number; path: string }>();
-  private readonly ports: PortAllocator;
   private readonly images: ImageResolver;
   /** published takes builds users upload (PUT /system/images); images resolve them first. */
   get published(): PublishedBuilds {
     return this.images.published;
   }
   private readonly store: Store;
+  private readonly logs_: LogSink;
+  private readonly sup: Supervisor;
   private readonly runRoot: string;
-  private readonly logRoot: string;
   private closed = false;
-  private seq = 0;
   private gcTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly cfg: LocalBackendConfig,
     private readonly logger: Logger,
     private readonly iso: Isolation,
-    private readonly watchdog: string,
-    install?: InstallStep,
-    private readonly instanceFiles?: LocalBackendOptions['instanceFiles'],
+    private readonly runtime: InstanceRuntime,
+    private readonly opts: LocalBackendOptions,
   ) {
     this.isolation = iso.summary;
-    const span = cfg.portRange.to - cfg.portRange.from + 1;
-    this.ports = new PortAllocator(cfg.portRange.from, cfg.portRange.to, cfg.portRange.from + Math.floor(Math.random() * span));
-    this.images = new ImageResolver(cfg.dataDir, cfg.imagePath, install);
+    this.images = new ImageResolver(cfg.dataDir, cfg.imagePath, opts.install);
     this.store = new Store(cfg.dataDir);
     this.runRoot = join(cfg.dataDir, 'run');
-    this.logRoot = join(cfg.dataDir, 'logs');
+    this.logs_ = new LogSink(join(cfg.dataDir, 'logs'), cfg.logLines, logger);
+    this.sup = new Supervisor(cfg, logger, runtime, iso.cgroups, this.runRoot, {
+      emit: (type, inst) => this.emit(type, inst),
+      log: (fn, instance, text) => this.logLine(fn, instance, text),
+      changed: (fn) => this.reconcile(fn),
+      files: (inst) => this.filesOf(inst),
+      gone: () => this.scheduleImageGc(),
+    });
   }
 
   // ---- start-up -------------------------------------------------------------------------------------------
 
   async init(): Promise<void> {
-    await mkdir(this.cfg.dataDir, { recursive: true });
-    await chmod(this.cfg.dataDir, 0o755).catch(() => undefined);
     await this.store.init();
     await mkdir(this.runRoot, { recursive: true, mode: 0o755 });
-    await mkdir(this.logRoot, { recursive: true, mode: 0o700 });
+    await mkdir(join(this.cfg.dataDir, 'logs'), { recursive: true, mode: 0o700 });
     await this.reapOrphans();
     for (const [ns, m] of await this.store.loadSecrets()) this.secrets.set(ns, m);
     const stored = await this.store.loadFunctions((file, e) => this.logger.error(`skipping unreadable ${file}: ${String(e)}`));
@@ -200,6 +133,7 @@ class LocalBackendImpl implements LocalBackend {
         generation: 1,
         instances: new Map(),
         removed: false,
+        ...(sf.uid !== undefined ? { uid: sf.uid } : {}),
       };
       this.fns.set(fn.key, fn);
       try {
@@ -209,39 +143,18 @@ class LocalBackendImpl implements LocalBackend {
         this.logger.error(`function ${fn.key} restored without a runnable image: ${fn.imageError}`);
       }
     }
-    for (const fn of this.fns.values()) await this.restoreLogs(fn);
+    for (const fn of this.fns.values()) {
+      if (this.runtime.kind === 'runc' && fn.uid === undefined) {
+        fn.uid = this.allocateUid();
+        await this.save(fn);
+      }
+    }
+    for (const fn of this.fns.values()) await this.logs_.restore(fn.key);
     for (const fn of this.fns.values()) this.reconcile(fn);
     if (stored.length) this.logger.info(`local backend restored ${stored.length} function(s) from ${this.cfg.dataDir}`);
   }
 
-  /** restoreLogs refills a function's ring buffer from the tail of its log file, so logs outlive a restart. */
-  private async restoreLogs(fn: FnState): Promise<void> {
-    const path = this.logPath(fn.key);
-    let text: string;
-    try {
-      const size = (await stat(path)).size;
-      // Read at most about the last 4 MiB: enough for the ring, bounded whatever the file grew to.
-      const fh = await open(path, 'r');
-      try {
-        const len = Math.min(size, 4 * 1024 * 1024);
-        const buf = Buffer.alloc(len);
-        await fh.read(buf, 0, len, size - len);
-        text = buf.toString();
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      return;
-    }
-    const lines = text.split('\n');
-    const buf = this.buffer(fn.key);
-    for (const l of lines.slice(Math.max(0, lines.length - this.cfg.logLines - 1))) {
-      const e = parseLogFileLine(l);
-      if (e) buf.append(e.instance, e.text, e.at);
-    }
-  }
-
-  /** reapOrphans kills instances a previous provider process left running (it died without close()). */
+  /** reapOrphans ends instances a previous provider process left running (it died without close()). */
   private async reapOrphans(): Promise<void> {
     for (const id of await readdir(this.runRoot).catch(() => [] as string[])) {
       const dir = join(this.runRoot, id);
@@ -251,14 +164,8 @@ class LocalBackendImpl implements LocalBackend {
         this.logger.warn(`instance ${id} in ${this.runRoot} belongs to live process ${owner}; leaving it alone`);
         continue;
       }
-      const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
-      if (pid > 0) {
-        const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-        if (environ.split('\0').includes(`HYPERFAAS_INSTANCE_ID=${id}`)) {
-          this.logger.warn(`killing instance ${id} (pid ${pid}) left over from a previous run`);
-          killGroup(pid, 'SIGKILL');
-        }
-      }
+      this.logger.warn(`cleaning up instance ${id} left over from a previous run`);
+      await this.runtime.reap(id, dir).catch((e: Error) => this.logger.warn(`reaping ${id}: ${e.message}`));
       if (this.iso.cgroups.version !== 'none' && /^[A-Za-z0-9_.-]+$/.test(id)) {
         await Cgroup.attach(this.iso.cgroups, id)
           .destroy()
@@ -266,6 +173,36 @@ class LocalBackendImpl implements LocalBackend {
       }
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /** allocateUid returns the lowest uid of the function range no function holds. */
+  private allocateUid(): number {
+    const taken = new Set([...this.fns.values()].map((f) => f.uid));
+    for (let u = this.cfg.uidBase; u < this.cfg.uidBase + UID_SPAN; u++) if (!taken.has(u)) return u;
+    throw new BackendError('Unavailable', `all ${UID_SPAN} function uids from HYPERFAAS_UID_BASE=${this.cfg.uidBase} are taken`);
+  }
+
+  uidOf(namespace: string, name: string): number | undefined {
+    return this.fns.get(key(namespace, name))?.uid;
+  }
+
+  /** filesOf gathers what an instance reads at start: its function's secrets, its credentials, its uid. */
+  private async filesOf(inst: Inst): Promise<InstanceFiles> {
+    const known = this.secrets.get(inst.spec.namespace);
+    const secrets = new Map<string, Buffer>();
+    for (const s of inst.spec.secrets ?? []) {
+      const v = known?.get(s);
+      if (v) secrets.set(s, v);
+    }
+    const credentials = this.opts.instanceFiles
+      ? await this.opts.instanceFiles({ instanceId: inst.id, namespace: inst.spec.namespace, service: inst.spec.service })
+      : {};
+    const uid = this.runtime.kind === 'runc' ? inst.fn.uid : undefined;
+    return { secrets, credentials, ...(uid !== undefined ? { uid, gid: uid } : {}) };
+  }
+
+  private save(fn: FnState): Promise<void> {
+    return this.store.saveFunction({ spec: fn.spec, createdAt: fn.createdAt, replicas: fn.replicas, ...(fn.uid !== undefined ? { uid: fn.uid } : {}) });
   }
 
   // ---- functions ------------------------------------------------------------------------------------------
@@ -280,7 +217,7 @@ class LocalBackendImpl implements LocalBackend {
     }
   }
 
-  private async validate(fd: Spec): Promise<{ image: ResolvedImage }> {
+  private async validate(fd: Spec) {
     this.checkNamespace(fd.namespace);
     if (!safeName.test(fd.service) || fd.service.includes('.')) {
       throw new BackendError('Invalid', `function name ${JSON.stringify(fd.service)} must be a DNS-1123 label`);
@@ -314,7 +251,8 @@ class LocalBackendImpl implements LocalBackend {
         instances: new Map(),
         removed: false,
       };
-      await this.store.saveFunction({ spec, createdAt: fn.createdAt, replicas: fn.replicas });
+      if (this.runtime.kind === 'runc') fn.uid = this.allocateUid();
+      await this.save(fn);
       this.fns.set(k, fn);
       this.logLine(fn, 'hyperfaas', `deployed ${fd.image} (${image.kind === 'fork' ? `fork mode: ${image.fprocess}` : image.sourceDir}), replicas ${fn.replicas}`);
       this.reconcile(fn);
@@ -331,7 +269,7 @@ class LocalBackendImpl implements LocalBackend {
     fn.image = image;
     delete fn.imageError;
     fn.generation++;
-    await this.store.saveFunction({ spec: fn.spec, createdAt: fn.createdAt, replicas: fn.replicas });
+    await this.save(fn);
     this.logLine(fn, 'hyperfaas', `updated to ${fd.image}; rolling ${fn.replicas} instance(s)`);
     this.reconcile(fn);
   }
@@ -342,23 +280,25 @@ class LocalBackendImpl implements LocalBackend {
     this.fns.delete(fn.key);
     await this.store.deleteFunction(namespace, name);
     this.reconcile(fn);
-    const lf = this.logFiles.get(fn.key);
-    if (lf) {
-      lf.stream.end();
-      this.logFiles.delete(fn.key);
-    }
-    this.logBuffers.delete(fn.key);
-    await rm(this.logPath(fn.key), { force: true });
+    await this.logs_.drop(fn.key);
   }
 
   async get(namespace: string, name: string): Promise<FunctionStatus> {
     return this.status(this.mustGet(namespace, name));
   }
 
-  /** codeRef hands a guest slot the function's prepared directory (template layout); fork-mode images have none. */
-  async codeRef(namespace: string, name: string): Promise<CodeRef | undefined> {
+  /**
+   * codeRef hands a guest slot the function's prepared directory (template layout); fork-mode images have none.
+   * Under runc the directory is first bound read-only into the borrowing instance's container (forInstance), and
+   * the path is the one it sees there; without forInstance there is no path a container could read.
+   */
+  async codeRef(namespace: string, name: string, forInstance?: string): Promise<CodeRef | undefined> {
     const fn = this.mustGet(namespace, name);
-    return fn.image?.kind === 'directory' ? { kind: 'dir', path: fn.image.dir } : undefined;
+    if (fn.image?.kind !== 'directory') return undefined;
+    if (!this.runtime.exposeCode) return { kind: 'dir', path: fn.image.dir };
+    const host = forInstance ? this.sup.all.get(forInstance) : undefined;
+    if (!host || !fn.image.hash) return undefined;
+    return { kind: 'dir', path: await this.runtime.exposeCode(host.id, fn.image.dir, fn.image.hash) };
   }
 
   async list(namespace: string): Promise<FunctionStatus[]> {
@@ -372,7 +312,7 @@ class LocalBackendImpl implements LocalBackend {
     if (!Number.isSafeInteger(replicas) || replicas < 0) throw new BackendError('Invalid', `replicas must be a non-negative integer, got ${replicas}`);
     if (fn.replicas === replicas) return;
     fn.replicas = replicas;
-    await this.store.saveFunction({ spec: fn.spec, createdAt: fn.createdAt, replicas });
+    await this.save(fn);
     this.reconcile(fn);
   }
 
@@ -388,7 +328,7 @@ class LocalBackendImpl implements LocalBackend {
     let cores = 0;
     let sampled = false;
     for (const i of fn.instances.values()) {
-      if (!i.ready || i.stopping) continue;
+      if (!i.ready) continue;
       ready++;
       if (i.usage) {
         sampled = true;
@@ -399,6 +339,21 @@ class LocalBackendImpl implements LocalBackend {
     const st = toFunctionStatus(fn.spec, fn.createdAt, fn.replicas, ready);
     if (sampled) st.usage = { cpu: Math.round(cores * 1000) / 1000, totalMemoryBytes: memory };
     return st;
+  }
+
+  /** reconcile applies reconcile.ts's plan to a function; safe to call at any time, any number of times. */
+  private reconcile(fn: FnState): void {
+    if (this.closed) return;
+    const live = [...fn.instances.values()].filter((i) => !i.stopping);
+    const p = plan(
+      { removed: fn.removed, replicas: fn.replicas, generation: fn.generation, canStart: !!fn.image && (fn.startsPausedUntil ?? 0) <= Date.now() },
+      live,
+    );
+    for (let n = 0; n < p.start; n++) this.sup.start(fn, fn.image!);
+    for (const s of p.stop) {
+      const i = fn.instances.get(s.id);
+      if (i) void this.sup.stop(i, s.why);
+    }
   }
 
   // ---- secrets --------------------------------------------------------------------------------------------
@@ -441,55 +396,25 @@ class LocalBackendImpl implements LocalBackend {
 
   // ---- logs -----------------------------------------------------------------------------------------------
 
-  private buffer(k: string): LogBuffer {
-    let b = this.logBuffers.get(k);
-    if (!b) this.logBuffers.set(k, (b = new LogBuffer(this.cfg.logLines)));
-    return b;
-  }
-
-  private logPath(k: string): string {
-    return join(this.logRoot, `${k.replace('/', '__')}.log`);
-  }
-
-  /** logLine records one line of a function's log: in its ring buffer and appended to its file. */
   private logLine(fn: FnState, instance: string, text: string): void {
-    if (fn.removed) return;
-    const at = performance.timeOrigin + performance.now();
-    const e = this.buffer(fn.key).append(instance, text, at);
-    let lf = this.logFiles.get(fn.key);
-    if (!lf) {
-      const path = this.logPath(fn.key);
-      lf = { stream: createWriteStream(path, { flags: 'a', mode: 0o600 }), size: 0, path };
-      lf.stream.on('error', (err) => this.logger.warn(`log file ${path}: ${err.message}`));
-      this.logFiles.set(fn.key, lf);
-    }
-    const line = formatLogFileLine(e);
-    lf.size += line.length;
-    lf.stream.write(line);
-    if (lf.size > LOG_FILE_MAX) {
-      // Keep one previous file: bounded on disk like the ring is in memory.
-      const old = lf;
-      this.logFiles.delete(fn.key);
-      old.stream.end(() => void rename(old.path, `${old.path}.1`).catch(() => undefined));
-    }
+    if (!fn.removed) this.logs_.line(fn.key, instance, text);
   }
 
   async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<LogMessage> {
     const fn = this.mustGet(req.namespace, req.name);
-    const buf = this.buffer(fn.key);
     const q = {
       tail: req.tail,
       ...(req.instance ? { instance: req.instance } : {}),
       ...(req.since ? { sinceMs: req.since.getTime() } : {}),
     };
-    for await (const e of buf.stream(q, req.follow, signal)) yield toLogMessage(req.name, req.namespace, e);
+    for await (const e of this.logs_.stream(fn.key, q, req.follow, signal)) yield toLogMessage(req.name, req.namespace, e);
   }
 
   // ---- instances ------------------------------------------------------------------------------------------
 
   instances(namespace?: string, name?: string): Instance[] {
     const out: Instance[] = [];
-    for (const i of this.all.values()) {
+    for (const i of this.sup.all.values()) {
       if (!i.url) continue; // still getting its ports
       if (namespace !== undefined && i.fn.spec.namespace !== namespace) continue;
       if (name !== undefined && i.fn.spec.service !== name) continue;
@@ -509,7 +434,7 @@ class LocalBackendImpl implements LocalBackend {
       function: i.fn.spec.service,
       namespace: i.fn.spec.namespace,
       url: i.url,
-      ready: i.ready && !i.stopping,
+      ready: i.ready,
       startedAt: i.startedAt,
     };
     const rt = i.fn.spec.labels?.[RUNTIME_LABEL];
@@ -528,403 +453,8 @@ class LocalBackendImpl implements LocalBackend {
     }
   }
 
-  /** startBoost is the CPU limit an instance starts with when HYPERFAAS_START_CPU is above its own (else undefined). */
-  private startBoost(inst: Inst): number | undefined {
-    const own = inst.limits.cpu;
-    return own !== undefined && own > 0 && this.cfg.startCpu > own ? this.cfg.startCpu : undefined;
-  }
-
-  private cgroupLimits(inst: Inst, cpu?: number): ResourceLimits & { pids?: number } {
-    return { ...inst.limits, ...(cpu !== undefined ? { cpu } : {}), ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}) };
-  }
-
-  /** beginStartBoost puts a restarting instance back under the start CPU limit (a new instance's cgroup is made so). */
-  private async beginStartBoost(inst: Inst): Promise<void> {
-    const cpu = this.startBoost(inst);
-    if (cpu === undefined || !inst.cgroup || inst.startBoosted) return;
-    await inst.cgroup.setLimits(this.cgroupLimits(inst, cpu)).then(
-      () => (inst.startBoosted = true),
-      (e: Error) => this.logger.warn(`raising the start CPU limit of ${inst.id}: ${e.message}`),
-    );
-  }
-
-  /** endStartBoost writes the instance's own limits once it is ready. */
-  private async endStartBoost(inst: Inst): Promise<void> {
-    if (!inst.startBoosted || !inst.cgroup) return;
-    inst.startBoosted = false;
-    await inst.cgroup.setLimits(this.cgroupLimits(inst)).catch((e: Error) => this.logger.warn(`restoring the CPU limit of ${inst.id}: ${e.message}`));
-  }
-
-  async resize(instanceId: string, limits: ResourceLimits): Promise<void> {
-    const i = this.all.get(instanceId);
-    if (!i) throw new BackendError('NotFound', `instance ${instanceId} not found`);
-    if (!i.cgroup) {
-      throw new BackendError('Unavailable', `instance ${instanceId} has no cgroup on this host (isolation ${this.isolation.level}: ${this.isolation.notes.join('; ') || 'no cgroup controllers'})`);
-    }
-    const next: ResourceLimits = { ...i.limits, ...limits };
-    if (next.memoryBytes !== undefined) next.memoryBytes = Math.max(next.memoryBytes, this.cfg.minMemoryBytes);
-    try {
-      await i.cgroup.setLimits({ ...next, ...(this.cfg.pidsLimit ? { pids: this.cfg.pidsLimit } : {}) });
-    } catch (e) {
-      throw new BackendError('Invalid', `cannot resize ${instanceId}: ${(e as Error).message}`, { cause: e });
-    }
-    i.limits = next;
-    i.startBoosted = false; // the resize replaced the start boost
-  }
-
-  /** reconcile moves a function's instances towards its desired state; safe to call at any time, any number of times. */
-  private reconcile(fn: FnState): void {
-    if (this.closed) return;
-    const live = [...fn.instances.values()].filter((i) => !i.stopping);
-    if (fn.removed) {
-      for (const i of live) void this.stopInstance(i, 'function removed');
-      return;
-    }
-    const cur = live.filter((i) => i.generation === fn.generation);
-    const old = live.filter((i) => i.generation !== fn.generation);
-    const image = fn.image;
-    const paused = (fn.startsPausedUntil ?? 0) > Date.now();
-    if (image && !paused) for (let n = cur.length; n < fn.replicas; n++) cur.push(this.startInstance(fn, image));
-    if (cur.length > fn.replicas) {
-      // Scale in: not-ready first, then the newest.
-      const victims = [...cur].sort((a, b) => Number(a.ready) - Number(b.ready) || b.startedAt - a.startedAt).slice(0, cur.length - fn.replicas);
-      for (const v of victims) void this.stopInstance(v, `scaled to ${fn.replicas}`);
-    }
-    // Rolling update: keep as many old instances as new ones are still missing, the ready ones preferred.
-    const curReady = cur.filter((i) => i.ready).length;
-    const keep = Math.max(0, fn.replicas - curReady);
-    const byPreference = [...old].sort((a, b) => Number(b.ready) - Number(a.ready) || a.startedAt - b.startedAt);
-    for (const v of byPreference.slice(keep)) void this.stopInstance(v, 'replaced by a newer version');
-  }
-
-  private startInstance(fn: FnState, image: ResolvedImage): Inst {
-    const id = `${fn.spec.service}-${(++this.seq).toString(36)}${randomBytes(3).toString('hex')}`;
-    const inst: Inst = {
-      id,
-      fn,
-      generation: fn.generation,
-      spec: fn.spec,
-      image,
-      ports: { port: 0, metrics: 0, http: 0 },
-      url: '',
-      startedAt: Date.now(),
-      ready: false,
-      stopping: false,
-      exited: Promise.resolve(),
-      launchedAt: 0,
-      restarts: 0,
-      failures: 0,
-      runDir: join(this.runRoot, id),
-      limits: limitsOf(fn.spec, this.cfg.minMemoryBytes),
-      pending: Promise.resolve(),
-      readyThisLaunch: false,
-    };
-    fn.instances.set(id, inst);
-    this.all.set(id, inst);
-    liveInProcess.add(id);
-    inst.pending = this.prepareAndLaunch(inst).catch((e) => {
-      this.logLine(fn, id, `instance failed to start: ${(e as Error).message}`);
-      this.logger.error(`instance ${id} failed to start: ${(e as Error).message}`);
-      // Try again later with a fresh instance, not at once: the cause (no ports, no cgroup) rarely clears in ms.
-      const delay = restartDelayMs(fn.startFailures ?? 0, this.cfg.restartBackoffMinMs, this.cfg.restartBackoffMaxMs);
-      fn.startFailures = (fn.startFailures ?? 0) + 1;
-      fn.startsPausedUntil = Date.now() + delay;
-      setTimeout(() => void this.stopInstance(inst, 'failed to start'), 0);
-      setTimeout(() => this.reconcile(fn), delay + 1).unref();
-    });
-    return inst;
-  }
-
-  private async takePorts(inst: Inst): Promise<void> {
-    const [port, metrics, http] = await allocatePorts(this.ports, 3);
-    inst.ports = { port: port!, metrics: metrics!, http: http! };
-    inst.url = `http://127.0.0.1:${port}`;
-  }
-
-  private releasePorts(inst: Inst): void {
-    for (const p of [inst.ports.port, inst.ports.metrics, inst.ports.http]) if (p) this.ports.release(p);
-  }
-
-  private async prepareAndLaunch(inst: Inst): Promise<void> {
-    await this.takePorts(inst);
-    if (inst.stopping) return;
-    await mkdir(join(inst.runDir, 'tmp'), { recursive: true, mode: 0o755 });
-    await chmod(join(inst.runDir, 'tmp'), 0o1777);
-    await mkdir(join(inst.runDir, 'secrets'), { recursive: true, mode: 0o700 });
-    await writeFile(join(inst.runDir, 'owner'), `${process.pid}\n`);
-    await this.writeCredentials(inst);
-    if (this.iso.cgroups.version !== 'none') {
-      const boost = this.startBoost(inst);
-      inst.cgroup = await Cgroup.create(this.iso.cgroups, inst.id, this.cgroupLimits(inst, boost));
-      inst.startBoosted = boost !== undefined;
-    }
-    if (inst.stopping) return;
-    this.emit('added', inst);
-    await this.launch(inst);
-  }
-
-  private async writeSecrets(inst: Inst): Promise<void> {
-    const dir = join(inst.runDir, 'secrets');
-    const known = this.secrets.get(inst.spec.namespace);
-    for (const f of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, f), { force: true });
-    for (const s of inst.spec.secrets ?? []) {
-      const v = known?.get(s);
-      if (v) await writeFile(join(dir, s), v, { mode: 0o600 });
-    }
-  }
-
-  /**
-   * writeCredentials writes the instance's credential files (instanceFiles) into <run dir>/creds, 0700 with files
-   * 0400. With a mount namespace the directory stays root's and the launch copies it into the instance's private
-   * /var/openfaas/hyperfaas; otherwise it is chowned to the user the instance runs as.
-   */
-  private async writeCredentials(inst: Inst): Promise<void> {
-    if (!this.instanceFiles) return;
-    const files = await this.instanceFiles({ instanceId: inst.id, namespace: inst.spec.namespace, service: inst.spec.service });
-    const dir = join(inst.runDir, 'creds');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
-    const owner = this.iso.user && !this.iso.mountNamespace ? this.iso.user : undefined;
-    for (const [name, content] of Object.entries(files)) {
-      if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) throw new Error(`credential file name ${JSON.stringify(name)} is not a plain file name`);
-      const path = join(dir, name);
-      await rm(path, { force: true });
-      await writeFile(path, content, { mode: 0o400 });
-      if (owner) await chown(path, owner.uid, owner.gid);
-    }
-    if (owner) await chown(dir, owner.uid, owner.gid);
-  }
-
-  private instanceEnv(inst: Inst, image: ResolvedImage): Record<string, string> {
-    const fn = { spec: inst.spec };
-    const isolatedTmp = this.iso.mountNamespace;
-    const tmp = isolatedTmp ? '/tmp' : join(inst.runDir, 'tmp');
-    const secretsDir = isolatedTmp ? SECRETS_MOUNT : join(inst.runDir, 'secrets');
-    const env: Record<string, string> = {
-      PATH: `${dirname(this.cfg.nodeBinary)}:/usr/local/bin:/usr/bin:/bin`,
-      HOME: tmp,
-      LANG: 'C.UTF-8',
-      // of-watchdog waits healthcheck_interval (default: write_timeout, 30 s) after SIGTERM before draining; the
-      // backend has already marked the instance not ready by then, so a short wait is enough.
-      healthcheck_interval: '1s',
-      ...image.env,
-      ...(fn.spec.envVars ?? {}),
-      fprocess: image.fprocess,
-      mode: image.mode,
-      port: String(inst.ports.port),
-      metrics_port: String(inst.ports.metrics),
-      http_port: String(inst.ports.http),
-      bind_address: '127.0.0.1',
-      lock_file: join(tmp, '.lock'),
-      TMPDIR: tmp,
-      HYPERFAAS_INSTANCE_ID: inst.id,
-      HYPERFAAS_FUNCTION: fn.spec.service,
-      HYPERFAAS_NAMESPACE: fn.spec.namespace,
-      OPENFAAS_NAME: fn.spec.service,
-      OPENFAAS_NAMESPACE: fn.spec.namespace,
-      secret_mount_path: secretsDir,
-      HYPERFAAS_SECRETS_DIR: secretsDir,
-    };
-    if (image.mode === 'http') env.upstream_url = `http://127.0.0.1:${inst.ports.http}`;
-    else delete env.upstream_url;
-    delete env.function_process;
-    delete env.http_upstream_url;
-    if (this.cfg.natsUrl) env.NATS_URL = this.cfg.natsUrl;
-    if (this.instanceFiles) env.HYPERFAAS_CREDENTIALS_DIR = isolatedTmp ? CREDENTIALS_MOUNT : join(inst.runDir, 'creds');
-    if (inst.limits.cpu) env.cpu_limit = String(inst.limits.cpu);
-    if (inst.limits.memoryBytes) env.memory_limit = String(inst.limits.memoryBytes);
-    const rt = fn.spec.labels?.[RUNTIME_LABEL];
-    if (rt) env.HYPERFAAS_RUNTIME = rt;
-    return env;
-  }
-
-  private launch(inst: Inst): Promise<void> {
-    if (inst.stopping || this.closed) return Promise.resolve();
-    const fn = inst.fn;
-    const image = inst.image;
-    return this.writeSecrets(inst)
-      .then(() => {
-        if (inst.stopping || this.closed) return;
-        const cmd = buildLaunch({
-          node: this.cfg.nodeBinary,
-          watchdogMain: this.watchdog,
-          funcDir: image.dir,
-          secretsDir: join(inst.runDir, 'secrets'),
-          ...(this.instanceFiles ? { credentialsDir: join(inst.runDir, 'creds') } : {}),
-          cgroupProcs: inst.cgroup?.procsFiles ?? [],
-          ...(this.iso.user ? { user: this.iso.user } : {}),
-          mountNamespace: this.iso.mountNamespace,
-          tmpSizeBytes: TMP_SIZE,
-        });
-        const child = spawn(cmd.command, cmd.args, {
-          cwd: cmd.cwd,
-          env: this.instanceEnv(inst, image),
-          detached: true,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        inst.child = child;
-        inst.launchedAt = Date.now();
-        inst.failures = 0;
-        inst.readyThisLaunch = false;
-        let resolveExit!: () => void;
-        inst.exited = new Promise<void>((r) => (resolveExit = r));
-        const out = new LineSplitter((l) => this.logLine(fn, inst.id, l));
-        const err = new LineSplitter((l) => this.logLine(fn, inst.id, l));
-        child.stdout!.on('data', (c: Buffer) => out.push(c));
-        child.stderr!.on('data', (c: Buffer) => err.push(c));
-        child.on('error', (e) => this.logLine(fn, inst.id, `cannot start: ${e.message}`));
-        child.on('exit', (code, signal) => {
-          out.end();
-          err.end();
-          if (child.pid) killGroup(child.pid, 'SIGKILL');
-          inst.child = undefined;
-          resolveExit();
-          this.onExit(inst, code, signal);
-        });
-        if (child.pid) {
-          void writeFile(join(inst.runDir, 'pid'), `${child.pid}\n`).catch(() => undefined);
-          this.logLine(fn, inst.id, `instance started (pid ${child.pid}, port ${inst.ports.port})`);
-        }
-        this.scheduleHealth(inst, STARTING_POLL_MS);
-      })
-      .catch((e) => {
-        this.logLine(fn, inst.id, `cannot start: ${(e as Error).message}`);
-        this.onExit(inst, null, null);
-      });
-  }
-
-  private onExit(inst: Inst, code: number | null, signal: NodeJS.Signals | null): void {
-    clearTimeout(inst.healthTimer);
-    const wasReady = inst.ready;
-    inst.ready = false;
-    if (inst.stopping || this.closed) return;
-    const how = signal ? `signal ${signal}` : `code ${code}`;
-    // The back-off starts over once an instance has been ready and stayed up for a while (like a pod's); one that
-    // never became ready keeps backing off however slowly it fails.
-    if (inst.readyThisLaunch && Date.now() - inst.launchedAt > 2 * this.cfg.restartBackoffMaxMs) inst.restarts = 0;
-    const delay = restartDelayMs(inst.restarts, this.cfg.restartBackoffMinMs, this.cfg.restartBackoffMaxMs);
-    inst.restarts++;
-    this.logLine(inst.fn, inst.id, `instance crashed (exited with ${how}); restart ${inst.restarts} in ${delay} ms`);
-    this.logger.warn(`instance ${inst.id} exited with ${how}; restarting in ${delay} ms`);
-    if (wasReady) this.emit('modified', inst);
-    this.reconcile(inst.fn);
-    const reallocate = !inst.readyThisLaunch;
-    inst.restartTimer = setTimeout(() => {
-      inst.restartTimer = undefined;
-      inst.pending = (async () => {
-        if (reallocate && !inst.stopping) {
-          // It never became ready: its ports may have been taken by someone else since the probe. Take new ones.
-          this.releasePorts(inst);
-          await this.takePorts(inst);
-          this.emit('modified', inst);
-        }
-        await this.beginStartBoost(inst);
-        await this.launch(inst);
-      })().catch((e) => this.logLine(inst.fn, inst.id, `cannot restart: ${(e as Error).message}`));
-    }, delay);
-  }
-
-  private scheduleHealth(inst: Inst, ms: number): void {
-    clearTimeout(inst.healthTimer);
-    inst.healthTimer = setTimeout(() => void this.checkHealth(inst), ms);
-  }
-
-  private async checkHealth(inst: Inst): Promise<void> {
-    if (inst.stopping || !inst.child) return;
-    let ok = await probe(`${inst.url}/_/health`, Math.max(1000, this.cfg.healthIntervalMs));
-    if (ok && !inst.ready) ok = await this.confirmIdentity(inst);
-    if (inst.stopping || !inst.child) return;
-    if (ok) inst.failures = 0;
-    else inst.failures++;
-    // One success makes an instance ready; two failures in a row make a ready one unready.
-    const next = ok ? true : inst.ready && inst.failures < 2;
-    if (next !== inst.ready) {
-      inst.ready = next;
-      if (next) {
-        inst.readyThisLaunch = true;
-        inst.fn.startFailures = 0;
-        await this.endStartBoost(inst);
-      }
-      this.emit('modified', inst);
-      if (next) this.logger.debug(`instance ${inst.id} is ready`);
-      this.reconcile(inst.fn);
-    }
-    if (inst.ready && inst.cgroup) await this.sampleUsage(inst);
-    // A starting instance is polled often: its readiness is on the critical path of every scale-out (phase 3).
-    this.scheduleHealth(inst, inst.ready ? this.cfg.healthIntervalMs : Math.min(STARTING_POLL_MS, this.cfg.healthIntervalMs));
-  }
-
-  /** sampleUsage records an instance's memory and CPU use for the status' usage field (faas-cli describe). */
-  private async sampleUsage(inst: Inst): Promise<void> {
-    try {
-      const u = await inst.cgroup!.usage();
-      const at = Date.now();
-      const prev = inst.usage;
-      // CPU time of processes that exited meanwhile is gone from the sum: never report a negative rate.
-      const cores = prev && at > prev.at ? Math.max(0, (u.cpuSeconds - prev.cpuSeconds) / ((at - prev.at) / 1000)) : undefined;
-      inst.usage = { cpuSeconds: u.cpuSeconds, at, ...(u.memoryBytes !== undefined ? { memoryBytes: u.memoryBytes } : {}), ...(cores !== undefined ? { cores } : {}) };
-    } catch {
-      /* a sample is best effort */
-    }
-  }
-
-  /**
-   * confirmIdentity checks, before an instance first counts as ready, that the watchdog answering on its port is
-   * its own (the status report names the instance): another program, or a backend in another process, may have
-   * bound the port between the free-port probe and our watchdog's listen. On a mismatch our process is killed; it
-   * then restarts on fresh ports because it never became ready.
-   */
-  private async confirmIdentity(inst: Inst): Promise<boolean> {
-    const who = await fetchJson(`${inst.url}/_/hyperfaas/status`, 2000);
-    const id = who && typeof who === 'object' ? (who as { instance?: unknown }).instance : undefined;
-    if (id === undefined || id === inst.id) return true; // a watchdog without the status route: trust /_/health
-    this.logLine(inst.fn, inst.id, `port ${inst.ports.port} is answered by ${String(id)}, not this instance; restarting on other ports`);
-    if (inst.child?.pid) killGroup(inst.child.pid, 'SIGKILL');
-    return false;
-  }
-
-  /** stopInstance drains and stops an instance: not ready at once, SIGTERM, SIGKILL after stopTimeoutMs. */
-  private stopInstance(inst: Inst, why: string): Promise<void> {
-    if (inst.stopped) return inst.stopped;
-    inst.stopping = true;
-    clearTimeout(inst.restartTimer);
-    clearTimeout(inst.healthTimer);
-    if (inst.ready) {
-      inst.ready = false;
-      this.emit('modified', inst);
-    }
-    this.logLine(inst.fn, inst.id, `stopping instance: ${why}`);
-    inst.stopped = (async () => {
-      await inst.pending;
-      const child = inst.child;
-      if (child?.pid) {
-        try {
-          process.kill(child.pid, 'SIGTERM');
-        } catch {
-          /* gone */
-        }
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          inst.exited.then(() => false),
-          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.cfg.stopTimeoutMs))),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          killGroup(child.pid, 'SIGKILL');
-          await inst.exited;
-        }
-      }
-      await inst.cgroup?.destroy().catch((e) => this.logger.warn(`removing cgroup of ${inst.id}: ${(e as Error).message}`));
-      this.releasePorts(inst);
-      await rm(inst.runDir, { recursive: true, force: true }).catch(() => undefined);
-      inst.fn.instances.delete(inst.id);
-      this.all.delete(inst.id);
-      liveInProcess.delete(inst.id);
-      if (inst.url) this.emit('deleted', inst);
-      this.reconcile(inst.fn);
-      this.scheduleImageGc();
-    })();
-    return inst.stopped;
+  resize(instanceId: string, limits: ResourceLimits): Promise<void> {
+    return this.sup.resize(instanceId, limits, () => `isolation ${this.isolation.level}: ${this.isolation.notes.join('; ') || 'no cgroup controllers'}`);
   }
 
   /** scheduleImageGc removes, a little later, prepared images no function or instance uses any more. */
@@ -934,7 +464,7 @@ class LocalBackendImpl implements LocalBackend {
       this.gcTimer = undefined;
       const keep = new Set<string>();
       for (const fn of this.fns.values()) if (fn.image?.hash) keep.add(fn.image.hash);
-      for (const i of this.all.values()) if (i.image.hash) keep.add(i.image.hash);
+      for (const i of this.sup.all.values()) if (i.image.hash) keep.add(i.image.hash);
       void this.images.gc(keep, Date.now()).then(
         (gone) => gone.length && this.logger.info(`removed ${gone.length} unused prepared image(s)`),
         (e: Error) => this.logger.warn(`image gc: ${e.message}`),
@@ -948,12 +478,9 @@ class LocalBackendImpl implements LocalBackend {
     // Closed first, so nothing that stopping triggers (reconcile, restarts) starts a new instance.
     this.closed = true;
     clearTimeout(this.gcTimer);
-    const all = [...this.all.values()];
-    await Promise.all(all.map((i) => this.stopInstance(i, 'backend closing')));
-    await Promise.all(
-      [...this.logFiles.values()].map((lf) => new Promise<void>((r) => lf.stream.end(() => r()))),
-    );
-    this.logFiles.clear();
+    await this.sup.close();
+    await this.runtime.close?.();
+    await this.logs_.close();
     this.listeners.clear();
   }
 }
@@ -976,56 +503,59 @@ function alive(pid: number): boolean {
   }
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/**
+ * chooseRuntime picks how instances run: runc where HYPERFAAS_ISOLATION=auto, the provider is root and a probe
+ * container runs; else process groups, with the reason in the isolation notes.
+ */
+async function chooseRuntime(cfg: LocalBackendConfig, log: Logger, iso: Isolation, main: string, detected: boolean): Promise<{ iso: Isolation; runtime: InstanceRuntime }> {
+  const processRuntime = (i: Isolation) => ({ iso: i, runtime: new ProcessRuntime(i, cfg.nodeBinary, main) as InstanceRuntime });
+  const fallback = (why: string) => {
+    let i: Isolation = { ...iso, summary: { ...iso.summary, notes: [...iso.summary.notes, why] } };
+    const before = i.user;
+    i = withoutUserUnlessReadable(i, [main, join(repoRoot, 'node_modules')]);
+    if (before && !i.user) log.warn(i.summary.notes[i.summary.notes.length - 1]!);
+    return processRuntime(i);
+  };
+  if (!detected) return processRuntime(withoutUserUnlessReadable(iso, [main, join(repoRoot, 'node_modules')]));
+  if (cfg.isolation === 'none') return processRuntime(iso);
+  if (cfg.isolation === 'process') return fallback('HYPERFAAS_ISOLATION=process: runc not used');
+  if (!iso.summary.root) return fallback('not root: runc not used');
+  const bin = findRunc(cfg.runc);
+  if (!bin) return fallback(cfg.runc ? `HYPERFAAS_RUNC=${cfg.runc} does not exist` : 'runc is not installed (apt-get install runc): instances run as process groups');
+  let rt: RuncRuntime | undefined;
   try {
-    process.kill(-pid, signal);
-  } catch {
-    /* the group is gone */
+    rt = await RuncRuntime.create({
+      runc: bin,
+      dataDir: cfg.dataDir,
+      node: cfg.nodeBinary,
+      watchdogMain: main,
+      cgroups: iso.cgroups,
+      cgroupRoot: cfg.cgroupRoot,
+      cgroupParent: cfg.cgroupParent,
+      secretsBytes: cfg.secretsBytes,
+      logger: log,
+    });
+    const why = await probeRunc(rt, join(cfg.dataDir, 'run', `.probe-${process.pid}`));
+    if (why) throw new Error(why);
+  } catch (e) {
+    await rt?.close().catch(() => undefined);
+    return fallback((e as Error).message);
   }
-}
-
-function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
-  return new Promise((resolve) => {
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : undefined);
-        } catch {
-          resolve(undefined);
-        }
-      });
-      res.on('error', () => resolve(undefined));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-  });
-}
-
-function probe(url: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
+  return { iso: withRunc(iso, cfg.uidBase), runtime: rt };
 }
 
 /**
- * createLocalBackend builds the local backend: detects isolation once, restores functions and secrets from the
- * data dir and starts their instances.
+ * createLocalBackend builds the local backend: detects isolation once (runc or the process fallback), restores
+ * functions and secrets from the data dir and starts their instances.
  */
 export async function createLocalBackend(cfg: LocalBackendConfig, logger: Logger, opts: LocalBackendOptions = {}): Promise<LocalBackend> {
   const log = logger.child({ component: 'local-backend' });
   const main = opts.watchdogMain ?? watchdogMain;
-  let iso = opts.isolation ?? (await detectIsolation(cfg, log));
-  const before = iso.user;
-  iso = withoutUserUnlessReadable(iso, [main, join(repoRoot, 'node_modules')]);
-  if (before && !iso.user) log.warn(iso.summary.notes[iso.summary.notes.length - 1]!);
-  const b = new LocalBackendImpl(cfg, log, iso, main, opts.install, opts.instanceFiles);
+  await mkdir(cfg.dataDir, { recursive: true });
+  await chmod(cfg.dataDir, 0o755).catch(() => undefined);
+  const chosen = await chooseRuntime(cfg, log, opts.isolation ?? (await detectIsolation(cfg)), main, !opts.isolation);
+  logIsolation(chosen.iso, log);
+  const b = new LocalBackendImpl(cfg, log, chosen.iso, chosen.runtime, opts);
   await b.init();
   return b;
 }

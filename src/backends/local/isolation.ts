@@ -34,6 +34,8 @@ export interface RunAs {
 export interface IsolationSummary {
   /** level: full (every measure), partial (some), none (plain child processes). */
   level: 'full' | 'partial' | 'none';
+  /** runtime: runc (an OCI container per instance) or process (a confined process group, the fallback). */
+  runtime: 'runc' | 'process';
   root: boolean;
   cgroup: 'v1' | 'v2' | 'none';
   /** limits lists the resources enforced per instance (cpu, memory, pids). */
@@ -98,14 +100,17 @@ async function probeMountNamespace(notes: string[]): Promise<boolean> {
 /** noIsolation is what instances get with HYPERFAAS_ISOLATION=none or on a host that allows nothing. */
 export function noIsolation(notes: string[], root = false): Isolation {
   return {
-    summary: { level: 'none', root, cgroup: 'none', limits: [], mountNamespace: false, secretsPath: 'per-instance dir in env HYPERFAAS_SECRETS_DIR', notes },
+    summary: { level: 'none', runtime: 'process', root, cgroup: 'none', limits: [], mountNamespace: false, secretsPath: 'per-instance dir in env HYPERFAAS_SECRETS_DIR', notes },
     cgroups: { version: 'none', parents: {}, reason: notes.join('; ') },
     mountNamespace: false,
   };
 }
 
-/** detectIsolation probes the host once (it may create the run-as user and the cgroup parent) and logs the result. */
-export async function detectIsolation(cfg: LocalBackendConfig, logger: Logger): Promise<Isolation> {
+/**
+ * detectIsolation probes the host once for the process runtime (it may create the run-as user and the cgroup
+ * parent); the backend then tries runc on top of it (withRunc) and logs the result (logIsolation).
+ */
+export async function detectIsolation(cfg: LocalBackendConfig): Promise<Isolation> {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   let iso: Isolation;
   if (cfg.isolation === 'none') {
@@ -128,6 +133,7 @@ export async function detectIsolation(cfg: LocalBackendConfig, logger: Logger): 
     iso = {
       summary: {
         level: full ? 'full' : some ? 'partial' : 'none',
+        runtime: 'process',
         root,
         cgroup: cgroups.version,
         limits,
@@ -141,11 +147,32 @@ export async function detectIsolation(cfg: LocalBackendConfig, logger: Logger): 
       mountNamespace,
     };
   }
-  const s = iso.summary;
-  const msg = `local backend isolation: ${s.level} (cgroup ${s.cgroup}${s.limits.length ? ` ${s.limits.join('+')}` : ''}, user ${s.user ?? '(same as provider)'}, mount namespace ${s.mountNamespace ? 'yes' : 'no'}, secrets at ${s.secretsPath})`;
-  if (s.level === 'full') logger.info(msg);
-  else logger.warn(`${msg}: ${s.notes.join('; ')}`);
   return iso;
+}
+
+/** withRunc is the isolation of instances run as OCI containers by runc: each function its own uid, a mount namespace. */
+export function withRunc(iso: Isolation, uidBase: number): Isolation {
+  const limits = iso.summary.limits;
+  return {
+    ...iso,
+    mountNamespace: true,
+    summary: {
+      ...iso.summary,
+      level: limits.length === 3 ? 'full' : 'partial',
+      runtime: 'runc',
+      user: `one uid per function from ${uidBase}`,
+      mountNamespace: true,
+      secretsPath: SECRETS_MOUNT,
+    },
+  };
+}
+
+/** logIsolation says at start what instances get: info when full, else a warning naming each missing measure. */
+export function logIsolation(iso: Isolation, logger: Logger): void {
+  const s = iso.summary;
+  const msg = `local backend isolation: ${s.level}, ${s.runtime === 'runc' ? 'OCI containers (runc)' : 'process groups (runc not used)'} (cgroup ${s.cgroup}${s.limits.length ? ` ${s.limits.join('+')}` : ''}, user ${s.user ?? '(same as provider)'}, mount namespace ${s.mountNamespace ? 'yes' : 'no'}, secrets at ${s.secretsPath})`;
+  if (s.level === 'full' && s.runtime === 'runc') logger.info(msg);
+  else logger.warn(`${msg}: ${s.notes.join('; ')}`);
 }
 
 /** LaunchSpec is everything needed to start one instance's watchdog. */

@@ -14,6 +14,8 @@ export interface StoredFunction {
   createdAt: string;
   /** replicas is the desired count. */
   replicas: number;
+  /** uid is the function's own user id under runc, kept so it never changes hands while the function exists. */
+  uid?: number;
 }
 
 /** safeName is the shape of names the store accepts as file names (DNS-1123 subdomain). */

@@ -98,7 +98,7 @@ describe('api: hostile input', () => {
       { name: 'an exec_timeout that is not a duration', envVars: { exec_timeout: 'soon' }, want: ['envVars.exec_timeout = "soon": the watchdog allows a duration >= 0s'] },
       { name: 'a zero write_timeout', envVars: { write_timeout: '0' }, want: ['envVars.write_timeout = "0": the watchdog allows a duration >= 0.001s'] },
       { name: 'a negative max_inflight', envVars: { max_inflight: '-1' }, want: ['envVars.max_inflight = "-1": the watchdog allows an integer in [0, 1000000]'] },
-      { name: 'an unknown mode', envVars: { mode: 'turbo' }, want: ['envVars.mode = "turbo": the watchdog allows http, streaming, serializing, static'] },
+      { name: 'an unknown mode', envVars: { mode: 'turbo' }, want: ['envVars.mode = "turbo": the watchdog allows http, streaming, serializing, classic, static'] },
       {
         name: 'several bad settings at once',
         envVars: { read_timeout: 'x', max_inflight: 'many', prefix_logs: 'maybe' },
