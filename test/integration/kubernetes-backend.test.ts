@@ -62,7 +62,7 @@ describe('kubernetes backend against the fake API server', function () {
     await eventually(() => expect(events.filter((e) => e.type === 'added')).to.have.length(1));
     const first = events[0]!.instance;
     expect(first).to.include({ function: 'burst', namespace: NS, ready: false });
-    expect(first.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(first.url).to.match(/^http:\/\/127\.0\.\d+\.\d+:8080$/);
     expect(first.id).to.equal(fake.pods(NS, 'burst')[0]!.metadata.name);
 
     await fake.markReady(NS, 'burst');
