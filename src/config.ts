@@ -78,6 +78,38 @@ export function parseDuration(text: string): number {
 const logLevels = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
 const defaultNs = 'openfaas-fn';
 
+/**
+ * readFunctionNamespaces is the one rule for which namespaces functions may use: HYPERFAAS_DEFAULT_NAMESPACE (default
+ * openfaas-fn) first, then openfaas-fn, then the HYPERFAAS_NAMESPACES CSV. The API accepts exactly these, and the
+ * Kubernetes backend watches, lists and offers exactly these (its RBAC is a Role in each of them).
+ */
+export function readFunctionNamespaces(env: Record<string, string | undefined>): {
+  defaultNamespace: string;
+  namespaces: string[];
+  problems: string[];
+} {
+  const get = (k: string) => {
+    const v = env[k]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const problems: string[] = [];
+  const defaultNamespace = get('HYPERFAAS_DEFAULT_NAMESPACE') ?? defaultNs;
+  const namespaces = [defaultNamespace];
+  // openfaas-fn stays valid even when another default is chosen: faas-cli and the certifier assume it.
+  const extra = [defaultNs, ...(get('HYPERFAAS_NAMESPACES') ?? '').split(',')];
+  for (const raw of extra) {
+    const ns = raw.trim();
+    if (ns === '' || namespaces.includes(ns)) continue;
+    namespaces.push(ns);
+  }
+  for (const ns of namespaces) {
+    if (labelProblem(ns) === undefined) continue;
+    const key = ns === defaultNamespace ? 'HYPERFAAS_DEFAULT_NAMESPACE' : 'HYPERFAAS_NAMESPACES';
+    problems.push(`${key} = ${ns}, must be DNS-1123 labels (a-z, 0-9, "-", at most 63 characters)`);
+  }
+  return { defaultNamespace, namespaces, problems };
+}
+
 /** readConfig builds the frozen ProviderConfig from an environment map; throws ConfigError naming every bad key. */
 export function readConfig(env: Record<string, string | undefined>): ProviderConfig {
   const problems: string[] = [];
@@ -130,20 +162,8 @@ export function readConfig(env: Record<string, string | undefined>): ProviderCon
   let secretMountPath = get('secret_mount_path') ?? '/run/secrets/';
   if (!secretMountPath.endsWith('/')) secretMountPath += '/';
 
-  const defaultNamespace = get('HYPERFAAS_DEFAULT_NAMESPACE') ?? defaultNs;
-  const namespaces = [defaultNamespace];
-  // openfaas-fn stays valid even when another default is chosen: faas-cli and the certifier assume it.
-  const extra = [defaultNs, ...(get('HYPERFAAS_NAMESPACES') ?? '').split(',')];
-  for (const raw of extra) {
-    const ns = raw.trim();
-    if (ns === '' || namespaces.includes(ns)) continue;
-    namespaces.push(ns);
-  }
-  for (const ns of namespaces) {
-    if (labelProblem(ns) === undefined) continue;
-    const key = ns === defaultNamespace ? 'HYPERFAAS_DEFAULT_NAMESPACE' : 'HYPERFAAS_NAMESPACES';
-    problems.push(`${key} = ${ns}, must be DNS-1123 labels (a-z, 0-9, "-", at most 63 characters)`);
-  }
+  const { defaultNamespace, namespaces, problems: nsProblems } = readFunctionNamespaces(env);
+  problems.push(...nsProblems);
 
   const backend = oneOf<BackendKind>('HYPERFAAS_BACKEND', 'local', ['local', 'kubernetes']);
   const listen = get('HYPERFAAS_LISTEN') ?? (backend === 'kubernetes' ? '0.0.0.0' : '127.0.0.1');

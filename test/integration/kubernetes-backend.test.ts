@@ -62,7 +62,7 @@ describe('kubernetes backend against the fake API server', function () {
     await eventually(() => expect(events.filter((e) => e.type === 'added')).to.have.length(1));
     const first = events[0]!.instance;
     expect(first).to.include({ function: 'burst', namespace: NS, ready: false });
-    expect(first.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(first.url).to.match(/^http:\/\/127\.0\.\d+\.\d+:8080$/);
     expect(first.id).to.equal(fake.pods(NS, 'burst')[0]!.metadata.name);
 
     await fake.markReady(NS, 'burst');
@@ -81,7 +81,9 @@ describe('kubernetes backend against the fake API server', function () {
     await backend.resize(first.id, { cpu: 1.5, memoryBytes: 256 * 1024 * 1024 });
     const resized = fake.object('pods', NS, first.id)!;
     expect(resized.spec.containers[0].resources.limits).to.deep.equal({ cpu: '1500m', memory: '256Mi' });
-    expect(resized.spec.containers[0].resources.requests).to.deep.equal({ cpu: '1500m' }); // it was equal to the limit
+    // Requests were defaulted from the limits (a Guaranteed pod), so they rise with them and the QoS class holds.
+    expect(resized.spec.containers[0].resources.requests).to.deep.equal({ cpu: '1500m', memory: '256Mi' });
+    expect(resized.status.containerStatuses[0].resources.limits).to.deep.equal({ cpu: '1500m', memory: '256Mi' });
     const patchCall = fake.calls.find((c) => c.resource === 'pods/resize');
     expect(patchCall?.contentType).to.contain('application/strategic-merge-patch+json');
     expect(await kindOf(backend.resize('no-such-pod', { cpu: 1 }))).to.equal('NotFound');
@@ -109,7 +111,7 @@ describe('kubernetes backend against the fake API server', function () {
 
   it('skips the in-place resize with Unavailable when the subresource answers 404, and stops asking', async () => {
     await start({ resize: false }, { HYPERFAAS_INPLACE_RESIZE: 'on' });
-    await backend.deploy({ service: 'no-resize', image: 'x:1', namespace: NS });
+    await backend.deploy({ service: 'no-resize', image: 'x:1', namespace: NS, limits: { cpu: '500m', memory: '64Mi' } });
     await eventually(() => expect(backend.instances(NS, 'no-resize')).to.have.length(1));
     const id = backend.instances(NS, 'no-resize')[0]!.id;
     expect(await kindOf(backend.resize(id, { cpu: 2 }))).to.equal('Unavailable');
@@ -211,19 +213,10 @@ describe('kubernetes backend against the fake API server', function () {
     await eventually(() => expect(backend.instances(NS, 'late').filter((i) => i.ready)).to.have.length(1));
   });
 
-  it('offers only the default namespace when listing namespaces is forbidden', async () => {
-    await start();
-    fake.addNamespace('team-c', { openfaas: '1' });
-    fake.forbid('namespaces');
-    expect(await backend.namespaces()).to.deep.equal([NS]);
-  });
-
-  it('offers the default namespace first, then the ones labelled openfaas=1', async () => {
-    await start();
-    fake.addNamespace('team-b', { openfaas: '1' });
-    fake.addNamespace('team-a', { openfaas: '1' });
-    fake.addNamespace('private', {});
-    expect(await backend.namespaces()).to.deep.equal([NS, 'team-a', 'team-b']);
+  it('offers the configured function namespaces, the default first, without asking the cluster', async () => {
+    await start({}, { HYPERFAAS_NAMESPACES: 'team-b,team-a' });
+    fake.addNamespace('labelled', { openfaas: '1' });
+    expect(await backend.namespaces()).to.deep.equal([NS, 'team-b', 'team-a']);
   });
 
   it("refuses a deployment into a namespace that does not exist as Invalid, with the API server's message", async () => {

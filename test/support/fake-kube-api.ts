@@ -1,13 +1,24 @@
 /**
- * fake-kube-api is an in-process Kubernetes API server over real HTTP on 127.0.0.1, for the calls the Kubernetes
- * backend makes and with the real API's semantics for them: resource versions, Status bodies for errors, label
- * selectors, list+watch streams, merge and strategic merge patches, the pods/log and pods/resize subresources,
- * API discovery, and a small Deployment controller that keeps `replicas` pods per Deployment (rolling with
- * maxUnavailable 0). Pods never run anything: a test marks them ready, as a kubelet would after the readiness
- * probe passes. All pods share podIP 127.0.0.1, so each gets its own port in place of the container's "http" port.
+ * fake-kube-api is an in-process Kubernetes API server over real HTTP (or HTTPS) on 127.0.0.1, for the calls the
+ * Kubernetes backend makes and with the real API's semantics for them: resource versions, Status bodies for errors,
+ * label selectors, list+watch streams (timeoutSeconds, bookmarks, 410 Expired after compaction), optimistic
+ * concurrency on PUT, merge and strategic merge patches, the pods/log and pods/resize subresources, API discovery,
+ * a small Deployment controller that keeps `replicas` pods per Deployment (rolling with maxUnavailable 0), graceful
+ * pod deletion (Terminating pods with deletionTimestamp until their grace period ends), a garbage collector that
+ * removes a deleted Deployment's pods later, not at once, and a kubelet that admits in-place resizes against the
+ * node's allocatable resources or reports them pending (PodResizePending Deferred/Infeasible).
+ *
+ * Pods never run anything: a test marks them ready, as a kubelet would after the readiness probe passes. Each pod
+ * gets its own IP on the loopback network (127.0.0.2, 127.0.0.3, ...) and keeps its containers' ports.
+ *
+ * Test hooks stand in for what other actors do on a real cluster: other writers changing an object between our
+ * read and our update, watch connections that go silent (a dead API server replica), compaction of the event
+ * history, a container restart, a log transfer broken off, a slow response.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createHash, randomUUID } from 'node:crypto';
+import { parseQuantity } from '../../src/api/quantity.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -22,6 +33,8 @@ export interface FakeCall {
   verb: string;
   namespace?: string;
   contentType?: string;
+  /** query holds the request's query parameters (watch options, selectors, propagationPolicy). */
+  query: Record<string, string>;
 }
 
 /** FakeKubeOptions configure the fake cluster. */
@@ -30,8 +43,18 @@ export interface FakeKubeOptions {
   resize?: boolean;
   /** namespaces and their labels; default openfaas-fn (openfaas=1), openfaas and default. */
   namespaces?: Record<string, Record<string, string>>;
-  /** podPort gives each new pod its port on 127.0.0.1; default a counter. */
-  podPort?: () => number;
+  /** terminationMs is how long a deleted pod stays Terminating; 'manual' keeps it until finishTerminating(). Default 20. */
+  terminationMs?: number | 'manual';
+  /** gcMs is how long the garbage collector takes to delete a deleted Deployment's pods; 'manual' waits for collectGarbage(). Default 10. */
+  gcMs?: number | 'manual';
+  /** kubelet: 'auto' acts on accepted resizes on the next tick; 'manual' leaves them until kubeletSync(). Default auto. */
+  kubelet?: 'auto' | 'manual';
+  /** node is the allocatable CPU and memory of the one node; default 64 cores and 256Gi. */
+  node?: { cpu: string; memory: string };
+  /** bookmarkMs is how often a watch that allows bookmarks gets one; default 60000, like the API server's minute. */
+  bookmarkMs?: number;
+  /** tls serves HTTPS with this key and certificate (PEM) instead of HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 /** FakeKube is a running fake API server. */
@@ -39,12 +62,15 @@ export interface FakeKube {
   url: string;
   /** kubeconfig is kubeconfig text (JSON) pointing at the fake with a bearer token it checks. */
   kubeconfig: string;
+  /** token is the bearer token the fake accepts (for an in-cluster service account token file). */
+  token: string;
   calls: FakeCall[];
-  /** markReady marks every pod of a function ready (Ready=True), like a passing readiness probe. */
+  /** markReady marks every running pod of a function ready (Ready=True), like a passing readiness probe. */
   markReady(namespace: string, fn: string): Promise<void>;
   setPodReady(namespace: string, pod: string, ready: boolean): void;
-  /** appendLog adds a line to a pod's container log. */
+  /** appendLog adds a line to a pod's current container log. */
   appendLog(namespace: string, pod: string, text: string, at?: Date): void;
+  /** pods lists the pods of a namespace (of one function), Terminating ones included. */
   pods(namespace: string, fn?: string): Obj[];
   object(resource: Resource, namespace: string, name: string): Obj | undefined;
   addNamespace(name: string, labels?: Record<string, string>): void;
@@ -53,6 +79,34 @@ export interface FakeKube {
   allow(resource: string): void;
   /** dropWatches ends every open watch stream, as an API server does when a watch times out. */
   dropWatches(): void;
+  /** silenceWatches leaves every open watch connection open but sends nothing on it any more (a dead replica). */
+  silenceWatches(): void;
+  /** openWatches counts the watch connections the fake still writes to. */
+  openWatches(resource?: Resource): number;
+  /** compact forgets the event history: a watch from an older resourceVersion gets ERROR 410 Expired. */
+  compact(): void;
+  /** bookmark sends a BOOKMARK with the current resourceVersion on every watch that allows bookmarks. */
+  bookmark(): void;
+  /** modify changes an object as another writer would (a controller, kubectl), bumping its resourceVersion. */
+  modify(resource: Resource, namespace: string, name: string, mutate: (o: Obj) => void): void;
+  /** onNextRead runs `writer` right after the next GET of that object is answered (a concurrent writer). */
+  onNextRead(resource: Resource, namespace: string, name: string, writer: () => void): void;
+  /** hold delays the answers to requests on a resource or subresource (e.g. "pods/resize") until release(). */
+  hold(resource: string): { release(): void };
+  /** deletePod deletes a pod as kubectl would: Terminating for its grace period, at once with graceSeconds 0. */
+  deletePod(namespace: string, pod: string, graceSeconds?: number): void;
+  /** finishTerminating removes every Terminating pod now (their grace periods ended). */
+  finishTerminating(): void;
+  /** collectGarbage deletes the pods whose Deployment is gone, as the garbage collector does. */
+  collectGarbage(): void;
+  /** kubeletSync makes the kubelet act on pending resizes now. */
+  kubeletSync(): void;
+  /** setNode changes the node's allocatable CPU and memory (then the kubelet looks at pending resizes again). */
+  setNode(node: { cpu: string; memory: string }): void;
+  /** restartContainer restarts a pod's container: its log stream ends, the new container starts with an empty log. */
+  restartContainer(namespace: string, pod: string): void;
+  /** breakNextLog makes the next log request for a pod send its first line, then lose the connection. */
+  breakNextLog(namespace: string, pod: string): void;
   close(): Promise<void>;
 }
 
@@ -136,11 +190,56 @@ class HttpStatus extends Error {
 const notFound = (r: string, name: string) =>
   new HttpStatus(status(404, 'NotFound', `${qualified(r)} "${name}" not found`, { name, group: groupOf[r as Resource] || undefined, kind: r }));
 
+/** invalid is the 422 a validation failure gives, naming the object and the field. */
+const invalid = (kind: string, name: string, detail: string) =>
+  new HttpStatus(status(422, 'Invalid', `${kind} "${name}" is invalid: ${detail}`, { name, kind: kind.toLowerCase() }));
+
+const computeResources = ['cpu', 'memory'] as const;
+
+/** qosClass computes a pod's QoS class from its containers' requests and limits, as the API server does. */
+export function qosClass(spec: Obj): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+  const cs: Obj[] = spec.containers ?? [];
+  const any = cs.some((c) => computeResources.some((r) => c.resources?.requests?.[r] !== undefined || c.resources?.limits?.[r] !== undefined));
+  if (!any) return 'BestEffort';
+  const guaranteed = cs.every((c) =>
+    computeResources.every((r) => {
+      const lim = c.resources?.limits?.[r];
+      const req = c.resources?.requests?.[r] ?? lim;
+      return lim !== undefined && parseQuantity(String(lim)) === parseQuantity(String(req));
+    }),
+  );
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/** defaultRequests copies a limit into a missing request of the same resource, as pod defaulting does. */
+function defaultRequests(spec: Obj): void {
+  for (const c of spec.containers ?? []) {
+    const lim = c.resources?.limits;
+    if (!lim) continue;
+    c.resources.requests ??= {};
+    for (const r of computeResources) if (lim[r] !== undefined && c.resources.requests[r] === undefined) c.resources.requests[r] = lim[r];
+  }
+}
+
+/** podRequests sums a pod's cpu (cores) and memory (bytes) requests from a list of container resources. */
+function sumRequests(resources: Obj[]): { cpu: number; memory: number } {
+  let cpu = 0;
+  let memory = 0;
+  for (const r of resources) {
+    if (r?.requests?.cpu !== undefined) cpu += parseQuantity(String(r.requests.cpu));
+    if (r?.requests?.memory !== undefined) memory += parseQuantity(String(r.requests.memory));
+  }
+  return { cpu, memory };
+}
+
 interface Watcher {
   resource: Resource;
   namespace?: string;
   selector: string | null;
   res: ServerResponse;
+  bookmarks: boolean;
+  silent: boolean;
+  timers: NodeJS.Timeout[];
 }
 interface LogLine {
   at: Date;
@@ -150,10 +249,15 @@ interface LogLine {
 /** startFakeKubeApi starts the fake API server on a free port of 127.0.0.1. */
 export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<FakeKube> {
   const resize = opts.resize ?? true;
+  const terminationMs = opts.terminationMs ?? 20;
+  const gcMs = opts.gcMs ?? 10;
+  const kubeletMode = opts.kubelet ?? 'auto';
+  const bookmarkMs = opts.bookmarkMs ?? 60_000;
+  let node = opts.node ?? { cpu: '64', memory: '256Gi' };
   const token = `fake-${randomUUID()}`;
   let rv = 100;
-  let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
-  const podPort = opts.podPort ?? (() => nextPort++);
+  let compactedRv = 0;
+  let nextIp = 2;
   const store = new Map<Resource, Map<string, Obj>>();
   for (const r of Object.keys(kindOf) as Resource[]) store.set(r, new Map());
   const history: { resource: Resource; type: string; obj: Obj; rv: number }[] = [];
@@ -162,9 +266,27 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
   const followers = new Map<string, Set<{ res: ServerResponse; timestamps: boolean }>>();
   const calls: FakeCall[] = [];
   const forbidden = new Set<string>();
+  const readHooks = new Map<string, () => void>();
+  const holds = new Map<string, Promise<void>>();
+  const brokenLogs = new Set<string>();
+  const timers = new Set<NodeJS.Timeout>();
+  /** orphans are the uids of deleted Deployments whose pods the garbage collector has not removed yet. */
+  const orphans = new Set<string>();
+  let closed = false;
 
   const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
   const nsOf = (o: Obj) => o.metadata?.namespace as string | undefined;
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  const writeEvent = (w: Watcher, ev: Obj) => {
+    if (!w.silent && !w.res.writableEnded) w.res.write(`${JSON.stringify(ev)}\n`);
+  };
 
   /** record stores a change, bumps the resourceVersion and tells the watchers. */
   const record = (resource: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Obj) => {
@@ -179,7 +301,7 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       if (w.resource !== resource) continue;
       if (w.namespace && w.namespace !== nsOf(snap)) continue;
       if (!matchesSelector(snap.metadata?.labels, w.selector)) continue;
-      w.res.write(`${JSON.stringify({ type, object: snap })}\n`);
+      writeEvent(w, { type, object: snap });
     }
   };
 
@@ -199,21 +321,98 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     record('namespaces', 'ADDED', newObject('namespaces', undefined, { metadata: { name, labels }, status: { phase: 'Active' } }));
   }
 
-  // ---- the Deployment controller --------------------------------------------------------------------------
+  // ---- pods: the kubelet's part ---------------------------------------------------------------------------
 
-  const templateHash = (dep: Obj) => createHash('sha256').update(JSON.stringify(dep.spec?.template ?? {})).digest('hex').slice(0, 10);
   const podReady = (p: Obj) => (p.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
-  const ownedPods = (dep: Obj) =>
-    [...store.get('pods')!.values()].filter((p) => p.metadata.ownerReferences?.[0]?.uid === dep.metadata.uid);
-  const suffix = () => Array.from({ length: 5 }, () => 'bcdfghjklmnpqrstvwxz2456789'[Math.floor(Math.random() * 27)]).join('');
-
-  const deletePod = (p: Obj) => {
-    const k = key(nsOf(p), p.metadata.name);
-    p.metadata.deletionTimestamp = nowRfc3339();
-    record('pods', 'DELETED', p);
+  const terminating = (p: Obj) => p.metadata.deletionTimestamp !== undefined;
+  const endFollowers = (k: string) => {
     for (const f of followers.get(k) ?? []) f.res.end();
     followers.delete(k);
   };
+
+  /** removePod ends a pod for good: gone from the store, a DELETED event, its log followers closed. */
+  const removePod = (p: Obj) => {
+    const k = key(nsOf(p), p.metadata.name);
+    if (!store.get('pods')!.has(k)) return;
+    endFollowers(k);
+    record('pods', 'DELETED', clone(store.get('pods')!.get(k)!));
+    kubeletSync();
+    reconcileOwner(p);
+  };
+
+  /**
+   * deletePod is a graceful deletion: deletionTimestamp and deletionGracePeriodSeconds are set, the kubelet marks
+   * the pod not ready while its container stops, and the pod is gone once the grace period (terminationMs) ends.
+   */
+  const deletePod = (ns: string, podName: string, graceSeconds?: number) => {
+    const cur = store.get('pods')!.get(key(ns, podName));
+    if (!cur) return;
+    const grace = graceSeconds ?? cur.spec?.terminationGracePeriodSeconds ?? 30;
+    if (grace === 0) return removePod(cur);
+    if (terminating(cur)) return;
+    const upd = clone(cur);
+    upd.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    upd.metadata.deletionGracePeriodSeconds = grace;
+    record('pods', 'MODIFIED', upd);
+    // The kubelet sees the deletion and takes the pod out of service.
+    const stopping = clone(upd);
+    for (const c of stopping.status.conditions ?? []) if (c.type === 'Ready' || c.type === 'ContainersReady') c.status = 'False';
+    for (const cs of stopping.status.containerStatuses ?? []) cs.ready = false;
+    record('pods', 'MODIFIED', stopping);
+    reconcileOwner(stopping);
+    if (terminationMs !== 'manual') later(terminationMs, () => removePod(stopping));
+  };
+
+  /**
+   * kubeletSync admits resizes whose spec differs from what the containers were given: applied when the pod's new
+   * requests fit beside the other pods' on the node, Deferred when they would fit an empty node, else Infeasible.
+   */
+  const kubeletSync = () => {
+    const alloc = { cpu: parseQuantity(node.cpu), memory: parseQuantity(node.memory) };
+    const pods = [...store.get('pods')!.values()].filter((p) => !terminating(p));
+    for (const p of pods) {
+      const want = (p.spec.containers ?? []).map((c: Obj) => c.resources ?? {});
+      const have = (p.status.containerStatuses ?? []).map((cs: Obj) => cs.resources ?? {});
+      if (JSON.stringify(want) === JSON.stringify(have)) continue;
+      const mine = sumRequests(want);
+      const others = sumRequests(pods.filter((o) => o !== p).flatMap((o) => (o.status.containerStatuses ?? []).map((cs: Obj) => cs.resources ?? {})));
+      const upd = clone(p);
+      upd.status.conditions = (upd.status.conditions ?? []).filter((c: Obj) => c.type !== 'PodResizePending' && c.type !== 'PodResizeInProgress');
+      const short = (['cpu', 'memory'] as const).find((r) => mine[r] > alloc[r]);
+      const busy = (['cpu', 'memory'] as const).find((r) => mine[r] + others[r] > alloc[r]);
+      if (short || busy) {
+        const r = (short ?? busy)!;
+        const fmt = (v: number) => (r === 'cpu' ? String(Math.round(v * 1000)) : String(Math.round(v)));
+        const reason = short ? 'Infeasible' : 'Deferred';
+        const message = short
+          ? `Node didn't have enough capacity: ${r}, requested: ${fmt(mine[r])}, capacity: ${fmt(alloc[r])}`
+          : `Node didn't have enough resource: ${r}, requested: ${fmt(mine[r])}, used: ${fmt(others[r])}, capacity: ${fmt(alloc[r])}`;
+        const prev = (p.status.conditions ?? []).find((c: Obj) => c.type === 'PodResizePending');
+        if (prev?.reason === reason && prev?.message === message) continue;
+        upd.status.conditions.push({ type: 'PodResizePending', status: 'True', reason, message, lastTransitionTime: nowRfc3339(), observedGeneration: p.metadata.generation });
+      } else {
+        for (const cs of upd.status.containerStatuses ?? []) {
+          const c = upd.spec.containers.find((x: Obj) => x.name === cs.name);
+          if (c) {
+            cs.resources = clone(c.resources ?? {});
+            cs.allocatedResources = clone(c.resources?.requests ?? {});
+          }
+        }
+      }
+      upd.status.observedGeneration = p.metadata.generation;
+      record('pods', 'MODIFIED', upd);
+    }
+  };
+  const kubeletSoon = () => {
+    if (kubeletMode === 'auto') later(0, kubeletSync);
+  };
+
+  // ---- the Deployment controller and the garbage collector -----------------------------------------------
+
+  const templateHash = (dep: Obj) => createHash('sha256').update(JSON.stringify(dep.spec?.template ?? {})).digest('hex').slice(0, 10);
+  const ownedPods = (uid: string) => [...store.get('pods')!.values()].filter((p) => p.metadata.ownerReferences?.[0]?.uid === uid);
+  const activePods = (dep: Obj) => ownedPods(dep.metadata.uid).filter((p) => !terminating(p));
+  const suffix = () => Array.from({ length: 5 }, () => 'bcdfghjklmnpqrstvwxz2456789'[Math.floor(Math.random() * 27)]).join('');
 
   const createPod = (dep: Obj, hash: string) => {
     const ns = nsOf(dep)!;
@@ -221,11 +420,11 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     do name = `${dep.metadata.name}-${hash.slice(0, 9)}-${suffix()}`;
     while (store.get('pods')!.has(key(ns, name)));
     const spec = clone(dep.spec.template.spec ?? {});
-    const port = podPort();
-    for (const c of spec.containers ?? []) {
-      for (const p of c.ports ?? []) if (p.name === 'http') p.containerPort = port;
-    }
+    defaultRequests(spec);
     spec.nodeName = 'fake-node';
+    spec.terminationGracePeriodSeconds ??= 30;
+    const n = nextIp++;
+    const ip = `127.0.${Math.floor((n - 2) / 250)}.${((n - 2) % 250) + 2}`;
     const pod = newObject('pods', ns, {
       metadata: {
         name,
@@ -236,11 +435,11 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       spec,
       status: {
         phase: 'Running',
-        podIP: '127.0.0.1',
-        podIPs: [{ ip: '127.0.0.1' }],
+        podIP: ip,
+        podIPs: [{ ip }],
         hostIP: '127.0.0.1',
         startTime: nowRfc3339(),
-        qosClass: 'Burstable',
+        qosClass: qosClass(spec),
         conditions: [
           { type: 'PodScheduled', status: 'True' },
           { type: 'Ready', status: 'False' },
@@ -248,10 +447,12 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
         containerStatuses: (spec.containers ?? []).map((c: Obj) => ({
           name: c.name,
           image: c.image,
+          containerID: `containerd://${randomUUID().replace(/-/g, '')}`,
           ready: false,
           started: true,
           restartCount: 0,
           resources: clone(c.resources ?? {}),
+          allocatedResources: clone(c.resources?.requests ?? {}),
         })),
       },
     });
@@ -265,39 +466,52 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     if (!dep) return;
     const hash = templateHash(dep);
     const desired = dep.spec?.replicas ?? 1;
-    const pods = ownedPods(dep);
+    const pods = activePods(dep);
     const current = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
     const old = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
     for (let i = current.length; i < desired; i++) createPod(dep, hash);
     if (current.length > desired) {
       // Scale down the pods that are not ready first, then the youngest (the ReplicaSet controller's order).
       const byPreference = [...current].sort((a, b) => Number(podReady(a)) - Number(podReady(b)) || Number(b.metadata.resourceVersion) - Number(a.metadata.resourceVersion));
-      for (const p of byPreference.slice(0, current.length - desired)) deletePod(p);
+      for (const p of byPreference.slice(0, current.length - desired)) deletePod(ns, p.metadata.name);
     }
-    const readyNew = ownedPods(dep).filter((p) => p.metadata.labels?.['pod-template-hash'] === hash && podReady(p)).length;
+    const readyNew = activePods(dep).filter((p) => p.metadata.labels?.['pod-template-hash'] === hash && podReady(p)).length;
     // maxUnavailable 0: old pods go only once the new ones can carry the desired count.
-    if (old.length > 0 && readyNew >= desired) for (const p of old) deletePod(p);
-    const all = ownedPods(dep);
+    if (old.length > 0 && readyNew >= desired) for (const p of old) deletePod(ns, p.metadata.name);
+    const all = activePods(dep);
     const ready = all.filter(podReady).length;
+    const updated = all.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length;
     const next: Obj = {
       observedGeneration: dep.metadata.generation,
       ...(all.length ? { replicas: all.length } : {}),
-      ...(all.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length
-        ? { updatedReplicas: all.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length }
-        : {}),
+      ...(updated ? { updatedReplicas: updated } : {}),
       ...(ready ? { readyReplicas: ready, availableReplicas: ready } : {}),
       ...(all.length - ready ? { unavailableReplicas: all.length - ready } : {}),
     };
-    if (JSON.stringify(next) !== JSON.stringify(dep.status ?? {})) {
-      const upd = clone(dep);
+    const cur = store.get('deployments')!.get(key(ns, name))!;
+    if (JSON.stringify(next) !== JSON.stringify(cur.status ?? {})) {
+      const upd = clone(cur);
       upd.status = next;
       record('deployments', 'MODIFIED', upd);
+    }
+  };
+  function reconcileOwner(p: Obj): void {
+    const uid = p.metadata.ownerReferences?.[0]?.uid;
+    const owner = [...store.get('deployments')!.values()].find((d) => d.metadata.uid === uid);
+    if (owner) reconcile(nsOf(owner)!, owner.metadata.name);
+  }
+
+  const collectGarbage = () => {
+    for (const uid of [...orphans]) {
+      orphans.delete(uid);
+      for (const p of ownedPods(uid)) deletePod(nsOf(p)!, p.metadata.name);
     }
   };
 
   const setPodReady = (ns: string, podName: string, ready: boolean) => {
     const p = store.get('pods')!.get(key(ns, podName));
     if (!p) throw new Error(`no pod ${ns}/${podName}`);
+    if (ready && terminating(p)) return;
     const upd = clone(p);
     const cond = upd.status.conditions.find((c: Obj) => c.type === 'Ready');
     if (cond.status === (ready ? 'True' : 'False')) return;
@@ -305,8 +519,7 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     cond.lastTransitionTime = nowRfc3339();
     for (const cs of upd.status.containerStatuses ?? []) cs.ready = ready;
     record('pods', 'MODIFIED', upd);
-    const owner = store.get('deployments')!.get(key(ns, p.metadata.labels?.faas_function ?? ''));
-    if (owner) reconcile(ns, owner.metadata.name);
+    reconcileOwner(upd);
   };
 
   // ---- HTTP -----------------------------------------------------------------------------------------------
@@ -355,27 +568,46 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       .filter((o) => (!ns || nsOf(o) === ns) && matchesSelector(o.metadata?.labels, selector))
       .map(clone);
 
+  const endWatch = (w: Watcher) => {
+    for (const t of w.timers) clearTimeout(t), clearInterval(t);
+    watchers.delete(w);
+    if (!w.res.writableEnded) w.res.end();
+  };
+
   const watch = (req: IncomingMessage, res: ServerResponse, resource: Resource, ns: string | undefined, url: URL) => {
     const selector = url.searchParams.get('labelSelector');
     const from = url.searchParams.get('resourceVersion') ?? '';
+    const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? '0');
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const w: Watcher = { resource, namespace: ns, selector, res };
+    const w: Watcher = { resource, namespace: ns, selector, res, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', silent: false, timers: [] };
     if (from === '' || from === '0') {
-      for (const o of list(resource, ns, selector)) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+      for (const o of list(resource, ns, selector)) writeEvent(w, { type: 'ADDED', object: o });
+    } else if (!/^\d+$/.test(from) || Number(from) < compactedRv) {
+      // The history before this resourceVersion is gone: the client must list again.
+      writeEvent(w, { type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${compactedRv})`) });
+      res.end();
+      return;
     } else {
       const since = Number(from);
       for (const ev of history) {
         if (ev.rv <= since || ev.resource !== resource) continue;
         if (ns && nsOf(ev.obj) !== ns) continue;
         if (!matchesSelector(ev.obj.metadata?.labels, selector)) continue;
-        res.write(`${JSON.stringify({ type: ev.type, object: ev.obj })}\n`);
+        writeEvent(w, { type: ev.type, object: ev.obj });
       }
     }
     watchers.add(w);
-    const drop = () => watchers.delete(w);
+    if (timeoutSeconds > 0) w.timers.push(setTimeout(() => endWatch(w), timeoutSeconds * 1000));
+    if (w.bookmarks) w.timers.push(setInterval(() => sendBookmark(w), bookmarkMs));
+    const drop = () => endWatch(w);
     req.on('close', drop);
     res.on('close', drop);
+  };
+
+  const sendBookmark = (w: Watcher) => {
+    const r = w.resource;
+    writeEvent(w, { type: 'BOOKMARK', object: { kind: kindOf[r], apiVersion: groupOf[r] ? `${groupOf[r]}/v1` : 'v1', metadata: { resourceVersion: String(rv) } } });
   };
 
   const podLog = (req: IncomingMessage, res: ServerResponse, ns: string, podName: string, url: URL) => {
@@ -390,45 +622,76 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     const tail = Number(url.searchParams.get('tailLines') ?? '-1');
     const since = url.searchParams.get('sinceTime');
     let lines = logs.get(key(ns, podName)) ?? [];
-    if (since) lines = lines.filter((l) => l.at.getTime() >= Date.parse(since));
+    // sinceTime has whole-second precision on the API server.
+    if (since) lines = lines.filter((l) => Math.floor(l.at.getTime() / 1000) * 1000 >= Date.parse(since));
     if (tail >= 0) lines = tail === 0 ? [] : lines.slice(-tail);
     res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     const fmt = (l: LogLine) => `${timestamps ? `${l.at.toISOString()} ` : ''}${l.text}\n`;
+    const k = key(ns, podName);
+    if (brokenLogs.delete(k)) {
+      // Half the transfer, then the connection is lost.
+      if (lines[0]) res.write(fmt(lines[0]));
+      setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
     for (const l of lines) res.write(fmt(l));
-    if (!follow) {
+    if (!follow || terminating(pod)) {
       res.end();
       return;
     }
-    const k = key(ns, podName);
     const f = { res, timestamps };
     if (!followers.has(k)) followers.set(k, new Set());
     followers.get(k)!.add(f);
     req.on('close', () => followers.get(k)?.delete(f));
   };
 
+  /**
+   * resizePod validates a resize as the API server does (container resources only; no request or limit removed;
+   * requests at most the limits; the QoS class unchanged), stores the new spec and leaves the rest to the kubelet.
+   */
   const resizePod = (req: IncomingMessage, ns: string, podName: string, patch: Obj): Obj => {
     const pod = store.get('pods')!.get(key(ns, podName));
     if (!pod) throw notFound('pods', podName);
-    // The resize subresource takes container resources only.
     const ok =
       Object.keys(patch).every((k) => k === 'spec') &&
       isObj(patch.spec) &&
       Object.keys(patch.spec).every((k) => k === 'containers') &&
       Array.isArray(patch.spec.containers) &&
       patch.spec.containers.every((c: unknown) => isObj(c) && Object.keys(c).every((k) => k === 'name' || k === 'resources'));
-    if (!ok) {
-      throw new HttpStatus(status(422, 'Invalid', `Pod "${podName}" is invalid: spec: Forbidden: only cpu and memory resources are mutable`));
-    }
+    if (!ok) throw invalid('Pod', podName, 'spec: Forbidden: only cpu and memory resources are mutable');
     const upd = clone(pod);
     upd.spec = applyPatch(req, upd.spec, patch.spec);
-    for (const cs of upd.status.containerStatuses ?? []) {
-      const c = upd.spec.containers.find((x: Obj) => x.name === cs.name);
-      if (c) cs.resources = clone(c.resources ?? {});
-    }
+    (upd.spec.containers as Obj[]).forEach((c, i) => {
+      const before = (pod.spec.containers as Obj[]).find((x) => x.name === c.name);
+      if (!before) throw invalid('Pod', podName, `spec.containers[${i}].name: Forbidden: containers may not be added`);
+      for (const kind of ['requests', 'limits'] as const) {
+        for (const r of Object.keys(before.resources?.[kind] ?? {})) {
+          if (c.resources?.[kind]?.[r] === undefined) {
+            throw invalid('Pod', podName, `spec.containers[${i}].resources.${kind}[${r}]: Forbidden: resource ${kind} cannot be removed`);
+          }
+        }
+      }
+      for (const r of computeResources) {
+        const req = c.resources?.requests?.[r];
+        const lim = c.resources?.limits?.[r];
+        if (req !== undefined && lim !== undefined && parseQuantity(String(req)) > parseQuantity(String(lim))) {
+          throw invalid('Pod', podName, `spec.containers[${i}].resources.requests: Invalid value: "${req}": must be less than or equal to ${r} limit of ${lim}`);
+        }
+      }
+    });
+    const qos = qosClass(upd.spec);
+    if (qos !== pod.status.qosClass) throw invalid('Pod', podName, `spec: Invalid value: "${qos}": Pod QOS Class may not change as a result of resizing`);
+    if (JSON.stringify(upd.spec) === JSON.stringify(pod.spec)) return clone(pod);
     upd.metadata.generation = (upd.metadata.generation ?? 1) + 1;
     record('pods', 'MODIFIED', upd);
+    kubeletSoon();
     return clone(upd);
+  };
+
+  const gate = async (resource: string) => {
+    const h = holds.get(resource);
+    if (h) await h;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -437,8 +700,9 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       throw new HttpStatus(status(401, 'Unauthorized', 'Unauthorized'));
     }
     const method = req.method ?? 'GET';
+    const query = Object.fromEntries(url.searchParams.entries());
     if (url.pathname === '/api/v1' || url.pathname === '/api/v1/') {
-      calls.push({ method, resource: '', verb: 'discovery' });
+      calls.push({ method, resource: '', verb: 'discovery', query });
       return send(res, 200, discovery());
     }
     const m = /^\/(?:api\/v1|apis\/apps\/v1)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(url.pathname);
@@ -457,6 +721,7 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       verb: sub === 'log' ? 'get' : (verb ?? method.toLowerCase()),
       ...(ns ? { namespace: ns } : {}),
       ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
+      query,
     });
     const fullResource = sub ? `${resource}/${sub}` : resource;
     if (forbidden.has(fullResource)) {
@@ -474,7 +739,9 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     if (sub) {
       if (resource === 'pods' && sub === 'log' && method === 'GET') return podLog(req, res, ns!, name!, url);
       if (resource === 'pods' && sub === 'resize' && resize && method === 'PATCH') {
-        return send(res, 200, resizePod(req, ns!, name!, await readBody(req)));
+        const body = resizePod(req, ns!, name!, await readBody(req));
+        await gate(fullResource);
+        return send(res, 200, body);
       }
       throw new HttpStatus(status(404, 'NotFound', 'the server could not find the requested resource'));
     }
@@ -503,8 +770,10 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
         const o = newObject(resource, nsStored, body);
         if (resource === 'deployments') o.status = {};
         if (resource === 'services') o.spec = { ...(o.spec ?? {}), clusterIP: `10.96.0.${Math.floor(Math.random() * 250) + 2}` };
+        if (resource === 'secrets') o.type ??= 'Opaque';
         record(resource, 'ADDED', o);
         if (resource === 'deployments') reconcile(nsStored!, n);
+        await gate(fullResource);
         return send(res, 201, clone(objects.get(key(nsStored, n))!));
       }
       throw new HttpStatus(status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
@@ -512,16 +781,30 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
 
     const cur = objects.get(key(nsStored, name));
     if (!cur) throw notFound(resource, name);
-    if (method === 'GET') return send(res, 200, clone(cur));
+    if (method === 'GET') {
+      send(res, 200, clone(cur));
+      const hook = readHooks.get(`${resource}|${nsStored ?? ''}|${name}`);
+      if (hook) {
+        readHooks.delete(`${resource}|${nsStored ?? ''}|${name}`);
+        hook();
+      }
+      return;
+    }
     if (method === 'DELETE') {
+      const body = await readBody(req);
       if (resource === 'pods') {
-        deletePod(clone(cur));
-        const owner = store.get('deployments')!.get(key(nsStored, cur.metadata.labels?.faas_function ?? ''));
-        if (owner) reconcile(nsStored!, owner.metadata.name);
+        const g = url.searchParams.get('gracePeriodSeconds') ?? body.gracePeriodSeconds;
+        deletePod(nsStored!, name, g === undefined || g === null ? undefined : Number(g));
       } else {
         record(resource, 'DELETED', clone(cur));
-        if (resource === 'deployments') for (const p of ownedPods(cur)) deletePod(clone(p));
+        const policy = url.searchParams.get('propagationPolicy') ?? body.propagationPolicy ?? 'Background';
+        if (resource === 'deployments' && policy !== 'Orphan') {
+          // The garbage collector deletes the dependents later; until then the pods keep running.
+          orphans.add(cur.metadata.uid);
+          if (gcMs !== 'manual') later(gcMs, collectGarbage);
+        }
       }
+      await gate(fullResource);
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: resource, uid: cur.metadata.uid } });
     }
     if (method === 'PUT' || method === 'PATCH') {
@@ -556,12 +839,13 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       }
       record(resource, 'MODIFIED', next);
       if (resource === 'deployments') reconcile(nsStored!, name);
+      await gate(fullResource);
       return send(res, 200, clone(objects.get(key(nsStored, name))!));
     }
     throw new HttpStatus(status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -570,16 +854,24 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       if (e instanceof HttpStatus) send(res, e.body.code as number, e.body);
       else send(res, 500, status(500, 'InternalError', `fake API server: ${(e as Error).stack ?? String(e)}`));
     });
-  });
+  };
+  const server: Server = opts.tls ? (createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) as unknown as Server) : createServer(onRequest);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   const kubeconfig = JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+    clusters: [
+      {
+        name: 'fake',
+        cluster: opts.tls
+          ? { server: url, 'certificate-authority-data': Buffer.from(opts.tls.cert).toString('base64') }
+          : { server: url, 'insecure-skip-tls-verify': true },
+      },
+    ],
     users: [{ name: 'fake', user: { token } }],
     contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake', namespace: 'openfaas-fn' } }],
     'current-context': 'fake',
@@ -588,10 +880,11 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
   return {
     url,
     kubeconfig,
+    token,
     calls,
     async markReady(ns, fn) {
       for (const p of [...store.get('pods')!.values()]) {
-        if (nsOf(p) === ns && p.metadata.labels?.faas_function === fn && !podReady(p)) setPodReady(ns, p.metadata.name, true);
+        if (nsOf(p) === ns && p.metadata.labels?.faas_function === fn && !podReady(p) && !terminating(p)) setPodReady(ns, p.metadata.name, true);
       }
     },
     setPodReady,
@@ -613,14 +906,81 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
     forbid: (r) => void forbidden.add(r),
     allow: (r) => void forbidden.delete(r),
     dropWatches() {
-      for (const w of watchers) w.res.end();
-      watchers.clear();
+      for (const w of [...watchers]) endWatch(w);
+    },
+    silenceWatches() {
+      for (const w of watchers) w.silent = true;
+    },
+    openWatches: (r) => [...watchers].filter((w) => !w.silent && (!r || w.resource === r)).length,
+    compact() {
+      compactedRv = rv;
+      history.length = 0;
+    },
+    bookmark() {
+      for (const w of watchers) if (w.bookmarks) sendBookmark(w);
+    },
+    modify(resource, ns, name, mutate) {
+      const nsStored = resource === 'namespaces' ? undefined : ns;
+      const cur = store.get(resource)!.get(key(nsStored, name));
+      if (!cur) throw new Error(`no ${resource} ${ns}/${name}`);
+      const upd = clone(cur);
+      mutate(upd);
+      if (resource === 'deployments' && JSON.stringify(upd.spec) !== JSON.stringify(cur.spec)) upd.metadata.generation = (cur.metadata.generation ?? 1) + 1;
+      record(resource, 'MODIFIED', upd);
+      if (resource === 'deployments') reconcile(ns, name);
+    },
+    onNextRead(resource, ns, name, writer) {
+      readHooks.set(`${resource}|${resource === 'namespaces' ? '' : ns}|${name}`, writer);
+    },
+    hold(resource) {
+      let release!: () => void;
+      const p = new Promise<void>((r) => (release = r));
+      holds.set(resource, p);
+      return {
+        release() {
+          if (holds.get(resource) === p) holds.delete(resource);
+          release();
+        },
+      };
+    },
+    deletePod: (ns, pod, graceSeconds) => deletePod(ns, pod, graceSeconds),
+    finishTerminating() {
+      for (const p of [...store.get('pods')!.values()]) if (terminating(p)) removePod(p);
+    },
+    collectGarbage,
+    kubeletSync,
+    setNode(n) {
+      node = n;
+      kubeletSync();
+    },
+    restartContainer(ns, podName) {
+      const k = key(ns, podName);
+      const p = store.get('pods')!.get(k);
+      if (!p) throw new Error(`no pod ${ns}/${podName}`);
+      endFollowers(k);
+      logs.set(k, []);
+      const upd = clone(p);
+      for (const c of upd.status.conditions ?? []) if (c.type === 'Ready' || c.type === 'ContainersReady') c.status = 'False';
+      for (const cs of upd.status.containerStatuses ?? []) {
+        cs.lastState = { terminated: { exitCode: 137, reason: 'Error', containerID: cs.containerID } };
+        cs.containerID = `containerd://${randomUUID().replace(/-/g, '')}`;
+        cs.restartCount = (cs.restartCount ?? 0) + 1;
+        cs.ready = false;
+      }
+      record('pods', 'MODIFIED', upd);
+      reconcileOwner(upd);
+    },
+    breakNextLog(ns, podName) {
+      brokenLogs.add(key(ns, podName));
     },
     async close() {
-      for (const w of watchers) w.res.end();
-      watchers.clear();
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const w of [...watchers]) endWatch(w);
       for (const set of followers.values()) for (const f of set) f.res.end();
       followers.clear();
+      for (const [r] of holds) holds.delete(r);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

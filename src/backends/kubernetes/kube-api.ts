@@ -3,22 +3,24 @@
  * @kubernetes/client-node. It lists exactly the calls the backend makes (and so exactly what the RBAC in
  * yaml/base/rbac.yaml grants), and every failure leaves it as a BackendError (errors.ts has the one table).
  */
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Writable } from 'node:stream';
 import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
-  Log,
+  ListWatch,
   PatchStrategy,
-  makeInformer,
+  Watch,
   setHeaderOptions,
   type KubernetesObject,
   type V1Deployment,
-  type V1Namespace,
   type V1Pod,
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
+import { BackendError } from '../backend.js';
 import type { KubeConnection } from './config.js';
 import { toBackendError } from './errors.js';
 
@@ -51,6 +53,12 @@ export interface Watcher {
   stop(): Promise<void>;
 }
 
+/** LogStream is one open pod log request: done settles when the transfer ends (rejects when it broke off). */
+export interface LogStream {
+  abort(): void;
+  done: Promise<void>;
+}
+
 /** PodLogOptions are the log options we pass through to the API server; timestamps are always on. */
 export interface PodLogOptions {
   follow: boolean;
@@ -73,9 +81,6 @@ export interface KubeApi {
   patchService(namespace: string, name: string, patch: object): Promise<V1Service>;
   deleteService(namespace: string, name: string): Promise<void>;
 
-  /** listNamespaces returns the names of the namespaces matching a label selector. */
-  listNamespaces(labelSelector: string): Promise<string[]>;
-
   listSecrets(namespace: string, labelSelector: string): Promise<V1Secret[]>;
   readSecret(namespace: string, name: string): Promise<V1Secret>;
   createSecret(namespace: string, body: V1Secret): Promise<V1Secret>;
@@ -83,15 +88,23 @@ export interface KubeApi {
   deleteSecret(namespace: string, name: string): Promise<void>;
 
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
-  /** podLog pipes one container's log (with RFC 3339 timestamps) into sink; abort the controller to stop following. */
-  podLog(namespace: string, pod: string, container: string, opts: PodLogOptions, sink: Writable): Promise<AbortController>;
+  /**
+   * podLog pipes one container's log (with RFC 3339 timestamps) into sink and ends the sink when the transfer ends,
+   * cleanly or not; the returned stream's done tells which, and abort stops following.
+   */
+  podLog(namespace: string, pod: string, container: string, opts: PodLogOptions, sink: Writable): Promise<LogStream>;
   /** resizePod patches the pod's resize subresource (Kubernetes 1.33+) with a strategic merge patch. */
   resizePod(namespace: string, name: string, patch: object): Promise<V1Pod>;
   /** supportsPodResize asks API discovery (/api/v1) whether pods/resize exists. */
   supportsPodResize(): Promise<boolean>;
 
-  /** watch lists and then watches one kind in every namespace, filtered by a label selector, retrying on errors. */
-  watch<T extends WatchKind>(kind: T, labelSelector: string, handlers: WatchHandlers<T extends 'pods' ? V1Pod : V1Deployment>): Watcher;
+  /** watch lists and then watches one kind in one namespace, filtered by a label selector, retrying on errors. */
+  watch<T extends WatchKind>(
+    kind: T,
+    namespace: string,
+    labelSelector: string,
+    handlers: WatchHandlers<T extends 'pods' ? V1Pod : V1Deployment>,
+  ): Watcher;
 }
 
 /** KubePermission is one RBAC rule's worth of what the port calls: API group, resource (or subresource), verbs. */
@@ -102,7 +115,8 @@ export interface KubePermission {
 }
 
 /**
- * kubePermissions lists every permission the methods of KubeApi need, and nothing else. yaml/base/rbac.yaml grants
+ * kubePermissions lists every permission the methods of KubeApi need, and nothing else; every call is made inside a
+ * function namespace, so a namespaced Role per function namespace grants them all. yaml/base/rbac.yaml grants
  * exactly these (test/unit/kubernetes/manifests-render.test.ts compares them) and the fake API server records that
  * the backend never makes a call outside them (test/integration/kubernetes-backend.test.ts).
  */
@@ -113,7 +127,6 @@ export const kubePermissions: readonly KubePermission[] = Object.freeze([
   { group: '', resource: 'pods', verbs: ['list', 'watch'] },
   { group: '', resource: 'pods/log', verbs: ['get'] },
   { group: '', resource: 'pods/resize', verbs: ['patch'] },
-  { group: '', resource: 'namespaces', verbs: ['list'] },
 ]);
 
 /** loadKubeConfig builds a client-node KubeConfig for a connection. */
@@ -137,17 +150,141 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** KubeApiOptions tune retries and watch liveness; the defaults suit a real API server. */
+export interface KubeApiOptions {
+  /** retryMs is the first pause before a failed list or watch is tried again; it doubles up to maxRetryMs. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** watchTimeoutSeconds asks the API server to end each watch after this long (it is then resumed). */
+  watchTimeoutSeconds?: number;
+  /**
+   * watchIdleMs is how long a watch may stay silent, without an event or a bookmark, before it is dropped and
+   * resumed: a connection to an API server that went away can stay open without a word for many minutes.
+   */
+  watchIdleMs?: number;
+}
+
+/**
+ * LiveWatch is client-node's Watch with liveness: every watch asks for bookmarks (so a quiet watch still hears
+ * from the server, and resumes from a fresh resourceVersion) and for a server-side timeout, and one that stays
+ * silent longer than idleMs is cut off and reported as a normal end, so the informer watches again at once.
+ */
+class LiveWatch extends Watch {
+  constructor(
+    kc: KubeConfig,
+    private readonly timeoutSeconds: number,
+    private readonly idleMs: number,
+  ) {
+    super(kc);
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, unknown>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    let finished = false;
+    let inner: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      done(err);
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        finish(null);
+        inner?.abort();
+      }, this.idleMs);
+    };
+    arm();
+    inner = await super.watch(
+      path,
+      { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.timeoutSeconds },
+      (phase, obj, raw) => {
+        if (finished) return;
+        arm();
+        callback(phase, obj, raw);
+      },
+      finish,
+    );
+    // Cut off while still connecting: drop the late connection.
+    if (finished) inner.abort();
+    const outer = new AbortController();
+    outer.signal.addEventListener('abort', () => {
+      finished = true;
+      clearTimeout(timer);
+      inner?.abort();
+    });
+    return outer;
+  }
+}
+
+/** readAll collects a response body as text. */
+async function readAll(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * createKubeApi connects the port to a real API server through @kubernetes/client-node 1.4. A broken watch is
  * retried after retryMs, doubling up to maxRetryMs while it keeps failing (a missing RBAC rule must not spin).
  */
-export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number; maxRetryMs?: number } = {}): KubeApi {
+export function createKubeApi(conn: KubeConnection, opts: KubeApiOptions = {}): KubeApi {
   const kc = loadKubeConfig(conn);
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
-  const log = new Log(kc);
   const retryMs = opts.retryMs ?? 1000;
   const maxRetryMs = opts.maxRetryMs ?? 30_000;
+  const watchTimeoutSeconds = opts.watchTimeoutSeconds ?? 300;
+  const watchIdleMs = opts.watchIdleMs ?? 120_000;
+
+  /**
+   * openLog makes the pods/log request itself (client-node's Log does not tell when a transfer breaks off, so a
+   * request without follow could wait forever): the sink is ended either way, and done says how it went.
+   */
+  const openLog = async (namespace: string, pod: string, container: string, o: PodLogOptions, sink: Writable): Promise<LogStream> => {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('no current cluster in the kubeconfig');
+    const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
+    url.searchParams.set('container', container);
+    url.searchParams.set('timestamps', 'true');
+    url.searchParams.set('follow', String(o.follow));
+    if (o.tailLines !== undefined && o.tailLines > 0) url.searchParams.set('tailLines', String(o.tailLines));
+    if (o.sinceTime) url.searchParams.set('sinceTime', o.sinceTime);
+    const reqOpts: RequestOptions = { headers: {} };
+    await kc.applyToHTTPSOptions(reqOpts);
+    const ac = new AbortController();
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, { ...reqOpts, method: 'GET', signal: ac.signal }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    if (res.statusCode !== 200) {
+      const body = await readAll(res);
+      throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: res.statusCode, body });
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      res.on('end', () => {
+        sink.end();
+        resolve();
+      });
+      res.on('close', () => {
+        if (res.complete) return;
+        sink.end();
+        reject(new BackendError('Unavailable', `the log of pod ${namespace}/${pod} broke off${ac.signal.aborted ? ' (aborted)' : ''}`));
+      });
+      res.on('error', () => undefined); // reported by 'close'
+    });
+    done.catch(() => undefined); // a caller that aborts need not wait for it
+    res.pipe(sink, { end: false });
+    return { abort: () => ac.abort(), done };
+  };
 
   return {
     createDeployment: (namespace, body) =>
@@ -172,12 +309,6 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number; ma
         await core.deleteNamespacedService({ namespace, name });
       }),
 
-    listNamespaces: (labelSelector) =>
-      call('list namespaces', async () => {
-        const list = await core.listNamespace({ labelSelector });
-        return list.items.map((n: V1Namespace) => n.metadata?.name ?? '').filter((n) => n !== '');
-      }),
-
     listSecrets: (namespace, labelSelector) =>
       call(`list secrets in ${namespace}`, async () => (await core.listNamespacedSecret({ namespace, labelSelector })).items),
     readSecret: (namespace, name) => call(`read secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
@@ -192,15 +323,7 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number; ma
 
     listPods: (namespace, labelSelector) =>
       call(`list pods in ${namespace}`, async () => (await core.listNamespacedPod({ namespace, labelSelector })).items),
-    podLog: (namespace, pod, container, o, sink) =>
-      call(`read log of pod ${namespace}/${pod}`, () =>
-        log.log(namespace, pod, container, sink, {
-          follow: o.follow,
-          timestamps: true,
-          ...(o.tailLines !== undefined && o.tailLines > 0 ? { tailLines: o.tailLines } : {}),
-          ...(o.sinceTime ? { sinceTime: o.sinceTime } : {}),
-        }),
-      ),
+    podLog: (namespace, pod, container, o, sink) => call(`read log of pod ${namespace}/${pod}`, () => openLog(namespace, pod, container, o, sink)),
     resizePod: (namespace, name, patch) =>
       call(`resize pod ${namespace}/${name}`, () => core.patchNamespacedPodResize({ namespace, name, body: patch }, strategicPatch)),
     supportsPodResize: () =>
@@ -209,8 +332,8 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number; ma
         return list.resources.some((r) => r.name === 'pods/resize');
       }),
 
-    watch(kind, labelSelector, handlers) {
-      const path = kind === 'pods' ? '/api/v1/pods' : '/apis/apps/v1/deployments';
+    watch(kind, namespace, labelSelector, handlers) {
+      const path = kind === 'pods' ? `/api/v1/namespaces/${namespace}/pods` : `/apis/apps/v1/namespaces/${namespace}/deployments`;
       let resolveSynced!: () => void;
       const synced = new Promise<void>((r) => (resolveSynced = r));
       let stopped = false;
@@ -219,22 +342,22 @@ export function createKubeApi(conn: KubeConnection, opts: { retryMs?: number; ma
       const listAll = async (): Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }> => {
         const list =
           kind === 'pods'
-            ? await core.listPodForAllNamespaces({ labelSelector })
-            : await apps.listDeploymentForAllNamespaces({ labelSelector });
+            ? await core.listNamespacedPod({ namespace, labelSelector })
+            : await apps.listNamespacedDeployment({ namespace, labelSelector });
         // The informer stores the items right after this promise settles; report the sync one macrotask later.
         setImmediate(resolveSynced);
         delay = retryMs;
         return list;
       };
       type T = Parameters<typeof handlers.upsert>[0];
-      const informer = makeInformer<KubernetesObject>(kc, path, listAll, labelSelector);
+      const informer = new ListWatch<KubernetesObject>(path, new LiveWatch(kc, watchTimeoutSeconds, watchIdleMs), listAll, false, labelSelector);
       informer.on('add', (o) => handlers.upsert(o as T));
       informer.on('update', (o) => handlers.upsert(o as T));
       informer.on('delete', (o) => handlers.remove(o as T));
       informer.on('error', (err: unknown) => {
         if (stopped) return;
-        handlers.error?.(toBackendError(err, `watch ${kind}`));
-        // The informer stops on an error; start it again (a fresh list, then a watch) after a pause.
+        handlers.error?.(toBackendError(err, `watch ${kind} in ${namespace}`));
+        // The informer stops on an error; start it again (a watch from where it was, else a fresh list) after a pause.
         clearTimeout(timer);
         timer = setTimeout(() => void startOnce(), delay);
         delay = Math.min(delay * 2, maxRetryMs);

@@ -22,6 +22,12 @@ export const secretsMountPath = '/var/openfaas/secrets';
 /** secretsVolumeName is the projected volume that carries all of a function's secrets. */
 export const secretsVolumeName = 'secrets';
 
+/** registrySecretTypes are the Secret types that hold registry credentials: they become imagePullSecrets. */
+export const registrySecretTypes: readonly string[] = Object.freeze(['kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg']);
+
+/** functionUid is the user function containers run as with set_nonroot_user (faas-netes' choice). */
+export const functionUid = 12000;
+
 /** tmpVolumeName is the writable emptyDir at /tmp that a read-only root filesystem needs. */
 export const tmpVolumeName = 'tmp';
 
@@ -97,7 +103,7 @@ export function functionAnnotations(fd: FunctionDeployment): Record<string, stri
 }
 
 /** toContainer builds the function's one container. */
-function toContainer(fd: FunctionDeployment & { namespace: string }, cfg: ManifestConfig): V1Container {
+function toContainer(fd: FunctionDeployment & { namespace: string }, cfg: ManifestConfig, pullSecrets: readonly string[]): V1Container {
   const userEnv = { ...(fd.envVars ?? {}) };
   if (fd.envProcess !== undefined && fd.envProcess !== '') userEnv.fprocess = fd.envProcess;
   for (const k of hyperfaasEnv) delete userEnv[k];
@@ -112,7 +118,7 @@ function toContainer(fd: FunctionDeployment & { namespace: string }, cfg: Manife
   const limits = toResourceMap(fd.limits);
   const requests = toResourceMap(fd.requests);
   const mounts: V1VolumeMount[] = [];
-  if ((fd.secrets ?? []).length > 0) mounts.push({ name: secretsVolumeName, mountPath: secretsMountPath, readOnly: true });
+  if ((fd.secrets ?? []).some((s) => !pullSecrets.includes(s))) mounts.push({ name: secretsVolumeName, mountPath: secretsMountPath, readOnly: true });
   if (fd.readOnlyRootFilesystem) mounts.push({ name: tmpVolumeName, mountPath: '/tmp' });
   return {
     name: fd.service,
@@ -130,19 +136,22 @@ function toContainer(fd: FunctionDeployment & { namespace: string }, cfg: Manife
     // must stay in the GS's view (its ICS bounces or queues what it cannot take) rather than drop out of it.
     livenessProbe: probe('/_/health', cfg.watchdogPort, cfg, 2),
     readinessProbe: probe('/_/health', cfg.watchdogPort, cfg, 0),
+    // What Pod Security "restricted" asks of every container, so functions run in namespaces that enforce it.
     securityContext: {
       readOnlyRootFilesystem: fd.readOnlyRootFilesystem === true,
       allowPrivilegeEscalation: false,
-      ...(cfg.setNonRootUser ? { runAsUser: 12000 } : {}),
+      runAsNonRoot: true,
+      ...(cfg.setNonRootUser ? { runAsUser: functionUid } : {}),
+      capabilities: { drop: ['ALL'] },
     },
     ...(mounts.length > 0 ? { volumeMounts: mounts } : {}),
   };
 }
 
-/** toVolumes builds the secrets projection and the /tmp emptyDir, when needed. */
-function toVolumes(fd: FunctionDeployment): V1Volume[] {
+/** toVolumes builds the secrets projection (without registry secrets) and the /tmp emptyDir, when needed. */
+function toVolumes(fd: FunctionDeployment, pullSecrets: readonly string[]): V1Volume[] {
   const vols: V1Volume[] = [];
-  const secrets = fd.secrets ?? [];
+  const secrets = (fd.secrets ?? []).filter((s) => !pullSecrets.includes(s));
   if (secrets.length > 0) {
     vols.push({ name: secretsVolumeName, projected: { sources: secrets.map((name) => ({ secret: { name } })) } });
   }
@@ -153,17 +162,20 @@ function toVolumes(fd: FunctionDeployment): V1Volume[] {
 /**
  * toDeployment maps a FunctionDeployment to the Deployment faas-netes would create: one container named after the
  * function, labels and annotations on the object and its pod template, a rolling update that never takes an
- * instance away before its replacement is ready (maxUnavailable 0).
+ * instance away before its replacement is ready (maxUnavailable 0). Secrets named in `pullSecrets` (those of a
+ * registry type, see registrySecretTypes) become imagePullSecrets instead of files, as in faas-netes.
  */
 export function toDeployment(
   fd: FunctionDeployment & { namespace: string },
   cfg: ManifestConfig,
   replicas = initialReplicas(fd.labels),
+  pullSecrets: readonly string[] = [],
 ): V1Deployment {
   const labels = functionLabels(fd);
   const annotations = functionAnnotations(fd);
   const { nodeSelector } = parseConstraints(fd.constraints);
-  const volumes = toVolumes(fd);
+  const volumes = toVolumes(fd, pullSecrets);
+  const imagePullSecrets = (fd.secrets ?? []).filter((s) => pullSecrets.includes(s)).map((name) => ({ name }));
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -176,15 +188,65 @@ export function toDeployment(
       template: {
         metadata: { labels, annotations },
         spec: {
-          containers: [toContainer(fd, cfg)],
+          containers: [toContainer(fd, cfg, pullSecrets)],
           ...(volumes.length > 0 ? { volumes } : {}),
+          ...(imagePullSecrets.length > 0 ? { imagePullSecrets } : {}),
           ...(nodeSelector ? { nodeSelector } : {}),
+          securityContext: {
+            runAsNonRoot: true,
+            ...(cfg.setNonRootUser ? { runAsUser: functionUid } : {}),
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           enableServiceLinks: false,
           automountServiceAccountToken: false,
         },
       },
     },
   };
+}
+
+/** reservedKey tells whether a label or annotation key is in a Kubernetes-owned domain (kubernetes.io, k8s.io). */
+const reservedKey = (k: string) => /(^|\.)(kubernetes\.io|k8s\.io)\//.test(k);
+
+/** keepForeign returns the entries of `current` that we did not write: not in `ours` and passing `foreign`. */
+function keepForeign(current: Record<string, string> | undefined, foreign: (k: string) => boolean): Record<string, string> {
+  return Object.fromEntries(Object.entries(current ?? {}).filter(([k]) => foreign(k)));
+}
+
+/**
+ * mergeForUpdate lays a freshly rendered Deployment over the one in the cluster for a PUT: the function's fields are
+ * ours and replaced; what others wrote stays. On the object that is any key in a Kubernetes domain (the Deployment
+ * controller's revision annotation); on the pod template it is any label or annotation the object itself does not
+ * carry, since we write the same user set on both (`kubectl rollout restart` leaves restartedAt on the template
+ * only). The existing resourceVersion is kept, so a concurrent change gives Conflict and the caller reads again.
+ */
+export function mergeForUpdate(existing: V1Deployment, desired: V1Deployment): V1Deployment {
+  const out = structuredClone(existing);
+  const meta = existing.metadata ?? {};
+  const tpl = existing.spec?.template.metadata ?? {};
+  const want = desired.metadata ?? {};
+  const wantTpl = desired.spec!.template.metadata ?? {};
+  out.metadata = {
+    ...meta,
+    labels: { ...keepForeign(meta.labels, reservedKey), ...(want.labels ?? {}) },
+    annotations: { ...keepForeign(meta.annotations, reservedKey), ...(want.annotations ?? {}) },
+  };
+  const notOnObject = (m: Record<string, string> | undefined) => (k: string) => !(k in (m ?? {}));
+  out.spec = {
+    ...existing.spec!,
+    replicas: desired.spec!.replicas,
+    strategy: desired.spec!.strategy,
+    revisionHistoryLimit: desired.spec!.revisionHistoryLimit,
+    template: {
+      metadata: {
+        labels: { ...keepForeign(tpl.labels, notOnObject(meta.labels)), ...(wantTpl.labels ?? {}) },
+        annotations: { ...keepForeign(tpl.annotations, notOnObject(meta.annotations)), ...(wantTpl.annotations ?? {}) },
+      },
+      spec: desired.spec!.template.spec,
+    },
+  };
+  delete out.status;
+  return out;
 }
 
 /** toService maps a FunctionDeployment to its ClusterIP Service on the watchdog port (8080). */

@@ -45,6 +45,8 @@ export function toFunctionStatus(dep: V1Deployment): FunctionStatus {
     .flatMap((v) => v.projected?.sources ?? [])
     .map((s) => s.secret?.name)
     .filter((n): n is string => typeof n === 'string' && n !== '');
+  // Registry secrets became imagePullSecrets; they were asked for as secrets, so they are reported as such.
+  for (const p of tpl?.spec?.imagePullSecrets ?? []) if (p.name && !secrets.includes(p.name)) secrets.push(p.name);
   const nodeSelector = tpl?.spec?.nodeSelector;
   const constraints = nodeSelector ? Object.keys(nodeSelector).map((k) => `${k}=${nodeSelector[k]}`) : [];
   const limits = toResources(c?.resources?.limits);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Pod } from '../../../src/backends/kubernetes/kube-api.js';
-import { cpuQuantity, memoryQuantity, parseLogLine, podToInstance, resizePatch } from '../../../src/backends/kubernetes/pods.js';
+import { cpuQuantity, memoryQuantity, parseLogLine, podToInstance, qosOf, resizePlan, resizeState } from '../../../src/backends/kubernetes/pods.js';
 
 const pod = (over: { ready?: boolean; ip?: string; phase?: string; deleting?: boolean; port?: number; resources?: object } = {}): V1Pod => ({
   metadata: {
@@ -60,7 +60,8 @@ describe('kubernetes pods: podToInstance', () => {
   });
 });
 
-describe('kubernetes pods: resizePatch', () => {
+describe('kubernetes pods: resizePlan', () => {
+  const patchOf = (plan: ReturnType<typeof resizePlan>) => (plan && 'patch' in plan ? plan.patch : plan);
   const cases = [
     {
       name: 'patches only the limits of a Burstable container',
@@ -75,15 +76,59 @@ describe('kubernetes pods: resizePatch', () => {
       want: { spec: { containers: [{ name: 'echo', resources: { limits: { cpu: '2000m' }, requests: { cpu: '2000m' } } }] } },
     },
     {
-      name: 'works for a container without resources',
-      p: pod(),
-      limits: { memoryBytes: 1 },
-      want: { spec: { containers: [{ name: 'echo', resources: { limits: { memory: '1Mi' } } }] } },
+      name: 'never puts a Burstable limit below its request',
+      p: pod({ resources: { limits: { cpu: '1' }, requests: { cpu: '500m' } } }),
+      limits: { cpu: 0.25 },
+      want: { spec: { containers: [{ name: 'echo', resources: { limits: { cpu: '500m' } } }] } },
+    },
+    {
+      name: 'keeps a Burstable pod from becoming Guaranteed by a limit equal to its request',
+      p: pod({ resources: { limits: { cpu: '1', memory: '64Mi' }, requests: { cpu: '500m', memory: '64Mi' } } }),
+      limits: { cpu: 0.5 },
+      want: { spec: { containers: [{ name: 'echo', resources: { limits: { cpu: '501m' } } }] } },
+    },
+    {
+      name: 'leaves a resource without a limit alone',
+      p: pod({ resources: { limits: { cpu: '1' }, requests: { cpu: '1', memory: '64Mi' } } }),
+      limits: { cpu: 2, memoryBytes: 512 * 1024 * 1024 },
+      want: { spec: { containers: [{ name: 'echo', resources: { limits: { cpu: '2000m' } } }] } },
     },
     { name: 'has nothing to patch when no limit is given', p: pod(), limits: {}, want: undefined },
-    { name: 'has nothing to patch for zero limits', p: pod(), limits: { cpu: 0, memoryBytes: 0 }, want: undefined },
+    { name: 'has nothing to patch for zero limits', p: pod({ resources: { limits: { cpu: '1' } } }), limits: { cpu: 0, memoryBytes: 0 }, want: undefined },
   ];
-  for (const c of cases) it(c.name, () => expect(resizePatch(c.p, c.limits)).to.deep.equal(c.want));
+  for (const c of cases) it(c.name, () => expect(patchOf(resizePlan(c.p, c.limits))).to.deep.equal(c.want));
+
+  it('skips a BestEffort pod: Kubernetes cannot add limits in place', () => {
+    const plan = resizePlan(pod(), { cpu: 2 });
+    expect(plan).to.have.property('skip').that.contains('BestEffort');
+  });
+
+  it('names the patch that undoes it', () => {
+    const plan = resizePlan(pod({ resources: { limits: { cpu: '1', memory: '128Mi' }, requests: { cpu: '1', memory: '128Mi' } } }), { cpu: 2 });
+    expect(plan && 'undo' in plan ? plan.undo : undefined).to.deep.equal({
+      spec: { containers: [{ name: 'echo', resources: { limits: { cpu: '1' }, requests: { cpu: '1' } } }] },
+    });
+  });
+
+  it('computes QoS classes like the API server', () => {
+    expect(qosOf([{}])).to.equal('BestEffort');
+    expect(qosOf([{ limits: { cpu: '1', memory: '1Gi' } }])).to.equal('Guaranteed');
+    expect(qosOf([{ limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '1000m', memory: '1Gi' } }])).to.equal('Guaranteed');
+    expect(qosOf([{ requests: { cpu: '1' } }])).to.equal('Burstable');
+  });
+
+  const withStatus = (status: object, spec = { limits: { cpu: '2' }, requests: { cpu: '2' } }, extra: object = {}): V1Pod => {
+    const p = pod({ resources: spec });
+    return { ...p, metadata: { ...p.metadata, ...extra }, status: { ...p.status, ...status } } as V1Pod;
+  };
+  const states = [
+    { name: 'applied once the container status shows the spec', p: withStatus({ containerStatuses: [{ name: 'echo', resources: { limits: { cpu: '2000m' }, requests: { cpu: '2' } } }] }), want: 'applied' },
+    { name: 'waiting while the status shows the old values', p: withStatus({ containerStatuses: [{ name: 'echo', resources: { limits: { cpu: '1' }, requests: { cpu: '1' } } }] }), want: 'waiting' },
+    { name: 'pending when the kubelet defers it', p: withStatus({ conditions: [{ type: 'PodResizePending', status: 'True', reason: 'Deferred' }] }), want: 'pending' },
+    { name: 'pending with the pre-1.33 status.resize', p: withStatus({ resize: 'Infeasible' }), want: 'pending' },
+    { name: 'gone when the pod is being deleted', p: withStatus({}, undefined, { deletionTimestamp: new Date() }), want: 'gone' },
+  ];
+  for (const c of states) it(`resizeState: ${c.name}`, () => expect(resizeState(c.p, 'echo').state).to.equal(c.want));
 
   const qty = [
     { name: 'writes 0.25 cores as 250m', got: () => cpuQuantity(0.25), want: '250m' },
