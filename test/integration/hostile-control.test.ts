@@ -18,8 +18,13 @@ import { Provider, ReportWatch, httpCall, until } from '../../bench/hierarchical
 import { AUTH_FILES } from '../../src/messaging/nats-auth.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 
-/** natsModule is the NATS client's entry file, which the attacker's script loads by absolute path. */
-const natsModule = createRequire(import.meta.url).resolve('@nats-io/transport-node');
+/**
+ * natsModules are where the attacker's script looks for the NATS client's entry file: the host path (plain
+ * processes, a private mount namespace) and the same file under /opt/hyperfaas, where a runc container sees the
+ * install's node_modules.
+ */
+const natsHostPath = createRequire(import.meta.url).resolve('@nats-io/transport-node');
+const natsModules = [natsHostPath, `/opt/hyperfaas/node_modules/${natsHostPath.slice(natsHostPath.lastIndexOf('node_modules/') + 'node_modules/'.length)}`];
 
 /** AttackResult is what the attacker's script prints (JSON): one outcome per attack, each an error message or what it got. */
 interface AttackResult {
@@ -41,8 +46,8 @@ interface AttackResult {
 /** attackScript is the shell script the attacker runs: it locates its credentials, then runs the attacks in node. */
 function attackScript(natsUrl: string, victimId: string, victimUrl: string, ownUrl: string): string {
   const js = `
-const { connect, credsAuthenticator } = require(${JSON.stringify(natsModule)});
 const fs = require('fs');
+const { connect, credsAuthenticator } = require(${JSON.stringify(natsModules)}.find((p) => fs.existsSync(p)));
 const http = require('http');
 const credsDir = process.argv[2];
 const own = process.env.HYPERFAAS_INSTANCE_ID;
@@ -101,7 +106,7 @@ const postOwn = (url, headers) => new Promise((resolve) => {
 `;
   return [
     'creds=none',
-    'for d in /var/openfaas/hyperfaas "${TMPDIR:-/nonexistent}/../creds"; do',
+    'for d in /var/openfaas/hyperfaas "${TMPDIR:-/nonexistent}/../credentials"; do',
     '  if [ -r "$d/nats.creds" ]; then creds="$d"; break; fi',
     'done',
     `exec ${process.execPath} - "$creds" <<'JS'`,
