@@ -10,6 +10,7 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -140,18 +141,21 @@ kill -TERM $NATS; wait $NATS
 kill -TERM $FAKE; wait $FAKE
 `;
     await writeFile(join(dir, 'inner.sh'), inner);
+    const modules = realpathSync(join(repoRoot, 'node_modules'));
+    const binds = [repoRoot, ...(modules.startsWith(repoRoot + '/') ? [] : [modules])].map(q).join(' ');
     const outer = `#!/bin/bash
 set -eu
 R=${q(dir)}; M="$R/root"
 mkdir -p "$R/upper" "$R/work" "$M"
 mount -t overlay overlay -o lowerdir=/,upperdir="$R/upper",workdir="$R/work" "$M"
-mount --rbind /work "$M/work"
 mount --rbind /dev "$M/dev"
 mount -t proc proc "$M/proc"
 # each container gets a /tmp of its own (the test's own directory stays reachable at the same path)
 mount -t tmpfs tmpfs "$M/tmp"
 mkdir -p "$M$R"
 mount --bind "$R" "$M$R"
+# the checkout (and its node_modules, wherever they really are) at their own paths, also when they live under /tmp
+for d in ${binds}; do mkdir -p "$M$d"; mount --rbind "$d" "$M$d"; done
 (cd "$R/files" && tar cf - .) | (cd "$M" && tar xf - --keep-directory-symlink --no-same-owner)
 chroot "$M" /bin/bash "$R/inner.sh"
 `;
