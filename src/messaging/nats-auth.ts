@@ -130,6 +130,27 @@ export async function initNatsAuth(dir: string): Promise<{ created: boolean; inf
   const operator = createOperator();
   const system = createAccount();
   const account = createAccount();
+  await writeSecret(join(dir, AUTH_FILES.operatorKey), text(operator.getSeed()));
+  await writeSecret(join(dir, AUTH_FILES.systemKey), text(system.getSeed()));
+  await writeSecret(join(dir, AUTH_FILES.accountKey), text(account.getSeed()));
+  const signing = await issueSigningKey(dir, operator, system, account);
+  const info: NatsAuthInfo = {
+    operator: operator.getPublicKey(),
+    systemAccount: system.getPublicKey(),
+    account: account.getPublicKey(),
+    signingKey: signing.getPublicKey(),
+    createdAt: new Date().toISOString(),
+  };
+  // auth.json last: its presence means the rest is complete.
+  await writeSecret(join(dir, AUTH_FILES.info), `${JSON.stringify(info, null, 2)}\n`);
+  return { created: true, info };
+}
+
+/**
+ * issueSigningKey makes a new account signing key and writes what depends on it: the key, the account JWT that names
+ * it (signed by the operator), the provider's user creds signed with it, and the server config.
+ */
+async function issueSigningKey(dir: string, operator: KeyPair, system: KeyPair, account: KeyPair): Promise<KeyPair> {
   const signing = createAccount();
   const provider = createUser();
   const operatorJwt = await encodeOperator('hyperfaas', operator, { system_account: system.getPublicKey() }, enc);
@@ -141,26 +162,13 @@ export async function initNatsAuth(dir: string): Promise<{ created: boolean; inf
     { ...enc, signer: operator },
   );
   const providerJwt = await encodeUser('hyperfaas-provider', provider, account.getPublicKey(), {}, { ...enc, signer: signing });
-
-  await writeSecret(join(dir, AUTH_FILES.operatorKey), text(operator.getSeed()));
-  await writeSecret(join(dir, AUTH_FILES.systemKey), text(system.getSeed()));
-  await writeSecret(join(dir, AUTH_FILES.accountKey), text(account.getSeed()));
   await writeSecret(join(dir, AUTH_FILES.signingKey), text(signing.getSeed()));
   await writeSecret(join(dir, AUTH_FILES.providerCreds), fmtCreds(providerJwt, provider));
   await writeSecret(
     join(dir, AUTH_FILES.serverConf),
     serverConfig(operatorJwt, { key: system.getPublicKey(), jwt: systemJwt }, { key: account.getPublicKey(), jwt: accountJwt }),
   );
-  const info: NatsAuthInfo = {
-    operator: operator.getPublicKey(),
-    systemAccount: system.getPublicKey(),
-    account: account.getPublicKey(),
-    signingKey: signing.getPublicKey(),
-    createdAt: new Date().toISOString(),
-  };
-  // auth.json last: its presence means the rest is complete.
-  await writeSecret(join(dir, AUTH_FILES.info), `${JSON.stringify(info, null, 2)}\n`);
-  return { created: true, info };
+  return signing;
 }
 
 /**
@@ -175,23 +183,7 @@ export async function rotateSigningKey(dir: string): Promise<NatsAuthInfo> {
   const operator = await seed(AUTH_FILES.operatorKey);
   const system = await seed(AUTH_FILES.systemKey);
   const account = await seed(AUTH_FILES.accountKey);
-  const signing = createAccount();
-  const provider = createUser();
-  const operatorJwt = await encodeOperator('hyperfaas', operator, { system_account: system.getPublicKey() }, enc);
-  const systemJwt = await encodeAccount('SYS', system.getPublicKey(), { limits: unlimited }, { ...enc, signer: operator });
-  const accountJwt = await encodeAccount(
-    'HYPERFAAS',
-    account.getPublicKey(),
-    { limits: { ...unlimited, ...jetStreamUnlimited }, signing_keys: [signing.getPublicKey()] },
-    { ...enc, signer: operator },
-  );
-  const providerJwt = await encodeUser('hyperfaas-provider', provider, account.getPublicKey(), {}, { ...enc, signer: signing });
-  await writeSecret(join(dir, AUTH_FILES.signingKey), text(signing.getSeed()));
-  await writeSecret(join(dir, AUTH_FILES.providerCreds), fmtCreds(providerJwt, provider));
-  await writeSecret(
-    join(dir, AUTH_FILES.serverConf),
-    serverConfig(operatorJwt, { key: system.getPublicKey(), jwt: systemJwt }, { key: account.getPublicKey(), jwt: accountJwt }),
-  );
+  const signing = await issueSigningKey(dir, operator, system, account);
   const next = { ...info, signingKey: signing.getPublicKey() };
   await writeSecret(join(dir, AUTH_FILES.info), `${JSON.stringify(next, null, 2)}\n`);
   return next;

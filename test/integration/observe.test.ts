@@ -8,8 +8,8 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { postStatus } from '../support/http.js';
 import { deploy, poll, startStack, type Stack } from '../../bench/ab/stack.js';
 import { repoRoot } from '../../src/paths.js';
 import { startPrometheus, type Prometheus } from '../support/prometheus.js';
@@ -19,16 +19,7 @@ const LENDER = 'lender';
 const BURST = 'burst';
 
 function invoke(base: string, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(`${base}${path}`, { method: 'POST', agent: false, timeout: 30_000, headers: { 'content-length': '5' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end('hello');
-  });
+  return postStatus(base, path, 'hello');
 }
 
 /** chromiumPath finds Debian's chromium (installed by scripts/ensure-tools.sh). */

@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'node:http';
+import { postStatus } from '../support/http.js';
 import { deploy, functionStatus, metric, poll, startStack, type Stack } from '../../bench/ab/stack.js';
 
 const NS = 'openfaas-fn';
@@ -28,18 +28,8 @@ function quotaOf(instance: string): number | undefined {
   return Number(readFileSync(f, 'utf8').trim());
 }
 
-/** invoke sends one request on a fresh connection and resolves to the status (0 on a client error). */
 function invoke(base: string, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(`${base}${path}`, { method: 'POST', agent: false, timeout: 30_000, headers: { 'content-length': '5' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end('burst');
-  });
+  return postStatus(base, path, 'burst');
 }
 
 describe('multi-phase scaling end to end (local backend, NATS, cgroups)', function () {

@@ -46,3 +46,20 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20_
     }
   }
 }
+
+/**
+ * postStatus POSTs a small body on a fresh connection and resolves to the status code, 0 on a client error or a
+ * timeout: load loops count failures instead of throwing.
+ */
+export function postStatus(base: string, path: string, body = 'hello', timeoutMs = 30_000): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(`${base}${path}`, { method: 'POST', agent: false, timeout: timeoutMs, headers: { 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
