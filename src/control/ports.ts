@@ -72,7 +72,10 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
       for (const r of view?.all(nowMs) ?? []) {
         promised += r.cpu.limit;
         const hostKey = `${r.function}.${r.namespace}`;
+        // A borrowed function runs inside the lender's container, beside the lender's secrets and code: lending stays
+        // within one namespace, the tenant boundary.
         if (hostKey === spec.key || !spec.labels.runtime || r.runtime !== spec.labels.runtime || r.draining) continue;
+        if (r.namespace !== fn.namespace) continue;
         const g = r.slots.find((s) => s.kind === 'guest');
         if (!g || g.state === 'down') continue;
         const home = homeSlot(r);
