@@ -23,7 +23,11 @@
  * CGI Http_* env) only when the function is meant to run a command: its image is one of the generic images that
  * carry the classic watchdog and run whatever fprocess says (commandImages, e.g. functions/alpine), or it has the
  * label com.hyperfaas.fork=true. A template-built name such as hello:latest with the template's `node index.js`
- * must resolve to its build; otherwise the deploy is Invalid and says where it looked and how to publish.
+ * must resolve to its build.
+ *
+ * Else a reference that names a registry (or any name, with HYPERFAAS_DEFAULT_REGISTRY) is an OCI image, pulled and
+ * unpacked by oci-store.ts (kind "oci": dir is its shared read-only root, hash its manifest digest). Otherwise the
+ * deploy is Invalid and says where it looked and how to publish.
  */
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
