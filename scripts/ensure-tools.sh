@@ -5,11 +5,18 @@ missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 # runc runs each local instance as an OCI container (as root); without it instances fall back to process groups.
 command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
+# OCI images: skopeo pulls them, umoci unpacks them (the provider needs both to deploy an image by reference).
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
 # The observability tests scrape the provider with a real Prometheus and drive the dashboard in headless Chromium.
 if [ "${HYPERFAAS_NEED_TEST_TOOLS:-1}" = 1 ]; then
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # The OCI image tests run a real registry (htpasswd for its auth) and build images from a static busybox.
+  command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+  command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+  dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

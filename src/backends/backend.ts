@@ -38,6 +38,11 @@ export interface Instance {
   startedAt: number;
   /** runtime is the com.hyperfaas.runtime label of the function (e.g. "node"), when known. */
   runtime?: string;
+  /**
+   * watchdog is "image" for an instance running an OCI image's own watchdog: it has no HyperFaaS routes (load
+   * reports, control, bounce, guest slot). Unset means our watchdog.
+   */
+  watchdog?: 'image';
 }
 
 /** InstanceEvent is what a backend's instance watch delivers. */

@@ -5,6 +5,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { repoRoot } from '../../paths.js';
 import { parseCpu } from '../../api/quantity.js';
+import { PULL_POLICIES, type PullPolicy } from './registry.js';
 
 /**
  * IsolationMode: auto runs instances as OCI containers under runc where it can (root, runc works), else as process
@@ -62,6 +63,14 @@ export interface LocalBackendConfig {
    * Secret's size limit): a secret, or the secrets of one function together, larger than this is refused at the API.
    */
   readonly secretsBytes: number;
+  /** pullPolicy is faas-netes' image_pull_policy for OCI images: Always (default), IfNotPresent or Never (image_pull_policy). */
+  readonly pullPolicy: PullPolicy;
+  /** registryAuth is a containers-auth JSON file (`skopeo login`, docker config.json) with registry credentials (HYPERFAAS_REGISTRY_AUTH). */
+  readonly registryAuth?: string;
+  /** insecureRegistries are reached without TLS verification, plain HTTP allowed (HYPERFAAS_INSECURE_REGISTRIES, host[:port] CSV). */
+  readonly insecureRegistries: readonly string[];
+  /** defaultRegistry completes image names without a registry host, e.g. docker.io (HYPERFAAS_DEFAULT_REGISTRY; unset: such names are local builds only). */
+  readonly defaultRegistry?: string;
 }
 
 /** LocalConfigError names the key, the value given and what is allowed. */
@@ -239,6 +248,17 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     throw new LocalConfigError('NATS_URL', natsUrl, 'a nats:// URL or host:port');
   }
 
+  const policyText = get(env, 'image_pull_policy') ?? 'Always';
+  if (!(PULL_POLICIES as readonly string[]).includes(policyText)) throw new LocalConfigError('image_pull_policy', policyText, PULL_POLICIES.join(', '));
+  const registryAuth = get(env, 'HYPERFAAS_REGISTRY_AUTH');
+  if (registryAuth !== undefined && !isAbsolute(registryAuth)) throw new LocalConfigError('HYPERFAAS_REGISTRY_AUTH', registryAuth, 'an absolute path to a containers-auth JSON file');
+  const hostPort = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+  const insecureText = get(env, 'HYPERFAAS_INSECURE_REGISTRIES') ?? '';
+  const insecureRegistries = insecureText.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (insecureRegistries.some((r) => !hostPort.test(r))) throw new LocalConfigError('HYPERFAAS_INSECURE_REGISTRIES', insecureText, 'comma-separated registry hosts, host:port');
+  const defaultRegistry = get(env, 'HYPERFAAS_DEFAULT_REGISTRY');
+  if (defaultRegistry !== undefined && !hostPort.test(defaultRegistry)) throw new LocalConfigError('HYPERFAAS_DEFAULT_REGISTRY', defaultRegistry, 'a registry host such as docker.io');
+
   const cfg: LocalBackendConfig = {
     dataDir,
     imagePath: Object.freeze(imagePath),
@@ -261,6 +281,10 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
     startCpu,
     secretsBytes,
     ...(natsUrl !== undefined ? { natsUrl } : {}),
+    pullPolicy: policyText as PullPolicy,
+    ...(registryAuth !== undefined ? { registryAuth } : {}),
+    insecureRegistries: Object.freeze(insecureRegistries),
+    ...(defaultRegistry !== undefined ? { defaultRegistry } : {}),
   };
   return Object.freeze(cfg);
 }

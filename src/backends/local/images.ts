@@ -23,7 +23,11 @@
  * CGI Http_* env) only when the function is meant to run a command: its image is one of the generic images that
  * carry the classic watchdog and run whatever fprocess says (commandImages, e.g. functions/alpine), or it has the
  * label com.hyperfaas.fork=true. A template-built name such as hello:latest with the template's `node index.js`
- * must resolve to its build; otherwise the deploy is Invalid and says where it looked and how to publish.
+ * must resolve to its build.
+ *
+ * Else a reference that names a registry (or any name, with HYPERFAAS_DEFAULT_REGISTRY) is an OCI image, pulled and
+ * unpacked by oci-store.ts (kind "oci": dir is its shared read-only root, hash its manifest digest). Otherwise the
+ * deploy is Invalid and says where it looked and how to publish.
  */
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -34,11 +38,13 @@ import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:pa
 import { parse as parseYaml } from 'yaml';
 import { BackendError } from '../backend.js';
 import { PublishedImages } from './published.js';
+import type { OciImageStore } from './oci-store.js';
+import type { PullPolicy } from './registry.js';
 
 /** ResolvedImage is what an instance runs: a working directory plus the watchdog env from the template. */
 export interface ResolvedImage {
-  /** kind: a prepared function directory, or a fork-mode command with no code of its own. */
-  kind: 'directory' | 'fork';
+  /** kind: a prepared function directory, a fork-mode command with no code of its own, or a pulled OCI image. */
+  kind: 'directory' | 'fork' | 'oci';
   image: string;
   /** sourceDir is the directory the image name resolved to (directory kind only). */
   sourceDir?: string;
@@ -54,6 +60,21 @@ export interface ResolvedImage {
   env: Record<string, string>;
   /** handlerFolder is where the handler lives inside dir (template.yml handler_folder, default "function"). */
   handlerFolder: string;
+  /**
+   * oci describes a pulled image (oci kind only; dir is then its shared read-only root): its manifest digest, the
+   * fully qualified reference, and the process its config says to run (env holds the image's env, HOME defaulted).
+   */
+  oci?: { digest: string; ref: string; args: string[]; cwd: string; user: string };
+}
+
+/** ResolveOptions say how an image that is no local build may be pulled. */
+export interface ResolveOptions {
+  /** log receives pull progress. */
+  log?: (line: string) => void;
+  /** policy overrides image_pull_policy (functions restored at start use IfNotPresent). */
+  policy?: PullPolicy;
+  /** ociUnavailable, when set, says why OCI images cannot run here (no runc): such a deploy is refused with it. */
+  ociUnavailable?: string;
 }
 
 /** normaliseImage drops digest, tag and registry host: `ghcr.io/a/b:1` -> { path: 'a/b', name: 'b' }. */
@@ -284,6 +305,8 @@ export class ImageResolver {
     dataDir: string,
     private readonly searchPath: readonly string[],
     private readonly install: InstallStep = npmInstall,
+    /** oci pulls images from registries; without it only local builds resolve. */
+    readonly oci?: OciImageStore,
   ) {
     this.imagesDir = join(dataDir, 'images');
     this.published = new PublishedImages(join(dataDir, 'published'));
@@ -341,7 +364,7 @@ export class ImageResolver {
    * resolve finds and prepares image, or runs envProcess as a command when the function is meant to (a command
    * image or the fork label); Invalid, saying where it looked and how to publish, when neither applies.
    */
-  async resolve(image: string, envProcess?: string, labels?: Readonly<Record<string, string>>): Promise<ResolvedImage> {
+  async resolve(image: string, envProcess?: string, labels?: Readonly<Record<string, string>>, opts: ResolveOptions = {}): Promise<ResolvedImage> {
     const { dir, tried } = await this.locate(image);
     if (dir) {
       const info = await readTemplateInfo(dir);
@@ -370,6 +393,22 @@ export class ImageResolver {
       await chmod(empty, 0o755);
       return { kind: 'fork', image, dir: empty, fprocess: command, mode: 'classic', env: {}, handlerFolder: 'function' };
     }
+    const ref = this.oci?.parse(image);
+    if (this.oci && ref) {
+      if (opts.ociUnavailable) throw new BackendError('Unavailable', `image ${image} is an OCI image, which runs only under runc: ${opts.ociUnavailable}`);
+      const img = await this.oci.get(ref, opts.log ?? (() => undefined), opts.policy);
+      return {
+        kind: 'oci',
+        image,
+        dir: img.rootfs,
+        hash: img.digest.slice('sha256:'.length),
+        fprocess: command ?? '',
+        mode: '',
+        env: { HOME: img.home, ...img.process.env },
+        handlerFolder: '',
+        oci: { digest: img.digest, ref: ref.canonical, args: img.process.args, cwd: img.process.cwd, user: img.process.user },
+      };
+    }
     const name = normaliseImage(image).name || 'fn';
     throw new BackendError(
       'Invalid',
@@ -387,7 +426,7 @@ export class ImageResolver {
    * hashes removed. Only directories named like a hash are touched.
    */
   async gc(keep: ReadonlySet<string>, nowMs: number, graceMs = 10 * 60_000): Promise<string[]> {
-    const removed: string[] = [];
+    const removed: string[] = this.oci ? await this.oci.gc(keep, nowMs, graceMs) : [];
     for (const name of await readdir(this.imagesDir).catch(() => [] as string[])) {
       if (!/^[0-9a-f]{32}$/.test(name) || keep.has(name)) continue;
       const used = this.lastUsed.get(name);

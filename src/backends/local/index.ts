@@ -25,7 +25,9 @@ import {
 import { admitDeployment, admitSecret, hostSize } from './admission.js';
 import { Cgroup } from './cgroup.js';
 import type { LocalBackendConfig } from './config.js';
-import { ImageResolver, type InstallStep } from './images.js';
+import { ImageResolver, type InstallStep, type ResolvedImage } from './images.js';
+import { OciImageStore } from './oci-store.js';
+import type { PullPolicy } from './registry.js';
 import type { PublishedBuilds } from '../backend.js';
 import { detectIsolation, logIsolation, noIsolation, withoutUserUnlessReadable, withRunc, type Isolation, type IsolationSummary } from './isolation.js';
 import { LogSink } from './log-sink.js';
@@ -102,7 +104,17 @@ class LocalBackendImpl implements LocalBackend {
     private readonly opts: LocalBackendOptions,
   ) {
     this.isolation = iso.summary;
-    this.images = new ImageResolver(cfg.dataDir, cfg.imagePath, opts.install);
+    this.images = new ImageResolver(
+      cfg.dataDir,
+      cfg.imagePath,
+      opts.install,
+      new OciImageStore(join(cfg.dataDir, 'oci'), {
+        pullPolicy: cfg.pullPolicy,
+        insecure: cfg.insecureRegistries,
+        ...(cfg.registryAuth !== undefined ? { authFile: cfg.registryAuth } : {}),
+        ...(cfg.defaultRegistry !== undefined ? { defaultRegistry: cfg.defaultRegistry } : {}),
+      }),
+    );
     this.store = new Store(cfg.dataDir);
     this.runRoot = join(cfg.dataDir, 'run');
     this.logs_ = new LogSink(join(cfg.dataDir, 'logs'), cfg.logLines, logger);
@@ -119,6 +131,7 @@ class LocalBackendImpl implements LocalBackend {
 
   async init(): Promise<void> {
     await this.store.init();
+    await this.images.oci?.init();
     await mkdir(this.runRoot, { recursive: true, mode: 0o755 });
     await mkdir(join(this.cfg.dataDir, 'logs'), { recursive: true, mode: 0o700 });
     await this.reapOrphans();
@@ -137,7 +150,9 @@ class LocalBackendImpl implements LocalBackend {
       };
       this.fns.set(fn.key, fn);
       try {
-        fn.image = await this.images.resolve(sf.spec.image, sf.spec.envProcess, sf.spec.labels);
+        // A restored function runs the image it was deployed with when it is still stored (no pull at start).
+        const policy: PullPolicy = this.cfg.pullPolicy === 'Never' ? 'Never' : 'IfNotPresent';
+        fn.image = await this.resolveImage(sf.spec, fn.key, policy);
       } catch (e) {
         fn.imageError = (e as Error).message;
         this.logger.error(`function ${fn.key} restored without a runnable image: ${fn.imageError}`);
@@ -194,7 +209,8 @@ class LocalBackendImpl implements LocalBackend {
       const v = known?.get(s);
       if (v) secrets.set(s, v);
     }
-    const credentials = this.opts.instanceFiles
+    // An OCI image runs its own watchdog: it gets no HyperFaaS credentials (NATS, control token) to misuse.
+    const credentials = this.opts.instanceFiles && inst.image.kind !== 'oci'
       ? await this.opts.instanceFiles({ instanceId: inst.id, namespace: inst.spec.namespace, service: inst.spec.service })
       : {};
     const uid = this.runtime.kind === 'runc' ? inst.fn.uid : undefined;
@@ -217,6 +233,22 @@ class LocalBackendImpl implements LocalBackend {
     }
   }
 
+  /** ociUnavailable says why OCI images cannot run here, or undefined under runc. */
+  private ociUnavailable(): string | undefined {
+    if (this.runtime.kind === 'runc' && this.runtime.prepareNetwork) return undefined;
+    return `instances run as ${this.runtime.kind} groups on this host (${this.isolation.notes.join('; ') || 'runc not used'})`;
+  }
+
+  /** resolveImage resolves a spec's image; pull progress goes to the function's log under the instance name "pull". */
+  private resolveImage(fd: Spec, k: string, policy?: PullPolicy): Promise<ResolvedImage> {
+    const unavailable = this.ociUnavailable();
+    return this.images.resolve(fd.image, fd.envProcess, fd.labels, {
+      log: (line) => this.logs_.line(k, 'pull', line),
+      ...(policy ? { policy } : {}),
+      ...(unavailable ? { ociUnavailable: unavailable } : {}),
+    });
+  }
+
   private async validate(fd: Spec) {
     this.checkNamespace(fd.namespace);
     if (!safeName.test(fd.service) || fd.service.includes('.')) {
@@ -231,15 +263,20 @@ class LocalBackendImpl implements LocalBackend {
       throw new BackendError('Invalid', (e as Error).message);
     }
     admitDeployment(fd, { host: hostSize(), secretsBytes: this.cfg.secretsBytes, secrets: known });
-    return { image: await this.images.resolve(fd.image, fd.envProcess, fd.labels) };
+    return { image: await this.resolveImage(fd, key(fd.namespace, fd.service)) };
   }
 
   async deploy(fd: Spec): Promise<void> {
     const k = key(fd.namespace, fd.service);
     if (this.fns.has(k) || this.pending.has(k)) throw new BackendError('Conflict', `function ${fd.service} already exists in ${fd.namespace}`);
     this.pending.add(k);
+    let created = false;
     try {
-      const { image } = await this.validate(fd);
+      const { image } = await this.validate(fd).catch(async (e: unknown) => {
+        // A failed deploy leaves nothing behind, not even its pull's log lines.
+        await this.logs_.drop(k);
+        throw e;
+      });
       const spec = clean(fd);
       const fn: FnState = {
         key: k,
@@ -254,10 +291,12 @@ class LocalBackendImpl implements LocalBackend {
       if (this.runtime.kind === 'runc') fn.uid = this.allocateUid();
       await this.save(fn);
       this.fns.set(k, fn);
-      this.logLine(fn, 'hyperfaas', `deployed ${fd.image} (${image.kind === 'fork' ? `fork mode: ${image.fprocess}` : image.sourceDir}), replicas ${fn.replicas}`);
+      created = true;
+      this.logLine(fn, 'hyperfaas', `deployed ${fd.image} (${describe(image)}), replicas ${fn.replicas}`);
       this.reconcile(fn);
     } finally {
       this.pending.delete(k);
+      if (!created) this.scheduleImageGc();
     }
   }
 
@@ -337,6 +376,11 @@ class LocalBackendImpl implements LocalBackend {
       }
     }
     const st = toFunctionStatus(fn.spec, fn.createdAt, fn.replicas, ready);
+    if (fn.image?.oci) {
+      // Set by the provider on the status only (never stored in the spec): what runs and what it lacks.
+      st.annotations[IMAGE_DIGEST_ANNOTATION] = fn.image.oci.digest;
+      st.annotations[ICS_ANNOTATION] = 'none';
+    }
     if (sampled) st.usage = { cpu: Math.round(cores * 1000) / 1000, totalMemoryBytes: memory };
     return st;
   }
@@ -439,6 +483,7 @@ class LocalBackendImpl implements LocalBackend {
     };
     const rt = i.fn.spec.labels?.[RUNTIME_LABEL];
     if (rt) v.runtime = rt;
+    if (i.image.kind === 'oci') v.watchdog = 'image';
     return v;
   }
 
@@ -483,6 +528,20 @@ class LocalBackendImpl implements LocalBackend {
     await this.logs_.close();
     this.listeners.clear();
   }
+}
+
+/** IMAGE_DIGEST_ANNOTATION, on the status of a function running an OCI image, is the manifest digest its instances run. */
+export const IMAGE_DIGEST_ANNOTATION = 'com.hyperfaas.image.digest';
+/**
+ * ICS_ANNOTATION, on the status of a function running an OCI image, is "none": its instances run the image's own
+ * watchdog, so they send no load reports and cannot bounce requests or lend a guest slot.
+ */
+export const ICS_ANNOTATION = 'com.hyperfaas.ics';
+
+function describe(image: ResolvedImage): string {
+  if (image.kind === 'fork') return `fork mode: ${image.fprocess}`;
+  if (image.oci) return `OCI image ${image.oci.ref} ${image.oci.digest}: ${image.oci.args.join(' ')}`;
+  return image.sourceDir ?? image.dir;
 }
 
 function key(namespace: string, name: string): string {

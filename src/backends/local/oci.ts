@@ -36,6 +36,8 @@ export interface ContainerSpec {
   limits: { cpu?: number; memoryBytes?: number; pids?: number };
   /** arch is process.arch, for the seccomp filter. */
   arch: string;
+  /** netns is a network namespace to join (/run/netns/<name>); without it the container shares the host's. */
+  netns?: string;
 }
 
 const CPU_PERIOD_US = 100_000;
@@ -106,7 +108,7 @@ export function ociSpec(c: ContainerSpec): Record<string, unknown> {
     linux: {
       cgroupsPath: c.cgroupsPath,
       resources,
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...(c.netns ? [{ type: 'network', path: c.netns }] : [])],
       seccomp: seccomp(c.arch),
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { repoRoot } from '../../paths.js';
 import type { CgroupSupport } from './cgroup.js';
+import { createNetwork, deleteNetwork, netnsPath } from './netns.js';
 import { ociSpec, passwdFor, type Bind } from './oci.js';
 import { killGroup, tool, type InstanceFiles, type InstancePaths, type InstanceRuntime, type Launch } from './runtime.js';
 
@@ -184,23 +185,32 @@ export class RuncRuntime implements InstanceRuntime {
     // A run that died with its runc (killed provider) leaves its container behind under the same id.
     if (existsSync(join(this.state, l.id))) await this.delete(l.id);
     const cgroupDirs = [...new Set(Object.values(l.cgroup?.dirs ?? {}))].map((d) => ({ host: d, at: join('/sys/fs/cgroup', d.slice(this.o.cgroupRoot.length)) }));
+    // An OCI image runs its own process in its own (shared, read-only) root, in its own network namespace, with
+    // its function's secrets; our watchdog, the host's /usr and the instance credentials are not in it.
+    const img = l.image;
     const spec = ociSpec({
-      rootfs: this.rootfs,
+      rootfs: img ? l.funcDir : this.rootfs,
       hostname: l.id.slice(0, 63),
       uid: l.uid ?? 65534,
       gid: l.gid ?? 65534,
-      args: [this.o.node, this.main],
+      args: img ? img.args : [this.o.node, this.main],
       env: l.env,
-      cwd: CONTAINER.function,
-      binds: [
-        ...this.base,
-        { source: join(l.runDir, 'etc', 'passwd'), destination: '/etc/passwd' },
-        { source: join(l.runDir, 'etc', 'group'), destination: '/etc/group' },
-        { source: l.funcDir, destination: CONTAINER.function },
-        { source: join(l.runDir, 'secrets'), destination: CONTAINER.secrets },
-        { source: join(l.runDir, 'credentials'), destination: CONTAINER.credentials },
-        { source: guest, destination: CONTAINER.guest, slave: true },
-      ],
+      cwd: img ? img.cwd : CONTAINER.function,
+      binds: img
+        ? [
+            ...['hosts', 'resolv.conf'].filter((f) => existsSync(`/etc/${f}`)).map((f) => ({ source: `/etc/${f}`, destination: `/etc/${f}` })),
+            { source: join(l.runDir, 'secrets'), destination: CONTAINER.secrets },
+          ]
+        : [
+            ...this.base,
+            { source: join(l.runDir, 'etc', 'passwd'), destination: '/etc/passwd' },
+            { source: join(l.runDir, 'etc', 'group'), destination: '/etc/group' },
+            { source: l.funcDir, destination: CONTAINER.function },
+            { source: join(l.runDir, 'secrets'), destination: CONTAINER.secrets },
+            { source: join(l.runDir, 'credentials'), destination: CONTAINER.credentials },
+            { source: guest, destination: CONTAINER.guest, slave: true },
+          ],
+      ...(img ? { netns: netnsPath(l.id) } : {}),
       tmpBytes: TMP_SIZE,
       shmBytes: SHM_SIZE,
       cgroupsPath: `/${this.o.cgroupParent}/${l.id}`,
@@ -250,8 +260,13 @@ export class RuncRuntime implements InstanceRuntime {
     await tool(this.o.runc, ['--root', this.state, 'delete', '--force', id]).catch((e: Error) => this.o.logger.warn(`runc delete ${id}: ${e.message}`));
   }
 
+  prepareNetwork(id: string): Promise<string> {
+    return createNetwork(id);
+  }
+
   async release(id: string, runDir: string): Promise<void> {
     await this.afterExit(id);
+    await deleteNetwork(id).catch((e: Error) => this.o.logger.warn(`removing the network of ${id}: ${e.message}`));
     const mounts = await mountPoints();
     const secrets = join(runDir, 'secrets');
     if (mounts.includes(secrets)) await tool('umount', [secrets]).catch((e: Error) => this.o.logger.warn(e.message));

@@ -32,6 +32,11 @@ export interface Launch {
   gid?: number;
   cgroup?: Cgroup;
   limits: CgroupLimits;
+  /**
+   * image runs an OCI image's own process in its unpacked root (funcDir) instead of our watchdog with the function
+   * mounted: argv and working dir from the image config. Such a run joins the network namespace prepareNetwork made.
+   */
+  image?: { args: string[]; cwd: string };
 }
 
 /** InstanceFiles are what an instance reads at start: its function's secrets and its own credentials. */
@@ -64,6 +69,12 @@ export interface InstanceRuntime {
    * and returns the path the instance sees; undefined where instances see host paths as they are.
    */
   exposeCode?(id: string, dir: string, hash: string): Promise<string>;
+  /**
+   * prepareNetwork gives an instance its own network namespace, reachable from the host at the returned address
+   * (an OCI image's watchdog listens on its fixed port 8080 there); released with the instance. Runtimes without it
+   * cannot run OCI images.
+   */
+  prepareNetwork?(id: string): Promise<string>;
   /** close releases what the runtime holds for all instances. */
   close?(): Promise<void>;
 }

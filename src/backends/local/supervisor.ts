@@ -135,6 +135,9 @@ export interface SupervisorHost {
   gone(inst: Inst): void;
 }
 
+/** OCI_WATCHDOG_PORT is where OpenFaaS images' watchdogs (fwatchdog, of-watchdog) listen. */
+export const OCI_WATCHDOG_PORT = 8080;
+
 /** STARTING_POLL_MS is how often a starting instance is probed for readiness (cheap: refused connections, mostly). */
 const STARTING_POLL_MS = 20;
 
@@ -182,6 +185,12 @@ export class Supervisor {
   }
 
   private async takePorts(inst: Inst): Promise<void> {
+    if (inst.image.kind === 'oci') {
+      // An OCI image's own watchdog listens on 8080 in the instance's own network namespace.
+      if (!this.runtime.prepareNetwork) throw new Error(`the ${this.runtime.kind} runtime cannot run OCI images`);
+      inst.url = `http://${await this.runtime.prepareNetwork(inst.id)}:${OCI_WATCHDOG_PORT}`;
+      return;
+    }
     const [port, metrics, http] = await allocatePorts(this.ports, 3);
     inst.ports = { port: port!, metrics: metrics!, http: http! };
     inst.url = `http://127.0.0.1:${port}`;
@@ -206,8 +215,22 @@ export class Supervisor {
     await this.launch(inst);
   }
 
+  /**
+   * ociEnv is the env of an OCI image's process, as a container engine builds it (the image's env, then the
+   * function's envVars, then fprocess from envProcess, like faas-netes) plus HOSTNAME and, unless either sets it,
+   * healthcheck_interval=1s: the backend stops routing to an instance before it sends SIGTERM, so the watchdog need
+   * not wait its write_timeout before draining.
+   */
+  private ociEnv(inst: Inst): Record<string, string> {
+    const env: Record<string, string> = { HOSTNAME: inst.id.slice(0, 63), ...inst.image.env, ...(inst.spec.envVars ?? {}) };
+    if (inst.spec.envProcess) env.fprocess = inst.spec.envProcess;
+    env.healthcheck_interval ??= '1s';
+    return env;
+  }
+
   private instanceEnv(inst: Inst): Record<string, string> {
     const image = inst.image;
+    if (image.kind === 'oci') return this.ociEnv(inst);
     const p = this.runtime.paths(inst.runDir);
     const env: Record<string, string> = {
       PATH: `${dirname(this.cfg.nodeBinary)}:/usr/local/bin:/usr/bin:/bin`,
@@ -263,6 +286,7 @@ export class Supervisor {
         ...(files.uid !== undefined ? { uid: files.uid, gid: files.gid ?? files.uid } : {}),
         ...(inst.cgroup ? { cgroup: inst.cgroup } : {}),
         limits: this.cgroupLimits(inst, inst.startBoosted ? this.startBoost(inst) : undefined),
+        ...(inst.image.oci ? { image: { args: inst.image.oci.args, cwd: inst.image.oci.cwd } } : {}),
       });
     } catch (e) {
       this.host.log(fn, inst.id, `cannot start: ${(e as Error).message}`);
@@ -294,7 +318,8 @@ export class Supervisor {
     });
     if (child.pid) {
       void writeFile(join(inst.runDir, 'pid'), `${child.pid}\n`).catch(() => undefined);
-      this.host.log(fn, inst.id, `instance started (${this.runtime.kind} pid ${child.pid}, port ${inst.ports.port})`);
+      const where = inst.image.oci ? `image ${inst.image.oci.digest} at ${inst.url}` : `port ${inst.ports.port}`;
+      this.host.log(fn, inst.id, `instance started (${this.runtime.kind} pid ${child.pid}, ${where})`);
     }
     this.scheduleHealth(inst, STARTING_POLL_MS);
   }
@@ -314,7 +339,7 @@ export class Supervisor {
     this.logger.warn(`instance ${inst.id} exited with ${how}; restarting in ${delay} ms`);
     if (wasReady) this.host.emit('modified', inst);
     this.host.changed(inst.fn);
-    const reallocate = !inst.readyThisLaunch;
+    const reallocate = !inst.readyThisLaunch && inst.image.kind !== 'oci'; // an image keeps its own network
     inst.to('backoff');
     inst.restartTimer = setTimeout(() => {
       inst.restartTimer = undefined;
@@ -384,6 +409,7 @@ export class Supervisor {
    * then restarts on fresh ports because it never became ready.
    */
   private async confirmIdentity(inst: Inst): Promise<boolean> {
+    if (inst.image.kind === 'oci') return true; // its own network namespace: nobody else can answer there
     const who = await fetchJson(`${inst.url}/_/hyperfaas/status`, 2000);
     const id = who && typeof who === 'object' ? (who as { instance?: unknown }).instance : undefined;
     if (id === undefined || id === inst.id) return true; // a watchdog without the status route: trust /_/health
