@@ -67,7 +67,8 @@ async function pidsOf(instanceId: string, cmdPart: string): Promise<number[]> {
   return out;
 }
 
-describe('local backend with real instances', function () {
+// The same suite on each runtime a root host offers: runc containers (auto picks them) and the process fallback.
+for (const isolation of ['auto', 'process'] as const) describe(`local backend with real instances (HYPERFAAS_ISOLATION=${isolation})`, function () {
   this.timeout(180_000);
   let data: string;
   let nats: NatsServer;
@@ -88,6 +89,7 @@ describe('local backend with real instances', function () {
   });
 
   const env = () => ({
+    HYPERFAAS_ISOLATION: isolation,
     HYPERFAAS_DATA: data,
     NATS_URL: nats.url,
     HYPERFAAS_HEALTH_INTERVAL: '200ms',
