@@ -96,6 +96,8 @@ export interface FunctionBackend {
   readonly name: string;
   /** orchestration is what /system/info reports. */
   readonly orchestration: string;
+  /** isolation, when the backend runs instances itself, says how they are confined (shown on /system/info). */
+  readonly isolation?: object;
 
   /** deploy creates a function. Conflict when it exists; Invalid for an unknown secret or unusable image. */
   deploy(fd: FunctionDeployment & { namespace: string }): Promise<void>;

@@ -83,6 +83,11 @@ describe('observability: gateway metrics in a real Prometheus, the status API an
       instances: { ready: boolean; slots: { kind: string; state: string }[] }[];
     };
     expect(status.invocationCount).to.equal(want);
+    // /system/info says how this host confines instances (runc as root here, else the process fallback).
+    const info = JSON.parse((await s.http('GET', '/system/info')).body) as { provider: string; isolation?: { runtime: string; level: string } };
+    expect(info.provider).to.equal('hyperfaas');
+    expect(info.isolation?.runtime).to.be.oneOf(['runc', 'process']);
+    expect(info.isolation?.level).to.be.oneOf(['full', 'partial', 'none']);
     expect(status.instances).to.have.length(1);
     expect(status.instances[0]!.slots.map((x) => x.kind).sort()).to.deep.equal(['guest', 'home']);
   });

@@ -18,9 +18,12 @@ export function wantsGatewayShape(h: { 'user-agent'?: string; 'x-forwarded-for'?
 
 /** registerInfoRoutes mounts GET /system/info: provider, orchestration and a non-empty version.sha/release. */
 export function registerInfoRoutes(app: Express, ctx: RouteContext, version: VersionInfo): void {
-  const info: ProviderInfo = {
+  // isolation is ours (the gateway and faas-cli decode ProviderInfo and ignore it): how instances are confined,
+  // e.g. runc containers or the process fallback, with the reason for every missing measure.
+  const info: ProviderInfo & { isolation?: object } = {
     provider: providerName,
     orchestration: ctx.backend.orchestration,
+    ...(ctx.backend.isolation ? { isolation: ctx.backend.isolation } : {}),
     version: {
       sha: version.sha || 'unknown',
       release: version.release || 'unknown',
