@@ -7,13 +7,11 @@
  * input from an authenticated client is a 400 naming the bound, with the state untouched.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { providerMain } from '../../src/paths.js';
 import { eventually, httpCall, type Reply } from '../support/http.js';
-import { freePort, waitForPort } from '../support/ports.js';
+import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';
 
 const user = 'admin';
 const password = 'hostile-test-password';
@@ -71,8 +69,8 @@ describe('hostile API: a function attacks the provider it runs under', function 
   let data: string;
   let base: string;
   let port: number;
-  let proc: ChildProcess | undefined;
-  let output = '';
+  let provider: ProviderProcess | undefined;
+  const output = (): string => provider?.output() ?? '';
 
   const http = (method: string, path: string, body?: unknown, auth = true): Promise<Reply> =>
     httpCall(base, method, path, body, auth ? { headers: authHeader } : {});
@@ -83,37 +81,21 @@ describe('hostile API: a function attacks the provider it runs under', function 
     await mkdir(secrets, { mode: 0o700 });
     await writeFile(join(secrets, 'basic-auth-user'), user, { mode: 0o600 });
     await writeFile(join(secrets, 'basic-auth-password'), `${password}\n`, { mode: 0o600 });
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, [providerMain], {
+    provider = await startProviderProcess({
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        port: String(port),
         basic_auth: 'true',
         secret_mount_path: secrets,
         HYPERFAAS_DATA: join(data, 'data'),
         HYPERFAAS_HEALTH_INTERVAL: '200ms',
         HYPERFAAS_STOP_TIMEOUT: '5s',
-        LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc = child;
-    child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    await waitForPort(port, 30_000);
-    await eventually(async () => expect((await http('GET', '/healthz', undefined, false)).status).to.equal(200), 30_000, 100);
+    base = provider.base;
+    port = provider.port;
   });
 
   after(async () => {
-    const child = proc;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await gone;
-      clearTimeout(timer);
-    }
+    await provider?.stop();
     await rm(data, { recursive: true, force: true });
   });
 
@@ -141,7 +123,7 @@ describe('hostile API: a function attacks the provider it runs under', function 
 
   it('from inside its instance, every /system call without credentials is exactly 401 "invalid credentials"', async () => {
     const r = await httpCall(base, 'POST', '/function/attacker', attackScript(port), { timeoutMs: 60_000 });
-    expect(r.status, `${r.body}\n${output}`).to.equal(200);
+    expect(r.status, `${r.body}\n${output()}`).to.equal(200);
     const results = r.body
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -220,7 +202,7 @@ describe('hostile API: a function attacks the provider it runs under', function 
     }
     it('the provider is still up', async () => {
       expect((await http('GET', '/healthz', undefined, false)).status).to.equal(200);
-      expect(proc!.exitCode).to.equal(null);
+      expect(provider!.child.exitCode).to.equal(null);
     });
   });
 });

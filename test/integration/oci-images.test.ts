@@ -4,7 +4,7 @@
  * process (runc, as root) deploying them by reference. Then the store alone: pull policies and garbage collection.
  */
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,10 +13,10 @@ import { promisify } from 'node:util';
 import { isBackendError } from '../../src/backends/backend.js';
 import { OciImageStore } from '../../src/backends/local/oci-store.js';
 import { parseImageRef } from '../../src/backends/local/registry.js';
-import { providerMain } from '../../src/paths.js';
 import { eventually, httpCall } from '../support/http.js';
 import { pushImage, startRegistry, webImage, type Registry } from '../support/oci-registry.js';
-import { freePort, waitForPort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
+import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';
 
 const exec = promisify(execFile);
 
@@ -31,8 +31,8 @@ describe('OCI images from a local registry (real provider, runc)', function () {
   let tmp: string;
   let authFile: string;
   let base: string;
-  let proc: ChildProcess | undefined;
-  let output = '';
+  let provider: ProviderProcess | undefined;
+  const output = (): string => provider?.output() ?? '';
   const http = (method: string, path: string, body?: unknown) => httpCall(base, method, path, body, { timeoutMs: 120_000 });
   const status = async (name: string) => {
     const r = await http('GET', `/system/function/${name}`);
@@ -41,7 +41,7 @@ describe('OCI images from a local registry (real provider, runc)', function () {
   const waitAvailable = (name: string, n: number) =>
     eventually(async () => {
       const { st } = await status(name);
-      expect(st?.availableReplicas, output.slice(-3000)).to.equal(n);
+      expect(st?.availableReplicas, output().slice(-3000)).to.equal(n);
     }, 90_000, 100);
 
   before(async function () {
@@ -54,13 +54,9 @@ describe('OCI images from a local registry (real provider, runc)', function () {
     authFile = join(tmp, 'auth.json');
     // Wrong credentials at first: the private-registry test swaps in the right ones.
     await writeFile(authFile, JSON.stringify({ auths: { [priv.host]: { auth: Buffer.from('fn-user:wrong').toString('base64') } } }));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    proc = spawn(process.execPath, [providerMain], {
+    provider = await startProviderProcess({
       cwd: tmp,
       env: {
-        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-        port: String(port),
         HYPERFAAS_LISTEN: '127.0.0.1',
         HYPERFAAS_DATA: join(tmp, 'data'),
         HYPERFAAS_IMAGE_PATH: join(tmp, 'images'),
@@ -69,25 +65,13 @@ describe('OCI images from a local registry (real provider, runc)', function () {
         HYPERFAAS_INSECURE_REGISTRIES: `${pub.host},${priv.host}`,
         HYPERFAAS_REGISTRY_AUTH: authFile,
         HYPERFAAS_NEED_KUBECTL: '0',
-        LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    proc.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    await waitForPort(port, 30_000);
-    await eventually(async () => expect((await http('GET', '/healthz')).status).to.equal(200), 30_000, 100);
+    base = provider.base;
   });
 
   after(async () => {
-    const child = proc;
-    if (child && child.exitCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await gone;
-      clearTimeout(t);
-    }
+    await provider?.stop();
     await pub?.stop();
     await priv?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -4,15 +4,14 @@
  * load, a provider restart that keeps functions and secrets, and removal.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpCall } from '../support/http.js';
-import { providerMain } from '../../src/paths.js';
 import { eventually } from '../contract/backend.contract.js';
-import { freePort, waitForPort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
+import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';
 
 const http = (base: string, method: string, path: string, body?: unknown) => httpCall(base, method, path, body);
 
@@ -21,40 +20,26 @@ describe('provider end to end with the local backend', function () {
   let data: string;
   let port: number;
   let base: string;
-  let proc: ChildProcess | undefined;
-  let output = '';
+  let provider: ProviderProcess | undefined;
 
   async function startProvider(): Promise<void> {
-    const child = spawn(process.execPath, [providerMain], {
+    provider = await startProviderProcess({
+      port,
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        port: String(port),
-        HYPERFAAS_LISTEN: '127.0.0.1',
         HYPERFAAS_DATA: data,
         HYPERFAAS_HEALTH_INTERVAL: '200ms',
         HYPERFAAS_RESTART_BACKOFF_MIN: '200ms',
         HYPERFAAS_RESTART_BACKOFF_MAX: '2s',
         HYPERFAAS_STOP_TIMEOUT: '15s',
-        LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc = child;
-    child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    await waitForPort(port, 30_000);
-    await eventually(async () => expect((await http(base, 'GET', '/healthz')).status).to.equal(200), 30_000, 100);
   }
 
   async function stopProvider(): Promise<void> {
-    const child = proc;
-    proc = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    expect(await gone, `provider exit code; output:\n${output}`).to.equal(0);
-    clearTimeout(timer);
+    const p = provider;
+    provider = undefined;
+    if (!p) return;
+    expect(await p.stop(60_000), `provider exit code; output:\n${p.output()}`).to.equal(0);
   }
 
   async function status(name: string): Promise<{ replicas: number; availableReplicas: number; envVars?: Record<string, string>; createdAt: string }> {
@@ -210,11 +195,9 @@ describe('provider end to end with the local backend', function () {
     };
     const before = await alive();
     expect(before.length, 'instance processes before the kill').to.be.greaterThan(0);
-    const child = proc!;
-    proc = undefined;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await gone;
+    const killed = provider!;
+    provider = undefined;
+    await killed.kill();
     // Instances run in their own process groups, so they outlive a provider killed without a chance to stop them.
     expect((await alive()).length).to.be.greaterThan(0);
     await startProvider();

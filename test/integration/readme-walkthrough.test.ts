@@ -5,15 +5,15 @@
  * to publish, images resolve only inside HYPERFAAS_IMAGE_PATH, and command images answer like the classic watchdog.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { packDir } from '../../src/bundle.js';
-import { outRoot, providerMain, repoRoot } from '../../src/paths.js';
-import { eventually, httpCall } from '../support/http.js';
-import { freePort, waitForPort } from '../support/ports.js';
+import { outRoot, repoRoot } from '../../src/paths.js';
+import { httpCall } from '../support/http.js';
+import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';
 
 function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -30,8 +30,8 @@ describe('README faas-cli walkthrough and deploy-time image rules (real provider
   let tmp: string;
   let imagePath: string;
   let base: string;
-  let proc: ChildProcess | undefined;
-  let output = '';
+  let provider: ProviderProcess | undefined;
+  const output = (): string => provider?.output() ?? '';
   const http = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => httpCall(base, method, path, body, { headers });
   const outside = () =>
     `an image resolves only inside HYPERFAAS_IMAGE_PATH (${imagePath}) or to a published build`;
@@ -40,37 +40,21 @@ describe('README faas-cli walkthrough and deploy-time image rules (real provider
     tmp = await mkdtemp(join(tmpdir(), 'hf-walk-'));
     imagePath = join(tmp, 'images');
     await mkdir(imagePath);
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    proc = spawn(process.execPath, [providerMain], {
+    provider = await startProviderProcess({
       cwd: tmp,
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        port: String(port),
         HYPERFAAS_LISTEN: '127.0.0.1',
         HYPERFAAS_DATA: join(tmp, 'data'),
         HYPERFAAS_IMAGE_PATH: imagePath,
         HYPERFAAS_HEALTH_INTERVAL: '200ms',
         HYPERFAAS_STOP_TIMEOUT: '5s',
-        LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    proc.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    await waitForPort(port, 30_000);
-    await eventually(async () => expect((await http('GET', '/healthz')).status).to.equal(200), 30_000, 100);
+    base = provider.base;
   });
 
   after(async () => {
-    const child = proc;
-    if (child && child.exitCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await gone;
-      clearTimeout(t);
-    }
+    await provider?.stop();
     await rm(tmp, { recursive: true, force: true });
   });
 
@@ -91,7 +75,7 @@ describe('README faas-cli walkthrough and deploy-time image rules (real provider
       cwd: home,
       env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: home, HYPERFAAS: repoRoot, OPENFAAS_URL: base },
     });
-    expect(r.code, `${r.out}\nprovider:\n${output}`).to.equal(0);
+    expect(r.code, `${r.out}\nprovider:\n${output()}`).to.equal(0);
     expect(r.out).to.contain('{"message":"Hello, world!"}');
     expect(r.out).to.contain('Published build/hello as hello:latest');
     expect(r.out).to.contain('Deployed. 202 Accepted.');
