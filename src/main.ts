@@ -20,7 +20,7 @@ import { isBackendError, type FunctionBackend } from './backends/backend.js';
 import { createLocalBackend, type LocalBackendOptions } from './backends/local/index.js';
 import { readLocalConfig } from './backends/local/config.js';
 import { createAsync, readAsyncConfig } from './async/index.js';
-import { ConfigError, readConfig, type ProviderConfig } from './config.js';
+import { readConfig, type ProviderConfig } from './config.js';
 import { startBounceResponder } from './gs/bounce-responder.js';
 import { startReportSubscriber } from './gs/report-subscriber.js';
 import { connectNats } from './messaging/nats.js';
@@ -32,7 +32,9 @@ import { createSchedulerInvoker } from './router/scheduler-invoker.js';
 import { Upstreams } from './router/upstream.js';
 import { GlobalScheduler } from './scheduler/global-scheduler.js';
 import type { VersionInfo } from './types/index.js';
+import { ConfigError } from './units.js';
 import { backendReplicas, functionMetricsFor, type FunctionMetrics } from './observe/function-metrics.js';
+import { functionKey } from './names.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -119,8 +121,8 @@ async function startNatsLink(
       registers: [d.registry],
     }),
     onBounce: (namespace, name) => {
-      d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now());
-      d.functions.bounced(`${name}.${namespace}`);
+      d.scheduler.demand.bounce(functionKey(name, namespace), Date.now());
+      d.functions.bounced(functionKey(name, namespace));
     },
     hasRoom: (namespace, name, avoid) =>
       d.scheduler.hasRoom(namespace, name, new Set(avoid)) ||

@@ -11,7 +11,7 @@ import { createAsyncMetrics, type AsyncMetrics } from './metrics.js';
 import { ensureAsyncStreams } from './streams.js';
 import { QueueWorker } from './worker.js';
 
-export { readAsyncConfig, ConfigError, defaultMaxBody, type AsyncConfig } from './config.js';
+export { readAsyncConfig, defaultMaxBody, type AsyncConfig } from './config.js';
 export { HttpInvoker, providerFunctionUrl } from './http-invoker.js';
 export { QueueWorker } from './worker.js';
 

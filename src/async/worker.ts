@@ -11,7 +11,8 @@ import type { InvokeResponse, Invoker } from '../router/invoker.js';
 import { backoffDelayMs, decideOutcome } from './backoff.js';
 import type { AsyncConfig } from './config.js';
 import type { AsyncMetrics } from './metrics.js';
-import { functionLabel, splitFunctionName, subjectToken } from './names.js';
+import { functionKey, parseFunctionKey } from '../names.js';
+import { subjectToken } from './names.js';
 import { callbackTarget, decodeQueueRequest, headerValue, type QueueRequest } from './queue-request.js';
 
 /** WorkerDeps is what the queue worker needs. */
@@ -166,8 +167,8 @@ export class QueueWorker {
       await this.ack(m);
       return;
     }
-    const ref = splitFunctionName(qr.function, this.d.defaultNamespace);
-    const label = functionLabel(ref);
+    const ref = parseFunctionKey(qr.function, this.d.defaultNamespace);
+    const label = functionKey(ref.name, ref.namespace);
     const callId = headerValue(qr.header, 'X-Call-Id') ?? '';
     const keepAlive = setInterval(() => m.working(), Math.max(250, Math.floor(this.d.config.ackWaitMs / 3)));
     this.d.metrics.inflight.inc({ function: label });

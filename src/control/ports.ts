@@ -7,6 +7,7 @@ import type { GlobalScheduler } from '../scheduler/global-scheduler.js';
 import type { FunctionSpec, GuestSlotObservation, InstanceObservation, ScalingAction } from '../scaling/types.js';
 import type { FunctionStatus } from '../types/index.js';
 import type { Observation, ScalerPorts } from './scaler-loop.js';
+import { functionKey } from '../names.js';
 
 /** ScalerPortsDeps are the live parts the scaler observes and acts on. */
 export interface ScalerPortsDeps {
@@ -71,7 +72,7 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
       let promised = 0;
       for (const r of view?.all(nowMs) ?? []) {
         promised += r.cpu.limit;
-        const hostKey = `${r.function}.${r.namespace}`;
+        const hostKey = functionKey(r.function, r.namespace);
         if (hostKey === spec.key || !spec.labels.runtime || r.runtime !== spec.labels.runtime || r.draining) continue;
         const g = r.slots.find((s) => s.kind === 'guest');
         if (!g || g.state === 'down') continue;

@@ -5,7 +5,7 @@ import { headers as H, subjects, type ControlReply, type ControlRequest } from '
 import type { FunctionBackend, Instance } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { InstanceView } from '../scheduler/view.js';
-import { splitFn } from './bounce-responder.js';
+import { functionKey, parseFunctionKey } from '../names.js';
 
 /** ControlChannel sends one control command to one instance's ICS. */
 export type ControlChannel = (instance: Instance, req: ControlRequest, timeoutMs: number) => Promise<ControlReply>;
@@ -74,7 +74,7 @@ export class GuestSharing {
   async specialise(hostId: string, fnKey: string): Promise<ControlReply> {
     const host = this.o.view.candidate(hostId)?.instance;
     if (!host) return this.done('specialise', { ok: false, error: `unknown host instance ${hostId}` });
-    const { name, namespace } = splitFn(fnKey, host.namespace);
+    const { name, namespace } = parseFunctionKey(fnKey, host.namespace);
     const code = await this.o.backend.codeRef?.(namespace, name, hostId);
     if (!code) return this.done('specialise', { ok: false, error: `the ${this.o.backend.name} backend has no code source for ${fnKey}` });
     const st = await this.o.backend.get(namespace, name);
@@ -103,7 +103,7 @@ export class GuestSharing {
     const lent = this.o.view.removeGuest(hostId);
     if (!host) return this.done('release', { ok: true, ms: 0 });
     const reply = await this.o.control(host, { op: 'release' }, this.o.timeoutMs ?? 10_000).catch((e: unknown) => ({ ok: false, error: String(e) }) as ControlReply);
-    this.log.info('guest slot released', { host: hostId, function: lent ? `${lent.name}.${lent.namespace}` : undefined, ok: reply.ok });
+    this.log.info('guest slot released', { host: hostId, function: lent ? functionKey(lent.name, lent.namespace) : undefined, ok: reply.ok });
     return this.done('release', reply);
   }
 

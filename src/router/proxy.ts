@@ -18,6 +18,7 @@ import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/g
 import { backendErrorStatus, internalHeader, sendText } from '../api/errors.js';
 import { parseInvokePath, type InvokeTarget } from './target.js';
 import { rawRequestHeaders, rawResponseHeaders, type Upstreams } from './upstream.js';
+import { functionKey } from '../names.js';
 
 /** invokeMethods are the methods the invoke path accepts (as faas-provider's proxy); others get 405. */
 export const invokeMethods: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD']);
@@ -133,7 +134,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** start prepares the hop and sends it; every failure ends in an answer to the client. */
   async start(): Promise<void> {
     const { req, target, d } = this;
-    this.fn = `${target.name}.${target.namespace}`;
+    this.fn = functionKey(target.name, target.namespace);
     const info = rawRequestHeaders(req.rawHeaders, req.socket.remoteAddress);
     this.headers = info.headers;
     // The ICS routes by this header: the home slot for its own function, the guest slot for a lent one.

@@ -11,6 +11,7 @@ import type { FunctionMetrics } from '../observe/function-metrics.js';
 import type { InvokeRequest, InvokeResponse, Invoker } from './invoker.js';
 import { isRetryableConnectError, maxAttempts, upstreamErrorStatus } from './proxy.js';
 import { requestHeaders, responseHeaders, type OutHeaders, type Upstreams } from './upstream.js';
+import { functionKey } from '../names.js';
 
 /** SchedulerInvokerDeps are what createSchedulerInvoker needs. */
 export interface SchedulerInvokerDeps {
@@ -40,7 +41,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
   if (!functions) return { invoke: run };
   return {
     async invoke(req: InvokeRequest): Promise<InvokeResponse> {
-      const fn = `${req.name}.${req.namespace}`;
+      const fn = functionKey(req.name, req.namespace);
       const started = performance.now();
       let res: InvokeResponse;
       try {
@@ -63,7 +64,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
 /** invokeOnce runs one buffered invocation: lease an instance, send, and on 429 or a refused connection try another. */
 async function invokeOnce(deps: SchedulerInvokerDeps, req: InvokeRequest): Promise<InvokeResponse> {
   const { scheduler, upstreams } = deps;
-  const fn = `${req.name}.${req.namespace}`;
+  const fn = functionKey(req.name, req.namespace);
   scheduler.arrival(req.namespace, req.name);
   const timeout = AbortSignal.timeout(req.timeoutMs ?? deps.defaultTimeoutMs);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;

@@ -3,13 +3,15 @@
  * the placement policy, and wakes functions from zero. It is split in three so later steps can extend each:
  * view.ts (what exists), placement.ts (which one), and acquire here (waiting and scale-from-zero).
  */
+import { minReplicasOf } from '../scaling/labels.js';
 import type { Counter } from 'prom-client';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { Instance } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import { DemandTracker } from '../gs/demand.js';
 import { pick, type Rng } from './placement.js';
-import { InstanceView, functionKey } from './view.js';
+import { functionKey } from '../names.js';
+import { InstanceView } from './view.js';
 
 /** Lease is one request's claim on an instance; release it exactly once when the response has ended. */
 export interface Lease {
@@ -58,8 +60,7 @@ export type RerouteReason = 'full' | 'unreachable';
 
 /** minReplicas reads com.openfaas.scale.min, at least 1: the count a function is woken to. */
 export function minReplicas(labels: Record<string, string> | undefined): number {
-  const n = Number(labels?.['com.openfaas.scale.min']);
-  return Number.isInteger(n) && n > 1 ? n : 1;
+  return Math.max(1, minReplicasOf(labels));
 }
 
 /** GlobalScheduler leases instances to requests and wakes functions that have none ready. */
@@ -120,7 +121,7 @@ export class GlobalScheduler {
         done = true;
         p.release();
         const now = Date.now();
-        demand.served(`${name}.${namespace}`, now, now - started);
+        demand.served(functionKey(name, namespace), now, now - started);
       },
     };
   }
@@ -158,7 +159,7 @@ export class GlobalScheduler {
 
   /** arrival counts one request for a function (the router and the invoker call it once per request). */
   arrival(namespace: string, name: string): void {
-    this.demand.arrival(`${name}.${namespace}`, Date.now());
+    this.demand.arrival(functionKey(name, namespace), Date.now());
   }
 
   /**
@@ -172,14 +173,14 @@ export class GlobalScheduler {
     const timeoutMs = opts.timeoutMs ?? this.coldStartTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const status = await this.backend.get(namespace, name); // NotFound propagates
-    const fn = `${name}.${namespace}`;
+    const fn = functionKey(name, namespace);
     this.demand.waitStart(fn);
     try {
       if (status.replicas === 0) await this.wake(namespace, name, minReplicas(status.labels));
       for (;;) {
         const lease = this.tryAcquire(namespace, name, opts.exclude);
         if (lease) return lease;
-        await this.waitForReady(functionKey(namespace, name), deadline - Date.now(), opts.signal, fn);
+        await this.waitForReady(functionKey(name, namespace), deadline - Date.now(), opts.signal, fn);
       }
     } finally {
       this.demand.waitEnd(fn);
@@ -188,7 +189,7 @@ export class GlobalScheduler {
 
   /** wake scales a function up from zero once, however many requests ask at the same time. */
   private wake(namespace: string, name: string, replicas: number): Promise<void> {
-    const key = functionKey(namespace, name);
+    const key = functionKey(name, namespace);
     let p = this.waking.get(key);
     if (!p) {
       this.logger.info('scaling from zero', { namespace, function: name, replicas });

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { cgiEnv } from './cgi.js';
 import { runClassic } from './classic.js';
 import type { WatchdogConfig } from './config.js';
-import { parseDuration } from './config.js';
+import { parseDuration } from './units.js';
 import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource } from './load.js';
 import { log, pipeLogs } from './logs.js';
 import { createMetrics, type WatchdogMetrics } from './metrics.js';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseDuration, readConfig, type WatchdogConfig } from '../src/config.js';
+import { ConfigError, readConfig, type WatchdogConfig } from '../src/config.js';
+import { parseDuration } from '../src/units.js';
 
 const base = { fprocess: 'node index.js', mode: 'http', upstream_url: 'http://127.0.0.1:3000' };
 

@@ -11,7 +11,9 @@
 import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
+import { functionKey } from '../../names.js';
 import { repoRoot, watchdogMain } from '../../paths.js';
+import { minReplicasOf, runtimeOf } from '../../scaling/labels.js';
 import type { FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import {
   BackendError,
@@ -33,7 +35,7 @@ import { toLogMessage } from './logs.js';
 import { plan } from './reconcile.js';
 import { findRunc, probeRunc, RuncRuntime } from './runc.js';
 import { ProcessRuntime, type InstanceFiles, type InstanceRuntime } from './runtime.js';
-import { limitsOf, minReplicas, RUNTIME_LABEL, toFunctionStatus } from './status.js';
+import { limitsOf, toFunctionStatus } from './status.js';
 import { safeName, Store } from './store.js';
 import { liveInProcess, Supervisor, type FnState, type Inst, type Spec } from './supervisor.js';
 
@@ -126,7 +128,7 @@ class LocalBackendImpl implements LocalBackend {
     const stored = await this.store.loadFunctions((file, e) => this.logger.error(`skipping unreadable ${file}: ${String(e)}`));
     for (const sf of stored) {
       const fn: FnState = {
-        key: key(sf.spec.namespace, sf.spec.service),
+        key: functionKey(sf.spec.service, sf.spec.namespace),
         spec: sf.spec,
         createdAt: sf.createdAt,
         replicas: sf.replicas,
@@ -183,7 +185,7 @@ class LocalBackendImpl implements LocalBackend {
   }
 
   uidOf(namespace: string, name: string): number | undefined {
-    return this.fns.get(key(namespace, name))?.uid;
+    return this.fns.get(functionKey(name, namespace))?.uid;
   }
 
   /** filesOf gathers what an instance reads at start: its function's secrets, its credentials, its uid. */
@@ -235,7 +237,7 @@ class LocalBackendImpl implements LocalBackend {
   }
 
   async deploy(fd: Spec): Promise<void> {
-    const k = key(fd.namespace, fd.service);
+    const k = functionKey(fd.service, fd.namespace);
     if (this.fns.has(k) || this.pending.has(k)) throw new BackendError('Conflict', `function ${fd.service} already exists in ${fd.namespace}`);
     this.pending.add(k);
     try {
@@ -245,7 +247,7 @@ class LocalBackendImpl implements LocalBackend {
         key: k,
         spec,
         createdAt: new Date().toISOString(),
-        replicas: minReplicas(spec.labels),
+        replicas: minReplicasOf(spec.labels),
         generation: 1,
         image,
         instances: new Map(),
@@ -317,7 +319,7 @@ class LocalBackendImpl implements LocalBackend {
   }
 
   private mustGet(namespace: string, name: string): FnState {
-    const fn = this.fns.get(key(namespace, name));
+    const fn = this.fns.get(functionKey(name, namespace));
     if (!fn) throw new BackendError('NotFound', `function ${name} not found in ${namespace}`);
     return fn;
   }
@@ -437,7 +439,7 @@ class LocalBackendImpl implements LocalBackend {
       ready: i.ready,
       startedAt: i.startedAt,
     };
-    const rt = i.fn.spec.labels?.[RUNTIME_LABEL];
+    const rt = runtimeOf(i.fn.spec.labels);
     if (rt) v.runtime = rt;
     return v;
   }
@@ -483,10 +485,6 @@ class LocalBackendImpl implements LocalBackend {
     await this.logs_.close();
     this.listeners.clear();
   }
-}
-
-function key(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
 }
 
 /** clean copies a deployment without undefined fields, so what is stored is what the user sent. */
