@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { BackendError } from '../backends/backend.js';
-import type { InvokeRequest, InvokeResponse, Invoker } from '../router/invoker.js';
+import type { InvokeRequest, InvokeResponse, Invoker } from '../invoke/invoker.js';
 import { functionKey } from '../names.js';
 
 /** HttpInvoker is an Invoker over plain HTTP: urlFor gives a function's base URL (undefined = unknown function -> NotFound). */

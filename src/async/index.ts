@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
-import type { Invoker } from '../router/invoker.js';
+import type { Invoker } from '../invoke/invoker.js';
 import type { AsyncConfig } from './config.js';
 import { startDepthGauge } from './depth.js';
 import { createAsyncHandler } from './handler.js';

@@ -5,7 +5,7 @@ import { decodeBounceRequest, encodeBounceReply } from '../../watchdog/src/ics/b
 import { headers as H, subjects } from '../../watchdog/src/protocol.js';
 import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
-import type { Invoker } from '../router/invoker.js';
+import type { Invoker } from '../invoke/invoker.js';
 
 /** BounceResponderOptions configure the GS side of bounce-back. */
 export interface BounceResponderOptions {

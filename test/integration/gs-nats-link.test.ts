@@ -7,7 +7,7 @@ import { startReportSubscriber } from '../../src/gs/report-subscriber.js';
 import { decodeBounceReply, encodeBounceRequest } from '../../watchdog/src/ics/bounce-codec.js';
 import { startBounceResponder } from '../../src/gs/bounce-responder.js';
 import { silentLogger } from '../../src/logger.js';
-import type { InvokeRequest, Invoker } from '../../src/router/invoker.js';
+import type { InvokeRequest, Invoker } from '../../src/invoke/invoker.js';
 import { BounceUnavailable, NatsLink } from '../../watchdog/src/ics/nats-link.js';
 import { subjects, type ControlRequest, type LoadReport } from '../../watchdog/src/protocol.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';

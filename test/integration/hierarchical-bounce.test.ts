@@ -11,7 +11,7 @@ import { Counter, Registry } from 'prom-client';
 import type { FunctionBackend, Instance } from '../../src/backends/backend.js';
 import { startBounceResponder } from '../../src/gs/bounce-responder.js';
 import { silentLogger } from '../../src/logger.js';
-import type { InvokeRequest, Invoker } from '../../src/router/invoker.js';
+import type { InvokeRequest, Invoker } from '../../src/invoke/invoker.js';
 import { GlobalScheduler } from '../../src/scheduler/global-scheduler.js';
 import { BounceUnavailable, NatsLink } from '../../watchdog/src/ics/nats-link.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';

@@ -11,6 +11,7 @@ import { Agent, STATUS_CODES, createServer, request, type IncomingMessage, type 
 import { extname, join, normalize, resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { cgiEnv } from './cgi.js';
+import { hopByHop, hopByHopMaxLength } from './http-headers.js';
 import { runClassic } from './classic.js';
 import type { WatchdogConfig } from './config.js';
 import { parseDuration } from './units.js';
@@ -45,7 +46,6 @@ interface Target {
   pool?: UpstreamPool;
 }
 
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
 const mime: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -685,7 +685,7 @@ export class Watchdog {
         const out: string[] = [];
         for (let i = 0; i < rawRes.length; i += 2) {
           const k = rawRes[i]!;
-          if (k.length > 17 || !hopByHop.has(k.toLowerCase())) out.push(k, rawRes[i + 1]!);
+          if (k.length > hopByHopMaxLength || !hopByHop.has(k.toLowerCase())) out.push(k, rawRes[i + 1]!);
           else if (this.config.logCallId && k.toLowerCase() === 'content-length') (res as ServerResponse & { upstreamLength?: string }).upstreamLength = rawRes[i + 1];
         }
         out.push('X-Duration-Seconds', secondsSince(start));

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isBackendError } from '../../../src/backends/backend.js';
 import { silentLogger } from '../../../src/logger.js';
-import type { InvokeRequest } from '../../../src/router/invoker.js';
+import type { InvokeRequest } from '../../../src/invoke/invoker.js';
 import { createSchedulerInvoker } from '../../../src/router/scheduler-invoker.js';
 import { Upstreams } from '../../../src/router/upstream.js';
 import { GlobalScheduler } from '../../../src/scheduler/global-scheduler.js';
