@@ -3,10 +3,12 @@
  * instance is full and did not run it) or a connection that never reached the function goes to another instance
  * not yet tried, up to maxAttempts offers in all. The streaming proxy and the buffered invoker both follow it.
  */
-import type { RerouteReason } from '../scheduler/global-scheduler.js';
 
 /** maxAttempts bounds how many instances one request is offered to. */
 export const maxAttempts = 3;
+
+/** RerouteReason: the instance answered 429 (full), or could not be reached before it took the request. */
+export type RerouteReason = 'full' | 'unreachable';
 
 /** LeaseLike is what the rule needs of a lease: which instance it holds. */
 export interface LeaseLike {

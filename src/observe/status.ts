@@ -10,7 +10,7 @@ import type { LoadReport, SlotReport } from '../../watchdog/src/protocol.js';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { DecisionRecord } from '../control/scaler-loop.js';
 import type { Phase, PolicyName } from '../scaling/types.js';
-import type { Candidate } from '../scheduler/placement.js';
+import type { Candidate } from '../gs/placement.js';
 import type { FunctionStatus } from '../types/index.js';
 import type { FunctionMetrics } from './function-metrics.js';
 import type { Point } from './live.js';

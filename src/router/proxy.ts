@@ -14,11 +14,11 @@ import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
 import type { FunctionMetrics } from '../observe/function-metrics.js';
-import { SchedulerError, type GlobalScheduler, type Lease, type RerouteReason } from '../scheduler/global-scheduler.js';
+import { SchedulerError, type GlobalScheduler, type Lease } from '../gs/global-scheduler.js';
 import { parseInvokePath, type InvokeTarget } from './target.js';
 import { rawRequestHeaders, rawResponseHeaders, type Upstreams } from './upstream.js';
 import { functionKey } from '../names.js';
-import { Attempts, isRetryableConnectError, upstreamErrorStatus } from '../invoke/attempts.js';
+import { Attempts, isRetryableConnectError, upstreamErrorStatus, type RerouteReason } from '../invoke/attempts.js';
 import { backendErrorStatus, internalHeader, platformText, sendText } from '../invoke/platform.js';
 
 /** invokeMethods are the methods the invoke path accepts (as faas-provider's proxy); others get 405. */

@@ -5,7 +5,7 @@
  */
 import { isBackendError } from '../backends/backend.js';
 import { headers as ICS } from '../../watchdog/src/protocol.js';
-import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
+import { SchedulerError, type GlobalScheduler, type Lease } from '../gs/global-scheduler.js';
 import type { FunctionMetrics } from '../observe/function-metrics.js';
 import { Attempts, isRetryableConnectError, upstreamErrorStatus } from '../invoke/attempts.js';
 import type { InvokeRequest, InvokeResponse, Invoker } from '../invoke/invoker.js';

@@ -1,11 +1,11 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { parseFunctionKey } from '../names.js';
+import { parseFunctionKey } from '../../names.js';
 import type { Counter } from 'prom-client';
-import { decodeBounceRequest, encodeBounceReply } from '../../watchdog/src/ics/bounce-codec.js';
-import { headers as H, subjects } from '../../watchdog/src/protocol.js';
-import { isBackendError } from '../backends/backend.js';
-import type { Logger } from '../logger.js';
-import type { Invoker } from '../invoke/invoker.js';
+import { decodeBounceRequest, encodeBounceReply } from '../../../watchdog/src/ics/bounce-codec.js';
+import { headers as H, subjects } from '../../../watchdog/src/protocol.js';
+import { isBackendError } from '../../backends/backend.js';
+import type { Logger } from '../../logger.js';
+import type { Invoker } from '../../invoke/invoker.js';
 
 /** BounceResponderOptions configure the GS side of bounce-back. */
 export interface BounceResponderOptions {
