@@ -491,24 +491,34 @@ export class Watchdog {
       internalError(res, 404, `function ${fn} is not served by this instance`, 'hyperfaas');
       return;
     }
-    const hf = this.config.overflow === 'queue';
-    // Under HyperFaaS a request waits its turn behind parked ones, and over the high watermark it is bounced first.
-    const ticket =
-      hf && (this.queues[slot.kind].length > 0 || (this.lastWatermark === 'high' && this.mayBounce(req, slot)))
-        ? null
-        : this.slots.acquire(slot);
-    if (!ticket) {
-      if (hf && slot.state === 'serving') return void this.overflow(req, res, slot, start);
-      if (this.slots.full(slot)) {
+    const queueing = this.config.overflow === 'queue';
+    const decision = admit({
+      queueing,
+      serving: slot.state === 'serving',
+      full: this.slots.full(slot),
+      watermark: this.lastWatermark,
+      bounces: Number(req.headers[H.bounces]) || 0,
+      maxBounces: this.config.maxBounces,
+      canBounce: () => this.mayBounce(req, slot),
+      queueLength: this.queues[slot.kind].length,
+      maxQueue: this.config.queueDepth,
+    });
+    switch (decision) {
+      case 'run':
+        return this.run(req, res, slot, this.slots.acquire(slot)!, start);
+      case 'bounce':
+      case 'queue':
+        return void this.overflow(req, res, slot, start, decision);
+      case 'reject':
+        if (queueing && slot.state === 'serving') this.overflowCounter?.inc({ outcome: 'rejected' });
         res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
         res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
-      } else {
+        break;
+      case 'unavailable':
         internalError(res, 503, `${slot.kind} slot is ${slot.state}`, 'hyperfaas');
-      }
-      this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
-      return;
+        break;
     }
-    this.run(req, res, slot, ticket, start);
+    this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
   }
 
   /** mayBounce: a GS is reachable, the request has bounces left, and its body fits in one NATS message. */
@@ -520,21 +530,13 @@ export class Watchdog {
   }
 
   /**
-   * overflow handles a request its slot cannot take now (ics/admission.ts): bounce it to the GS, which runs it
-   * elsewhere and answers through us (the caller never sees the bounce), or park it until a slot frees.
+   * overflow carries out a bounce or queue decision (ics/admission.ts): bounce the request to the GS, which runs it
+   * elsewhere and answers through us (the caller never sees the bounce), or park it until a slot frees. A bounce
+   * that fails parks the request too.
    */
-  private async overflow(req: IncomingMessage, res: ServerResponse, slot: Slot, start: bigint): Promise<void> {
+  private async overflow(req: IncomingMessage, res: ServerResponse, slot: Slot, start: bigint, decision: 'bounce' | 'queue'): Promise<void> {
     const q = this.queues[slot.kind];
     const bounces = Number(req.headers[H.bounces]) || 0;
-    const decision = admit({
-      slotFree: false,
-      watermark: this.lastWatermark,
-      bounces,
-      maxBounces: this.config.maxBounces,
-      canBounce: this.mayBounce(req, slot),
-      queueLength: q.length,
-      maxQueue: this.config.queueDepth,
-    });
     let body: Buffer | undefined;
     if (decision === 'bounce') {
       try {
@@ -568,12 +570,6 @@ export class Watchdog {
         // No GS could take it (NATS down, nothing free elsewhere): keep it here.
         this.overflowCounter?.inc({ outcome: 'bounce_failed' });
       }
-    } else if (decision === 'reject') {
-      this.overflowCounter?.inc({ outcome: 'rejected' });
-      res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
-      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
-      this.metrics.observe(429, req.method ?? 'GET', 0);
-      return;
     }
     this.overflowCounter?.inc({ outcome: 'queued' });
     const gone = new AbortController();
