@@ -44,8 +44,6 @@ export interface WatchdogConfig {
   readonly logCallId: boolean;
   readonly readyPath: string;
   readonly bufferHttp: boolean;
-  /** upstreamClient picks the http-mode client: "fast" (the watchdog's own pooled HTTP/1.1 client) or "node" (node:http). */
-  readonly upstreamClient: 'fast' | 'node';
   readonly contentType: string;
   /** contentTypeOverride is content_type as given ("" when unset): classic mode then answers with the request's. */
   readonly contentTypeOverride: string;
@@ -229,7 +227,6 @@ export function readConfig(env: Env): WatchdogConfig {
     logCallId: bool(env, ['log_callid'], false),
     readyPath: env.ready_path ?? '',
     bufferHttp: bool(env, ['buffer_http', 'http_buffer_req_body'], false),
-    upstreamClient: oneOf(env, 'upstream_client', ['fast', 'node'] as const, 'fast'),
     contentType: pick(env, 'content_type')?.[1] ?? 'application/octet-stream',
     contentTypeOverride: pick(env, 'content_type')?.[1] ?? '',
     combineOutput: bool(env, ['combine_output'], true),

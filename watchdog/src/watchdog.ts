@@ -1,32 +1,30 @@
 /**
- * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front (http, streaming, serializing and
- * static modes, /_/health, /_/ready, lock file, limits, timeouts, metrics) with two worker slots, a control surface
+ * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front (the modes are executors/, chosen
+ * once at start; /_/health, /_/ready, lock file, limits, timeouts, metrics) with two worker slots, a control surface
  * (specialise, release, resize, drain) and a view of its own load. Bodies stream straight through; nothing on the
  * request path parses bodies, logs at info level or touches the file system synchronously.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { access, rm, stat, writeFile } from 'node:fs/promises';
-import { Agent, STATUS_CODES, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, normalize, resolve as resolvePath } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { access, rm, writeFile } from 'node:fs/promises';
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { cgiEnv } from './cgi.js';
-import { hopByHop, hopByHopMaxLength } from './http-headers.js';
-import { runClassic } from './classic.js';
 import type { WatchdogConfig } from './config.js';
 import { parseDuration } from './units.js';
 import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource } from './load.js';
-import { log, pipeLogs } from './logs.js';
+import { log } from './logs.js';
 import { createMetrics, type WatchdogMetrics } from './metrics.js';
 import { headers as H, type ControlReply, type ControlRequest, type LoadReport, type Watermark } from './protocol.js';
 import { SlotTable, type Slot, type Ticket } from './slots.js';
 import { Counter } from 'prom-client';
 import { admit, WaitQueue } from './ics/admission.js';
-import { functionEnv, tokenMatches } from './credentials.js';
+import { tokenMatches } from './credentials.js';
 import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js';
 import { watermarkOf } from './watermark.js';
 import { GuestWorker, startUpstream, waitForTcp } from './workers.js';
-import { UpstreamPool, type BodyKind, type Call, type ResponseHandlers } from './upstream-client.js';
+import { childEnv, type Executor } from './executors/executor.js';
+import { HttpExecutor, homeExecutor } from './executors/index.js';
+import { internalError, methodNotAllowed, noBody, readBody } from './respond.js';
 
 /** WatchdogOptions are what the process entry adds to the config. */
 export interface WatchdogOptions {
@@ -34,41 +32,6 @@ export interface WatchdogOptions {
   runtime: string;
   /** exit is called when the watchdog must end the process (upstream died: code 1; after a drain: code 0). */
   exit?: (code: number) => void;
-}
-
-/** Target is where a slot's requests go over HTTP. */
-interface Target {
-  host: string;
-  port: number;
-  prefix: string;
-  agent: Agent;
-  /** pool is the fast client (upstream_client=fast, the default); without it node:http's agent is used. */
-  pool?: UpstreamPool;
-}
-
-
-const mime: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.json': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.ico': 'image/x-icon',
-  '.wasm': 'application/wasm',
-};
-
-function secondsSince(start: bigint): string {
-  return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
-}
-
-/** childEnv is the environment of function processes: the watchdog's own settings and credentials removed. */
-function childEnv(): NodeJS.ProcessEnv {
-  return functionEnv(process.env);
 }
 
 /** ControlVerdict is whether an HTTP control request may run, and if not the status and message to answer. */
@@ -111,10 +74,12 @@ export class Watchdog {
   private server: Server | undefined;
   private metricsServer: Server | undefined;
   private upstream: ChildProcess | undefined;
-  private upstreamReady = false;
   private upstreamWait: Promise<boolean> | undefined;
-  private homeTarget: Target | undefined;
-  private guestTarget: Target | undefined;
+  /** home is the executor of the configured mode, chosen once; guestExec is the guest runtime's, while it runs. */
+  private readonly home: Executor;
+  private guestExec: HttpExecutor | undefined;
+  /** probeAgent carries the readiness probes to the upstream (ready_path); requests use the executors' pools. */
+  private readonly probeAgent = new Agent({ keepAlive: true, maxSockets: 4 });
   private guest: GuestWorker | undefined;
   private guestBusy: Promise<unknown> = Promise.resolve();
   private readonly guestEnabled: boolean;
@@ -148,16 +113,7 @@ export class Watchdog {
       labelNames: ['outcome'],
       registers: [this.metrics.registry],
     });
-    if (config.mode === 'http') {
-      const u = new URL(config.upstreamURL);
-      this.homeTarget = {
-        host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname,
-        port: u.port ? Number(u.port) : 80,
-        prefix: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
-        agent: new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
-      };
-      if (config.upstreamClient === 'fast') this.homeTarget.pool = new UpstreamPool(this.homeTarget.host, this.homeTarget.port);
-    }
+    this.home = homeExecutor(config);
   }
 
   // ---------------------------------------------------------------------------------------------------- lifecycle
@@ -182,11 +138,10 @@ export class Watchdog {
         log(`Forked function has terminated: ${signal ? `signal ${signal}` : `exit code ${code}`}`);
         this.fatal(1);
       });
-      const t = this.homeTarget!;
-      this.upstreamWait = waitForTcp(t.host, t.port, () => this.stopping || child.exitCode !== null).then((ok) => {
-        this.upstreamReady = ok;
-        return ok;
-      });
+      const http = this.home as HttpExecutor;
+      const t = http.target;
+      this.upstreamWait = waitForTcp(t.host, t.port, () => this.stopping || child.exitCode !== null);
+      http.waitFor(this.upstreamWait);
     }
     if (this.guestEnabled) this.forkGuest();
 
@@ -244,13 +199,9 @@ export class Watchdog {
     if (this.sampler) clearInterval(this.sampler);
     this.guest?.stop();
     await this.stopProcess(this.upstream);
-    this.destroyTarget(this.homeTarget);
-    this.destroyTarget(this.guestTarget);
-  }
-
-  private destroyTarget(t: Target | undefined): void {
-    t?.agent.destroy();
-    t?.pool?.destroy();
+    this.home.close();
+    this.guestExec?.close();
+    this.probeAgent.destroy();
   }
 
   private async stopProcess(child: ChildProcess | undefined): Promise<void> {
@@ -274,28 +225,18 @@ export class Watchdog {
     g.child.on('exit', (code, signal) => {
       if (this.guest !== g || this.stopping) return;
       log(`Guest runtime exited (${signal ?? code}); forking a new generic runtime`);
-      this.destroyTarget(this.guestTarget);
-      this.guestTarget = undefined;
+      this.guestExec?.close();
+      this.guestExec = undefined;
       setTimeout(() => this.forkGuest(), 100).unref();
     });
     g.started.then(
       (port) => {
         if (this.guest !== g) return;
-        this.destroyTarget(this.guestTarget);
-        const target: Target = { host: '127.0.0.1', port, prefix: '', agent: new Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' }) };
-        if (this.config.upstreamClient === 'fast') target.pool = new UpstreamPool(target.host, port);
-        this.guestTarget = target;
+        this.guestExec?.close();
+        this.guestExec = new HttpExecutor({ host: '127.0.0.1', port, prefix: '' }, this.config);
         slot.state = 'generic';
         // Open one pooled connection now (the generic runtime answers 503) so the first guest request reuses it.
-        if (target.pool) {
-          target.pool
-            .request('GET', '/_/hyperfaas/warm', ['Host', `127.0.0.1:${port}`], 'none', { onHead: () => undefined, onData: () => true, onEnd: () => undefined, onError: () => undefined })
-            .end();
-        } else {
-          request({ host: target.host, port, path: '/_/hyperfaas/warm', agent: target.agent }, (r) => r.resume())
-            .on('error', () => undefined)
-            .end();
-        }
+        this.guestExec.warm();
       },
       (err: Error) => log(`Guest runtime failed to start: ${err.message}`),
     );
@@ -342,8 +283,8 @@ export class Watchdog {
       const exited = new Promise((r) => (g.child.exitCode !== null || g.child.signalCode !== null ? r(null) : g.child.once('exit', r)));
       g.stop();
       await exited;
-      this.destroyTarget(this.guestTarget);
-      this.guestTarget = undefined;
+      this.guestExec?.close();
+      this.guestExec = undefined;
       this.forkGuest();
       await this.guest!.started.catch(() => undefined);
       await sleep(0);
@@ -615,302 +556,12 @@ export class Watchdog {
       if (ms !== undefined && ms > 0 && (timeoutMs === 0 || ms < timeoutMs)) timeoutMs = ms;
     }
     if (slot.kind === 'guest') {
-      const t = this.guestTarget;
-      if (!t) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
+      const g = this.guestExec;
+      if (!g) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
       res.setHeader(H.slot, 'guest');
-      return this.proxy(req, res, t, timeoutMs, start, body);
+      return g.run(req, res, timeoutMs, start, body);
     }
-    switch (this.config.mode) {
-      case 'http':
-        if (!this.upstreamReady) {
-          // Rare: a request that arrives before the function listens waits for it, within its exec timeout.
-          let expired = false;
-          const t = timeoutMs > 0 ? setTimeout(() => ((expired = true), gatewayTimeout(res, start, timeoutMs)), timeoutMs) : undefined;
-          void this.upstreamWait!.then(() => {
-            if (t) clearTimeout(t);
-            if (!expired && !res.destroyed) this.proxy(req, res, this.homeTarget!, timeoutMs - Number(process.hrtime.bigint() - start) / 1e6, start, body);
-          });
-          return;
-        }
-        return this.proxy(req, res, this.homeTarget!, timeoutMs, start, body);
-      case 'streaming':
-        return this.fork(req, res, timeoutMs, start, true);
-      case 'serializing':
-        return this.fork(req, res, timeoutMs, start, false);
-      case 'classic':
-        return runClassic(req, res, { config: this.config, env: childEnv(), timeoutMs, start });
-      case 'static':
-        return void this.serveStatic(req, res);
-    }
-  }
-
-  private proxy(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
-    if (this.config.bufferHttp && body === undefined && req.headers['transfer-encoding'] !== undefined) {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.proxy(req, res, t, timeoutMs, start, Buffer.concat(chunks)));
-      return;
-    }
-    if (!t.pool) return this.proxyNode(req, res, t, timeoutMs, start, body);
-    // Raw header pairs go to the upstream as they came, less the hop-by-hop ones about the client's connection.
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let host = false;
-    let kind: BodyKind = 'none';
-    for (let i = 0; i < raw.length; i += 2) {
-      const k = raw[i]!;
-      const lk = k.length >= 4 && k.length <= 17 ? k.toLowerCase() : '';
-      if (lk === 'connection' || lk === 'keep-alive' || lk === 'proxy-connection') continue;
-      if (lk === 'transfer-encoding' || lk === 'content-length') {
-        if (body !== undefined) continue;
-        if (lk === 'transfer-encoding') kind = 'chunked';
-        else if (kind === 'none' && raw[i + 1] !== '0') kind = 'length';
-      }
-      if (lk === 'host') host = true;
-      headers.push(k, raw[i + 1]!);
-    }
-    if (!host) headers.push('Host', `${t.host}:${t.port}`);
-    if (body !== undefined) {
-      headers.push('Content-Length', String(body.length));
-      kind = body.length > 0 ? 'length' : 'none';
-    }
-    let timer: NodeJS.Timeout | undefined;
-    let call: Call | undefined;
-    const h: ResponseHandlers = {
-      onHead: (status, reason, rawRes) => {
-        const out: string[] = [];
-        for (let i = 0; i < rawRes.length; i += 2) {
-          const k = rawRes[i]!;
-          if (k.length > hopByHopMaxLength || !hopByHop.has(k.toLowerCase())) out.push(k, rawRes[i + 1]!);
-          else if (this.config.logCallId && k.toLowerCase() === 'content-length') (res as ServerResponse & { upstreamLength?: string }).upstreamLength = rawRes[i + 1];
-        }
-        out.push('X-Duration-Seconds', secondsSince(start));
-        res.writeHead(status, reason || STATUS_CODES[status] || 'Unknown', out);
-      },
-      onData: (chunk) => {
-        if (res.write(chunk)) return true;
-        res.once('drain', () => call?.resume());
-        return false;
-      },
-      onEnd: () => {
-        if (timer) clearTimeout(timer);
-        res.end();
-      },
-      onError: (err) => {
-        if (timer) clearTimeout(timer);
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        if (res.writableEnded) return;
-        log(`Upstream HTTP request error: ${err.message}`);
-        res.writeHead(500, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-        res.end(`Can't reach service for: ${this.config.functionName || 'function'}.\n`);
-      },
-    };
-    call = t.pool.request(req.method ?? 'GET', t.prefix + (req.url ?? '/'), headers, kind, h);
-    const c = call;
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        c.abort();
-        gatewayTimeout(res, start, timeoutMs);
-      }, timeoutMs);
-    }
-    res.on('close', () => {
-      if (!res.writableFinished) c.abort();
-      if (timer) clearTimeout(timer);
-    });
-    if (body !== undefined) {
-      if (body.length > 0) c.write(body);
-      c.end();
-    } else if (kind === 'none') {
-      req.resume();
-    } else {
-      req.on('data', (chunk: Buffer) => {
-        if (!c.write(chunk)) {
-          req.pause();
-          c.onDrain(() => req.resume());
-        }
-      });
-      req.on('end', () => c.end());
-    }
-  }
-
-  /** proxyNode is the same hop through node:http's ClientRequest (upstream_client=node). */
-  private proxyNode(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
-    // Raw header pairs go to the upstream as they came (an array skips per-header validation in node:http),
-    // less the hop-by-hop ones that describe the client's connection.
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let host = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const k = raw[i]!;
-      const lk = k.length >= 4 && k.length <= 17 ? k.toLowerCase() : '';
-      if (lk === 'connection' || lk === 'keep-alive' || lk === 'proxy-connection') continue;
-      if (body !== undefined && (lk === 'transfer-encoding' || lk === 'content-length')) continue;
-      if (lk === 'host') host = true;
-      headers.push(k, raw[i + 1]!);
-    }
-    if (!host) headers.push('Host', `${t.host}:${t.port}`);
-    if (body !== undefined) headers.push('Content-Length', String(body.length));
-    const up = request({ host: t.host, port: t.port, method: req.method, path: t.prefix + req.url, headers, agent: t.agent });
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        gatewayTimeout(res, start, timeoutMs);
-        up.destroy();
-      }, timeoutMs);
-    }
-    up.on('response', (ur) => {
-      const raw = ur.rawHeaders;
-      const out: string[] = [];
-      for (let i = 0; i < raw.length; i += 2) {
-        if (!hopByHop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
-      }
-      out.push('X-Duration-Seconds', secondsSince(start));
-      if (this.config.logCallId) (res as ServerResponse & { upstreamLength?: string }).upstreamLength = ur.headers['content-length'];
-      res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
-      // A hand-rolled pipe: three listeners instead of pipe()'s seven, with the same back-pressure.
-      ur.on('data', (chunk: Buffer) => {
-        if (!res.write(chunk)) {
-          ur.pause();
-          res.once('drain', () => ur.resume());
-        }
-      });
-      ur.on('end', () => {
-        if (timer) clearTimeout(timer);
-        res.end();
-      });
-      ur.on('error', () => res.destroy());
-    });
-    up.on('error', (err) => {
-      if (timer) clearTimeout(timer);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (res.writableEnded) return;
-      log(`Upstream HTTP request error: ${err.message}`);
-      res.writeHead(500, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-      res.end(`Can't reach service for: ${this.config.functionName || 'function'}.\n`);
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-      if (timer) clearTimeout(timer);
-    });
-    if (body !== undefined) up.end(body);
-    else if (noBody(req)) {
-      // No body to stream: send the request head now instead of waiting a tick for the empty body's 'end'.
-      up.end();
-      req.resume();
-    } else req.pipe(up);
-  }
-
-  private fork(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, streaming: boolean): void {
-    const c = this.config;
-    log('Forking fprocess.');
-    const child = spawn(c.fprocessArgv[0]!, c.fprocessArgv.slice(1), { env: { ...childEnv(), ...cgiEnv(req) }, stdio: ['pipe', 'pipe', 'pipe'] });
-    pipeLogs('stderr', child.stderr, process.stderr, c.prefixLogs, c.logBufferSize);
-    child.stdin.on('error', () => undefined);
-    let timedOut = false;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            log(`Function was killed by ExecTimeout: ${timeoutMs / 1000}s`);
-            child.kill('SIGKILL');
-          }, timeoutMs)
-        : undefined;
-    res.on('close', () => {
-      if (!res.writableFinished && child.exitCode === null) child.kill('SIGKILL');
-    });
-    let bytes = 0;
-    let spawnError: Error | undefined;
-    child.on('error', (err) => {
-      spawnError = err;
-    });
-    if (streaming) {
-      child.on('spawn', () => {
-        res.writeHead(200, { 'Content-Type': c.contentType });
-        child.stdout.on('data', (d: Buffer) => {
-          bytes += d.length;
-          res.write(d);
-        });
-      });
-      req.pipe(child.stdin);
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        if (spawnError && !res.headersSent) {
-          res.writeHead(500, { 'Content-Type': 'text/plain', [H.internal]: 'of-watchdog' });
-          res.end(`Unable to start function: ${spawnError.message}\n`);
-          return;
-        }
-        if (code !== 0 && !timedOut) log(`Function exited with code ${code}`);
-        log(`Wrote ${bytes} Bytes - Duration: ${secondsSince(start)} seconds`);
-        res.end();
-      });
-      return;
-    }
-    // serializing: buffer stdin up to Content-Length and stdout until exit
-    const limit = Number(req.headers['content-length'] ?? Infinity);
-    let got = 0;
-    req.on('data', (d: Buffer) => {
-      if (got >= limit) return;
-      const part = got + d.length > limit ? d.subarray(0, limit - got) : d;
-      got += part.length;
-      child.stdin.write(part);
-    });
-    req.on('end', () => child.stdin.end());
-    const out: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (res.destroyed) return;
-      const dur = secondsSince(start);
-      if (spawnError || timedOut || code !== 0) {
-        const msg = spawnError ? spawnError.message : timedOut ? `exec timeout after ${timeoutMs / 1000}s` : `exit status ${code ?? signal}`;
-        log(`Function error: ${msg}`);
-        res.writeHead(500, { 'Content-Type': 'text/plain', 'X-Duration-Seconds': dur });
-        res.end(msg);
-        return;
-      }
-      const body = Buffer.concat(out);
-      log(`Wrote ${body.length} Bytes - Duration: ${dur} seconds`);
-      res.writeHead(200, { 'Content-Type': c.contentType, 'X-Duration-Seconds': dur, 'Content-Length': body.length });
-      res.end(body);
-    });
-  }
-
-  private async serveStatic(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
-      res.end('Method not allowed\n');
-      return;
-    }
-    const root = resolvePath(this.config.staticPath);
-    let rel: string;
-    try {
-      rel = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    } catch {
-      rel = '/';
-    }
-    let file = join(root, normalize('/' + rel));
-    if (!file.startsWith(root)) file = root;
-    try {
-      let st = await stat(file);
-      if (st.isDirectory()) {
-        file = join(file, 'index.html');
-        st = await stat(file);
-      }
-      res.writeHead(200, { 'Content-Type': mime[extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
-      if (req.method === 'HEAD') res.end();
-      else createReadStream(file).on('error', () => res.destroy()).pipe(res);
-    } catch {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('404 page not found\n');
-    }
+    this.home.run(req, res, timeoutMs, start, body);
   }
 
   // ------------------------------------------------------------------------------------------- internal endpoints
@@ -949,9 +600,9 @@ export class Watchdog {
       res.end(`Concurrent request limit exceeded. Max concurrent requests: ${home.capacity}`);
       return;
     }
-    if (this.config.readyPath && this.homeTarget) {
-      const t = this.homeTarget;
-      const up = request({ host: t.host, port: t.port, method: 'GET', path: t.prefix + this.config.readyPath, agent: t.agent }, (ur) => {
+    if (this.config.readyPath && this.home instanceof HttpExecutor) {
+      const t = this.home.target;
+      const up = request({ host: t.host, port: t.port, method: 'GET', path: t.prefix + this.config.readyPath, agent: this.probeAgent }, (ur) => {
         res.writeHead(ur.statusCode ?? 502, { 'Content-Type': ur.headers['content-type'] ?? 'text/plain' });
         ur.pipe(res);
       });
@@ -1004,46 +655,6 @@ export class Watchdog {
     res.writeHead(200, { 'Content-Type': this.metrics.contentType });
     res.end(text);
   }
-}
-
-function gatewayTimeout(res: ServerResponse, start: bigint, timeoutMs: number): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(504, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-  res.end(`Function exceeded the timeout of ${timeoutMs / 1000}s\n`);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('client closed the request'));
-    });
-  });
-}
-
-function noBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0');
-}
-
-function methodNotAllowed(res: ServerResponse): void {
-  res.writeHead(405, { 'Content-Type': 'text/plain' });
-  res.end('Method not allowed\n');
-}
-
-function internalError(res: ServerResponse, code: number, msg: string, who: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(code, { 'Content-Type': 'text/plain', [H.internal]: who });
-  res.end(msg + '\n');
 }
 
 function listen(s: Server, port: number, host: string): Promise<void> {
