@@ -1,30 +1,31 @@
 /**
- * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front (the modes are executors/, chosen
- * once at start; /_/health, /_/ready, lock file, limits, timeouts, metrics) with two worker slots, a control surface
- * (specialise, release, resize, drain) and a view of its own load. Bodies stream straight through; nothing on the
- * request path parses bodies, logs at info level or touches the file system synchronously.
+ * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front with two worker slots. This file is
+ * its lifecycle (start, fatal exit, drain on SIGTERM) and request path (admission, bounce or queue, run); the modes
+ * are executors/ (chosen once at start), the guest slot guest-slot.ts, load and watermarks load-reporter.ts, the
+ * control surface control.ts and the /_/ paths endpoints.ts. Bodies stream straight through; nothing on the request
+ * path parses bodies, logs at info level or touches the file system synchronously.
  */
 import type { ChildProcess } from 'node:child_process';
-import { access, rm, writeFile } from 'node:fs/promises';
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { resolve as resolvePath } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { WatchdogConfig } from './config.js';
-import { parseDuration } from './units.js';
-import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource } from './load.js';
-import { log } from './logs.js';
-import { createMetrics, type WatchdogMetrics } from './metrics.js';
-import { headers as H, type ControlReply, type ControlRequest, type LoadReport, type Watermark } from './protocol.js';
-import { SlotTable, type Slot, type Ticket } from './slots.js';
 import { Counter } from 'prom-client';
-import { admit, WaitQueue } from './ics/admission.js';
-import { tokenMatches } from './credentials.js';
-import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js';
-import { watermarkOf } from './watermark.js';
-import { GuestWorker, startUpstream, waitForTcp } from './workers.js';
+import type { WatchdogConfig } from './config.js';
+import { runControl } from './control.js';
+import { Endpoints } from './endpoints.js';
 import { childEnv, type Executor } from './executors/executor.js';
 import { HttpExecutor, homeExecutor } from './executors/index.js';
-import { internalError, methodNotAllowed, noBody, readBody } from './respond.js';
+import { GuestSlot } from './guest-slot.js';
+import { admit, WaitQueue } from './ics/admission.js';
+import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js';
+import { LoadReporter } from './load-reporter.js';
+import { log } from './logs.js';
+import { createMetrics, type WatchdogMetrics } from './metrics.js';
+import { headers as H, type ControlReply, type ControlRequest, type LoadReport } from './protocol.js';
+import { internalError, noBody, readBody } from './respond.js';
+import { SlotTable, type Slot, type Ticket } from './slots.js';
+import { parseDuration } from './units.js';
+import { startUpstream, waitForTcp } from './workers.js';
 
 /** WatchdogOptions are what the process entry adds to the config. */
 export interface WatchdogOptions {
@@ -32,21 +33,6 @@ export interface WatchdogOptions {
   runtime: string;
   /** exit is called when the watchdog must end the process (upstream died: code 1; after a drain: code 0). */
   exit?: (code: number) => void;
-}
-
-/** ControlVerdict is whether an HTTP control request may run, and if not the status and message to answer. */
-export type ControlVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
-
-/**
- * controlAllowed: every control request over HTTP carries x-hyperfaas-token equal to this instance's token, from
- * loopback too (every instance on a host shares loopback, so an address proves nothing). Without a token of its
- * own the instance takes control over NATS only.
- */
-export function controlAllowed(tokenHeader: string | string[] | undefined, token: string): ControlVerdict {
-  if (token === '') return { ok: false, status: 403, message: 'control over HTTP is disabled: this instance has no control token' };
-  if (tokenHeader === undefined || tokenHeader === '') return { ok: false, status: 401, message: 'control requests need an x-hyperfaas-token header' };
-  if (!tokenMatches(tokenHeader, token)) return { ok: false, status: 403, message: 'x-hyperfaas-token is not this instance\'s control token' };
-  return { ok: true };
 }
 
 /** Bouncer hands a request to the global scheduler (the NATS link implements it); it throws when it cannot. */
@@ -75,24 +61,14 @@ export class Watchdog {
   private metricsServer: Server | undefined;
   private upstream: ChildProcess | undefined;
   private upstreamWait: Promise<boolean> | undefined;
-  /** home is the executor of the configured mode, chosen once; guestExec is the guest runtime's, while it runs. */
+  /** home is the executor of the configured mode, chosen once. */
   private readonly home: Executor;
-  private guestExec: HttpExecutor | undefined;
-  /** probeAgent carries the readiness probes to the upstream (ready_path); requests use the executors' pools. */
-  private readonly probeAgent = new Agent({ keepAlive: true, maxSockets: 4 });
-  private guest: GuestWorker | undefined;
-  private guestBusy: Promise<unknown> = Promise.resolve();
-  private readonly guestEnabled: boolean;
+  /** guest is the second worker slot (undefined when disabled). */
+  private readonly guest: GuestSlot | undefined;
+  private readonly reporter: LoadReporter;
+  private readonly endpoints: Endpoints;
   private accepting = false;
   private stopping = false;
-  private seq = 0;
-  private load: CpuMem = { cpu: { used: 0, limit: 0 }, memory: { used: 0, limit: 0 } };
-  private limitOverride: { cpu?: number; memory?: number } = {};
-  private lastWatermark: Watermark = 'low';
-  private readonly slotMarks: Record<string, Watermark> = { home: 'low', guest: 'low' };
-  private sampler: NodeJS.Timeout | undefined;
-  private source: UsageSource | undefined;
-  private lastUsage: { u: Usage; at: number } | undefined;
   private link: Bouncer | undefined;
   private readonly queues: Record<'home' | 'guest', WaitQueue> = { home: new WaitQueue(), guest: new WaitQueue() };
   private overflowCounter: Counter<'outcome'> | undefined;
@@ -100,13 +76,35 @@ export class Watchdog {
   constructor(config: WatchdogConfig, opts: WatchdogOptions) {
     this.config = config;
     this.opts = opts;
+    this.metrics = createMetrics(() => this.report());
     const home = config.functionName ? `${config.functionName}.${config.namespace}` : '';
-    this.guestEnabled = config.guest.enabled && opts.runtime !== '';
+    const guestEnabled = config.guest.enabled && opts.runtime !== '';
     this.slots = new SlotTable(
       { function: home, capacity: config.maxInflight, state: 'serving' },
-      this.guestEnabled ? { capacity: config.guest.capacity, state: 'down' } : undefined,
+      guestEnabled ? { capacity: config.guest.capacity, state: 'down' } : undefined,
     );
-    this.metrics = createMetrics(() => this.report());
+    this.reporter = new LoadReporter({
+      config,
+      slots: this.slots,
+      port: () => this.port,
+      draining: () => this.draining,
+      queued: () => this.queues.home.length + this.queues.guest.length,
+      changed: (r) => this.onWatermark?.(r),
+    });
+    this.guest = guestEnabled
+      ? new GuestSlot({ config, slots: this.slots, runtime: opts.runtime, stopping: () => this.stopping, changed: () => this.reporter.check() })
+      : undefined;
+    this.endpoints = new Endpoints({
+      config,
+      slots: this.slots,
+      metrics: this.metrics,
+      accepting: () => this.accepting,
+      draining: () => this.draining,
+      readyTarget: () => (this.home instanceof HttpExecutor ? this.home.target : undefined),
+      report: () => this.report(),
+      loadSource: () => this.reporter.sourceKind,
+      control: (req) => this.control(req),
+    });
     this.overflowCounter = new Counter({
       name: 'hyperfaas_ics_overflow_total',
       help: 'Requests a slot could not take at once, by what became of them (bounced, bounce_failed, queued, queue_timeout, rejected)',
@@ -143,13 +141,13 @@ export class Watchdog {
       this.upstreamWait = waitForTcp(t.host, t.port, () => this.stopping || child.exitCode !== null);
       http.waitFor(this.upstreamWait);
     }
-    if (this.guestEnabled) this.forkGuest();
+    this.guest?.start();
 
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: c.readTimeoutMs, headersTimeout: Math.min(c.readTimeoutMs || 60_000, 60_000) }, (req, res) =>
       this.handle(req, res),
     );
     this.server.keepAliveTimeout = 65_000;
-    this.metricsServer = createServer((req, res) => void this.serveMetrics(req, res));
+    this.metricsServer = createServer((req, res) => void this.endpoints.serveMetrics(req, res));
     await Promise.all([listen(this.server, c.port, c.bindAddress), listen(this.metricsServer, c.metricsPort, c.bindAddress)]);
     this.port = (this.server.address() as AddressInfo).port;
     this.metricsPort = (this.metricsServer.address() as AddressInfo).port;
@@ -168,7 +166,7 @@ export class Watchdog {
       }
     }
     this.accepting = true;
-    await this.startSampling();
+    await this.reporter.start();
   }
 
   private fatal(code: number): void {
@@ -196,12 +194,11 @@ export class Watchdog {
     await closed;
     this.metricsServer?.closeAllConnections();
     await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
-    if (this.sampler) clearInterval(this.sampler);
+    this.reporter.stop();
     this.guest?.stop();
     await this.stopProcess(this.upstream);
     this.home.close();
-    this.guestExec?.close();
-    this.probeAgent.destroy();
+    this.endpoints.close();
   }
 
   private async stopProcess(child: ChildProcess | undefined): Promise<void> {
@@ -215,95 +212,23 @@ export class Watchdog {
 
   // --------------------------------------------------------------------------------------------------- guest slot
 
-  private forkGuest(): void {
-    if (this.stopping || !this.guestEnabled) return;
-    const g = new GuestWorker(this.opts.runtime, childEnv(), { prefix: this.config.prefixLogs, bufferSize: this.config.logBufferSize });
-    this.guest = g;
-    const slot = this.slots.guest;
-    slot.state = 'down';
-    slot.function = undefined;
-    g.child.on('exit', (code, signal) => {
-      if (this.guest !== g || this.stopping) return;
-      log(`Guest runtime exited (${signal ?? code}); forking a new generic runtime`);
-      this.guestExec?.close();
-      this.guestExec = undefined;
-      setTimeout(() => this.forkGuest(), 100).unref();
-    });
-    g.started.then(
-      (port) => {
-        if (this.guest !== g) return;
-        this.guestExec?.close();
-        this.guestExec = new HttpExecutor({ host: '127.0.0.1', port, prefix: '' }, this.config);
-        slot.state = 'generic';
-        // Open one pooled connection now (the generic runtime answers 503) so the first guest request reuses it.
-        this.guestExec.warm();
-      },
-      (err: Error) => log(`Guest runtime failed to start: ${err.message}`),
-    );
-  }
-
   /** specialise loads a function directory into the generic guest slot; it resolves once the slot serves. */
   specialise(fn: string, dir: string, env: Record<string, string> = {}, capacity?: number): Promise<ControlReply> {
-    return this.serialiseGuest(async () => {
-      const t0 = performance.now();
-      const g = this.guest;
-      const slot = this.slots.guest;
-      if (!g) return { ok: false, error: 'this instance has no guest slot' };
-      await g.started.catch(() => undefined);
-      if (slot.state !== 'generic') return { ok: false, error: `guest slot is ${slot.state}${slot.function ? ` (${slot.function})` : ''}` };
-      slot.state = 'specialising';
-      slot.function = fn;
-      if (capacity !== undefined) slot.capacity = capacity;
-      try {
-        await g.specialise(resolvePath(dir), env);
-      } catch (err) {
-        slot.function = undefined;
-        slot.state = 'generic';
-        if (g.child.exitCode !== null || g.child.signalCode !== null) slot.state = 'down';
-        return { ok: false, error: (err as Error).message, ms: performance.now() - t0 };
-      }
-      slot.state = 'serving';
-      this.checkWatermark();
-      return { ok: true, ms: performance.now() - t0 };
-    });
+    if (!this.guest) return Promise.resolve({ ok: false, error: 'this instance has no guest slot' });
+    return this.guest.specialise(fn, dir, env, capacity);
   }
 
   /** release stops admitting to the guest slot, waits for its requests, and replaces it with a fresh generic runtime. */
   release(): Promise<ControlReply> {
-    return this.serialiseGuest(async () => {
-      const t0 = performance.now();
-      const slot = this.slots.guest;
-      const g = this.guest;
-      if (!g) return { ok: false, error: 'this instance has no guest slot' };
-      if (slot.state === 'generic') return { ok: true, ms: 0 };
-      slot.state = 'releasing';
-      const deadline = Date.now() + this.config.writeTimeoutMs;
-      while (slot.inflight > 0 && Date.now() < deadline) await sleep(5);
-      this.guest = undefined;
-      const exited = new Promise((r) => (g.child.exitCode !== null || g.child.signalCode !== null ? r(null) : g.child.once('exit', r)));
-      g.stop();
-      await exited;
-      this.guestExec?.close();
-      this.guestExec = undefined;
-      this.forkGuest();
-      await this.guest!.started.catch(() => undefined);
-      await sleep(0);
-      return { ok: true, ms: performance.now() - t0 };
-    });
-  }
-
-  private serialiseGuest(op: () => Promise<ControlReply>): Promise<ControlReply> {
-    const run = this.guestBusy.then(op, op);
-    this.guestBusy = run.catch(() => undefined);
-    return run;
+    if (!this.guest) return Promise.resolve({ ok: false, error: 'this instance has no guest slot' });
+    return this.guest.release();
   }
 
   /** resize changes the home slot's concurrency limit and the CPU/memory limits the watermarks are measured against. */
   resize(r: { cpu?: number; memoryBytes?: number; capacity?: number }): ControlReply {
     if (r.capacity !== undefined) this.slots.home.capacity = Math.max(0, Math.floor(r.capacity));
-    if (r.cpu !== undefined) this.limitOverride.cpu = r.cpu;
-    if (r.memoryBytes !== undefined) this.limitOverride.memory = r.memoryBytes;
-    this.checkWatermark();
+    this.reporter.setLimits(r);
+    this.reporter.check();
     return { ok: true, ms: 0 };
   }
 
@@ -311,68 +236,16 @@ export class Watchdog {
   async drain(): Promise<ControlReply> {
     this.draining = true;
     await rm(this.config.lockFile, { force: true }).catch(() => undefined);
-    this.checkWatermark(true);
+    this.reporter.check(true);
     return { ok: true, ms: 0 };
   }
 
   /** control runs one ControlRequest (the HTTP endpoint and a NATS subscriber share it). */
-  async control(req: ControlRequest): Promise<ControlReply> {
-    switch (req?.op) {
-      case 'specialise':
-        if (typeof req.function !== 'string' || !req.function) return { ok: false, error: 'specialise needs a function' };
-        if (req.code?.kind !== 'dir') return { ok: false, error: `code kind ${String(req.code?.kind)} is not supported by this watchdog; use {kind:"dir"}` };
-        return this.specialise(req.function, req.code.path, req.env ?? {}, req.capacity);
-      case 'release':
-        return this.release();
-      case 'resize':
-        return this.resize(req);
-      case 'drain':
-        return this.drain();
-      default:
-        return { ok: false, error: `unknown op ${JSON.stringify((req as { op?: unknown })?.op)}` };
-    }
+  control(req: ControlRequest): Promise<ControlReply> {
+    return runControl(this, req);
   }
 
   // --------------------------------------------------------------------------------------------------------- load
-
-  private async startSampling(): Promise<void> {
-    this.source = await detectSource({ cpuLimit: this.config.cpuLimit, memoryLimit: this.config.memoryLimit });
-    await this.sample();
-    this.sampler = setInterval(() => void this.sample(), this.config.loadIntervalMs);
-    this.sampler.unref();
-  }
-
-  private async sample(): Promise<void> {
-    if (!this.source) return;
-    try {
-      const u = await this.source.read();
-      const at = performance.now();
-      if (this.lastUsage) this.load = cpuMemBetween(this.lastUsage.u, u, at - this.lastUsage.at);
-      else this.load = { cpu: { used: 0, limit: u.cpuLimit }, memory: { used: u.memUsed, limit: u.memLimit } };
-      this.lastUsage = { u, at };
-      this.checkWatermark();
-    } catch {
-      /* keep the previous sample */
-    }
-  }
-
-  /** slotMoved re-checks the watermark only when a slot's own fill level crosses a watermark (two comparisons). */
-  private slotMoved(slot: Slot): void {
-    const f = slot.inflight / slot.capacity;
-    const mark: Watermark = f >= this.config.watermarkHigh ? 'high' : f <= this.config.watermarkLow ? 'low' : 'normal';
-    if (mark !== this.slotMarks[slot.kind]) {
-      this.slotMarks[slot.kind] = mark;
-      this.checkWatermark();
-    }
-  }
-
-  private checkWatermark(force = false): void {
-    const r = this.report();
-    if (force || r.watermark !== this.lastWatermark) {
-      this.lastWatermark = r.watermark;
-      this.onWatermark?.(r);
-    }
-  }
 
   /** attachLink connects the ICS to the global scheduler for bounce-back. */
   attachLink(link: Bouncer): void {
@@ -381,25 +254,7 @@ export class Watchdog {
 
   /** report is the instance's current LoadReport. */
   report(): LoadReport {
-    const c = this.config;
-    const cpu = { used: this.load.cpu.used, limit: this.limitOverride.cpu ?? this.load.cpu.limit };
-    const memory = { used: this.load.memory.used, limit: this.limitOverride.memory ?? this.load.memory.limit };
-    const slots = this.slots.report();
-    return {
-      instance: c.instanceId,
-      function: c.functionName,
-      namespace: c.namespace,
-      url: c.advertiseURL || `http://127.0.0.1:${this.port}`,
-      runtime: c.runtime,
-      seq: ++this.seq,
-      at: Date.now(),
-      slots,
-      cpu,
-      memory,
-      watermark: watermarkOf({ slots, cpu, memory }, { low: c.watermarkLow, high: c.watermarkHigh }),
-      draining: this.draining,
-      queued: this.queues.home.length + this.queues.guest.length,
-    };
+    return this.reporter.report();
   }
 
   // ----------------------------------------------------------------------------------------------------- requests
@@ -410,16 +265,7 @@ export class Watchdog {
       // "/_/..."
       const q = url.indexOf('?');
       const path = q >= 0 ? url.slice(0, q) : url;
-      if (path === '/_/health') return void this.health(req, res);
-      if (path === '/_/ready') return void this.ready(req, res);
-      if (path === '/_/hyperfaas/status') return this.status(req, res);
-      // A control body cut off mid-way rejects the read: drop that request, never the watchdog.
-      if (path === '/_/hyperfaas/control') {
-        return void this.controlHttp(req, res).catch((err: Error) => {
-          log(`control request dropped: ${err.message}`);
-          res.destroy();
-        });
-      }
+      if (this.endpoints.handle(path, req, res)) return;
     }
     this.invoke(req, res);
   }
@@ -437,7 +283,7 @@ export class Watchdog {
       queueing,
       serving: slot.state === 'serving',
       full: this.slots.full(slot),
-      watermark: this.lastWatermark,
+      watermark: this.reporter.watermark,
       bounces: Number(req.headers[H.bounces]) || 0,
       maxBounces: this.config.maxBounces,
       canBounce: () => this.mayBounce(req, slot),
@@ -537,13 +383,13 @@ export class Watchdog {
 
   /** run serves an admitted request in its slot; body is set when it was already read (a failed bounce). */
   private run(req: IncomingMessage, res: ServerResponse, slot: Slot, ticket: Ticket, start: bigint, body?: Buffer): void {
-    if (slot.capacity > 0) this.slotMoved(slot);
+    if (slot.capacity > 0) this.reporter.slotMoved(slot);
     res.once('close', () => {
       ticket.release();
       this.queues[slot.kind].wake();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       this.metrics.observe(res.statusCode, req.method ?? 'GET', seconds);
-      if (slot.capacity > 0) this.slotMoved(slot);
+      if (slot.capacity > 0) this.reporter.slotMoved(slot);
       if (this.config.logCallId) {
         const len = res.getHeader('content-length') ?? (res as ServerResponse & { upstreamLength?: string }).upstreamLength ?? '-';
         log(`${req.method} ${req.url} - ${res.statusCode} - ContentLength: ${len}B (${seconds.toFixed(4)}s) [${req.headers['x-call-id'] ?? ''}]`);
@@ -556,7 +402,7 @@ export class Watchdog {
       if (ms !== undefined && ms > 0 && (timeoutMs === 0 || ms < timeoutMs)) timeoutMs = ms;
     }
     if (slot.kind === 'guest') {
-      const g = this.guestExec;
+      const g = this.guest?.executor;
       if (!g) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
       res.setHeader(H.slot, 'guest');
       return g.run(req, res, timeoutMs, start, body);
@@ -564,97 +410,6 @@ export class Watchdog {
     this.home.run(req, res, timeoutMs, start, body);
   }
 
-  // ------------------------------------------------------------------------------------------- internal endpoints
-
-  private async lockPresent(): Promise<boolean> {
-    if (this.config.suppressLock) return false;
-    try {
-      await access(this.config.lockFile);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async health(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET') return methodNotAllowed(res);
-    if (this.accepting && (await this.lockPresent())) {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('OK');
-    } else {
-      res.writeHead(503, { 'Content-Type': 'text/plain' });
-      res.end('Service Unavailable');
-    }
-  }
-
-  private async ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET') return methodNotAllowed(res);
-    if (!this.accepting || this.draining || !(await this.lockPresent())) {
-      res.writeHead(503, { 'Content-Type': 'text/plain' });
-      res.end('Service Unavailable');
-      return;
-    }
-    const home = this.slots.home;
-    if (this.slots.full(home)) {
-      res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
-      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${home.capacity}`);
-      return;
-    }
-    if (this.config.readyPath && this.home instanceof HttpExecutor) {
-      const t = this.home.target;
-      const up = request({ host: t.host, port: t.port, method: 'GET', path: t.prefix + this.config.readyPath, agent: this.probeAgent }, (ur) => {
-        res.writeHead(ur.statusCode ?? 502, { 'Content-Type': ur.headers['content-type'] ?? 'text/plain' });
-        ur.pipe(res);
-      });
-      up.on('error', () => {
-        if (!res.headersSent) {
-          res.writeHead(503, { 'Content-Type': 'text/plain' });
-          res.end('Service Unavailable');
-        }
-      });
-      up.end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end('OK');
-  }
-
-  private status(req: IncomingMessage, res: ServerResponse): void {
-    if (req.method !== 'GET') return methodNotAllowed(res);
-    // The load report, plus where its CPU and memory figures come from (cgroup-v2, cgroup-v1 or proc).
-    const body = JSON.stringify({ ...this.report(), loadSource: this.source?.kind ?? 'none' });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
-  }
-
-  private async controlHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') return methodNotAllowed(res);
-    const verdict = controlAllowed(req.headers[H.controlToken], this.config.controlToken);
-    if (!verdict.ok) return internalError(res, verdict.status, verdict.message, 'hyperfaas');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let cmd: ControlRequest;
-    try {
-      cmd = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlRequest;
-    } catch {
-      return internalError(res, 400, 'body is not JSON', 'hyperfaas');
-    }
-    const reply = await this.control(cmd);
-    const body = JSON.stringify(reply);
-    res.writeHead(reply.ok ? 200 : 409, { 'Content-Type': 'application/json', [H.instance]: this.config.instanceId });
-    res.end(body);
-  }
-
-  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('404 page not found\n');
-      return;
-    }
-    const text = await this.metrics.text();
-    res.writeHead(200, { 'Content-Type': this.metrics.contentType });
-    res.end(text);
-  }
 }
 
 function listen(s: Server, port: number, host: string): Promise<void> {
