@@ -3,8 +3,8 @@
  * literals. Names follow faas-provider (port, read_timeout, write_timeout, basic_auth, secret_mount_path) so an
  * OpenFaaS deployment's settings carry over; ours are prefixed HYPERFAAS_.
  */
-import { parseMemory } from './api/quantity.js';
-import { labelProblem } from './api/validate.js';
+import { labelProblem } from './names.js';
+import { ConfigError, parseDurationMs, parseMemory } from './units.js';
 
 /** BackendKind names where function instances come from. */
 export type BackendKind = 'local' | 'kubernetes';
@@ -50,29 +50,6 @@ export interface ProviderConfig {
   readonly hpaPodStartMs?: number;
   /** controlToken authenticates control requests to watchdogs off loopback (HYPERFAAS_CONTROL_TOKEN). */
   readonly controlToken?: string;
-}
-
-/** ConfigError lists every bad setting, each as "key = value, must be ...". */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration: ${problems.join('; ')}`);
-  }
-}
-
-const unitsMs: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * parseDuration reads faas-provider's timeout format: a bare integer is seconds, otherwise a Go duration such as
- * "1m30s", "500ms" or "1.5h". Returns milliseconds, or NaN when the text is neither.
- */
-export function parseDuration(text: string): number {
-  const s = text.trim();
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
-  if (s === '' || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return NaN;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * unitsMs[m[2]!]!;
-  return total;
 }
 
 const logLevels = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -131,8 +108,8 @@ export function readConfig(env: Record<string, string | undefined>): ProviderCon
   const durationIn = (key: string, dfltMs: number, loMs: number, hiMs: number): number => {
     const raw = get(key);
     if (raw === undefined) return dfltMs;
-    const ms = parseDuration(raw);
-    if (Number.isNaN(ms) || ms < loMs || ms > hiMs) {
+    const ms = parseDurationMs(raw);
+    if (ms === undefined || ms < loMs || ms > hiMs) {
       problems.push(`${key} = ${raw}, must be seconds or a duration like 1m30s in [${loMs / 1000}s, ${hiMs / 1000}s]`);
       return dfltMs;
     }

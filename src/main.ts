@@ -12,7 +12,9 @@ import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { ScalerLoop, intervalTicker } from './control/scaler-loop.js';
 import { createScalerPorts } from './control/ports.js';
 import type { ReportView } from './gs/report-view.js';
-import { GuestSharing, controlChannel } from './gs/sharing.js';
+import { bounceRoom } from './gs/bounce-policy.js';
+import { controlChannel } from './gs/nats/control-channel.js';
+import { GuestSharing } from './gs/sharing.js';
 import { compressHpaParams, createHpaPolicy, createHyperfaasPolicy, HPA_DEFAULT, HPA_TUNED, type HpaParams } from './scaling/index.js';
 import type { PolicyName, ScalingPolicy } from './scaling/types.js';
 import { createApp, requestListener } from './api/app.js';
@@ -20,9 +22,9 @@ import { isBackendError, type FunctionBackend } from './backends/backend.js';
 import { createLocalBackend, type LocalBackendOptions } from './backends/local/index.js';
 import { readLocalConfig } from './backends/local/config.js';
 import { createAsync, readAsyncConfig } from './async/index.js';
-import { ConfigError, readConfig, type ProviderConfig } from './config.js';
-import { startBounceResponder } from './gs/bounce-responder.js';
-import { startReportSubscriber } from './gs/report-subscriber.js';
+import { readConfig, type ProviderConfig } from './config.js';
+import { startBounceResponder } from './gs/nats/bounce-responder.js';
+import { startReportSubscriber } from './gs/nats/report-subscriber.js';
 import { connectNats } from './messaging/nats.js';
 import { NatsAuthority, readNatsAuthEnv, type NatsAuthEnv } from './messaging/nats-auth.js';
 import { ControlTokens } from './gs/control-tokens.js';
@@ -30,9 +32,11 @@ import { createLogger, type Logger } from './logger.js';
 import { repoRoot } from './paths.js';
 import { createSchedulerInvoker } from './router/scheduler-invoker.js';
 import { Upstreams } from './router/upstream.js';
-import { GlobalScheduler } from './scheduler/global-scheduler.js';
+import { GlobalScheduler } from './gs/global-scheduler.js';
 import type { VersionInfo } from './types/index.js';
+import { ConfigError } from './units.js';
 import { backendReplicas, functionMetricsFor, type FunctionMetrics } from './observe/function-metrics.js';
+import { functionKey } from './names.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -71,20 +75,6 @@ function version(env: Env): VersionInfo {
   return { sha: env.GIT_COMMIT || env.HYPERFAAS_SHA || 'unknown', release: env.HYPERFAAS_RELEASE || release };
 }
 
-/** queuedAt is how many requests wait in an instance's ICS, from its fresh load report (undefined without one). */
-function queuedAt(reports: ReportView, id: string): number | undefined {
-  const r = reports.get(id, Date.now());
-  return r ? (r.queued ?? 0) : undefined;
-}
-
-/**
- * busierMargin: a bounce goes to a less busy instance only when the bouncer has at least one slot-full more queued
- * (its home capacity, at least 2): under GS-balanced load queues differ by less, and bouncing would only add hops.
- */
-function busierMargin(reports: ReportView, id: string): number {
-  return Math.max(2, reports.get(id, Date.now())?.slots.find((s) => s.kind === 'home')?.capacity ?? 0);
-}
-
 interface NatsLink {
   asyncHandler: RequestHandler;
   nc: NatsConnection;
@@ -105,7 +95,7 @@ async function startNatsLink(
 ): Promise<NatsLink> {
   const nc = await connectNats(config.natsUrl!, d.logger, 'hyperfaas-provider', d.auth.credsFile);
   const invoker = createSchedulerInvoker({ scheduler: d.scheduler, upstreams: d.upstreams, defaultTimeoutMs: config.writeTimeoutMs });
-  const reports = startReportSubscriber({ nc, target: d.scheduler.view, logger: d.logger });
+  const reports = startReportSubscriber({ nc, target: d.scheduler, logger: d.logger });
   const bounce = startBounceResponder({
     nc,
     invoker,
@@ -119,13 +109,10 @@ async function startNatsLink(
       registers: [d.registry],
     }),
     onBounce: (namespace, name) => {
-      d.scheduler.demand.bounce(`${name}.${namespace}`, Date.now());
-      d.functions.bounced(`${name}.${namespace}`);
+      d.scheduler.bounced(namespace, name, Date.now());
+      d.functions.bounced(functionKey(name, namespace));
     },
-    hasRoom: (namespace, name, avoid) =>
-      d.scheduler.hasRoom(namespace, name, new Set(avoid)) ||
-      (avoid[0] !== undefined &&
-        d.scheduler.lessBusyThan(namespace, name, avoid[0], (id) => queuedAt(reports.view, id), busierMargin(reports.view, avoid[0]))),
+    hasRoom: bounceRoom(d.scheduler, reports.view),
   });
   const asyncConfig = readAsyncConfig(env);
   const asyncService = await createAsync({
@@ -204,7 +191,7 @@ async function main(): Promise<void> {
   const functions = functionMetricsFor(registry, backendReplicas(backend));
   const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions, auth: natsAuth }) : undefined;
   const sharing = new GuestSharing({
-    view: scheduler.view,
+    slots: scheduler,
     backend,
     control: controlChannel(() => link?.nc, (id) => tokens.get(id) ?? config.controlToken),
     logger,

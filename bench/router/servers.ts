@@ -12,7 +12,7 @@ import { Pool } from 'undici';
 import { createApp, requestListener } from '../../src/api/app.js';
 import { readConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { GlobalScheduler } from '../../src/scheduler/global-scheduler.js';
+import { GlobalScheduler } from '../../src/gs/global-scheduler.js';
 import { FakeBackend } from '../../test/support/fake-backend.js';
 
 const kind = process.argv[2];

@@ -183,14 +183,10 @@ async function httpMode(label: string, delayMs: number, reps: number): Promise<v
   await waitOk(`${wd.url}/`);
   const px = await startUndiciProxy(`http://127.0.0.1:${direct}`);
   await waitOk(`${px.url}/`);
-  const wdNodePort = await freePort();
-  const wdNode = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdNodePort}`, DELAY_MS: String(delayMs), upstream_client: 'node' });
-  await waitOk(`${wdNode.url}/`);
   const arms: { name: string; url: string; pid?: number }[] = [
     { name: 'direct (function upstream)', url: `http://127.0.0.1:${direct}/` },
-    { name: 'HyperFaaS watchdog, 1 hop (default, upstream_client=fast)', url: `${wd.url}/`, pid: wd.proc.pid },
+    { name: 'HyperFaaS watchdog, 1 hop', url: `${wd.url}/`, pid: wd.proc.pid },
     { name: 'undici Pool proxy, 1 hop', url: `${px.url}/`, pid: px.proc.pid },
-    { name: 'HyperFaaS watchdog, 1 hop, upstream_client=node (node:http agent)', url: `${wdNode.url}/`, pid: wdNode.proc.pid },
   ];
   const n = delayMs > 0 ? 100 : 1000;
   const dur = delayMs > 0 ? Math.min(seconds, 5) : seconds;
@@ -237,7 +233,7 @@ async function httpMode(label: string, delayMs: number, reps: number): Promise<v
       `throughput ${(w.rps / u.rps).toFixed(2)}x the undici proxy; CPU per request ${(w.cpu / u.cpu).toFixed(2)}x the undici proxy's.`,
   );
   say();
-  for (const p of [px.proc, wd.proc, wdNode.proc, up]) await stop(p);
+  for (const p of [px.proc, wd.proc, up]) await stop(p);
 }
 
 async function forkMode(): Promise<void> {

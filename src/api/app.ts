@@ -12,7 +12,7 @@ import { httpMetrics } from '../metrics.js';
 import { createInvokeHandler, type RawHandler } from '../router/proxy.js';
 import { invokePrefix } from '../router/target.js';
 import { Upstreams } from '../router/upstream.js';
-import type { GlobalScheduler } from '../scheduler/global-scheduler.js';
+import type { GlobalScheduler } from '../gs/global-scheduler.js';
 import type { VersionInfo } from '../types/index.js';
 import type { ReportView } from '../gs/report-view.js';
 import { backendReplicas, functionMetricsFor, type FunctionMetrics } from '../observe/function-metrics.js';
@@ -69,7 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   const status = new StatusService(
     {
       backend,
-      candidates: (ns, name) => scheduler.view.candidates(ns, name),
+      candidates: (ns, name) => scheduler.candidatesOf(ns, name),
       report: (id) => deps.reports?.()?.get(id, Date.now()),
       ...(deps.scaler ? { scaler: deps.scaler } : {}),
       metrics: functions,
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
   const upstreams =
     deps.upstreams ?? new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
-  scheduler.view.subscribe((ev) => {
+  scheduler.onInstanceChange((ev) => {
     if (ev.type === 'deleted') upstreams.forget(ev.instance.url);
   });
   const invoke = createInvokeHandler({

@@ -3,8 +3,10 @@
  * strings (empty when the body is fine), so one 400 can tell the user everything to fix at once.
  */
 import { ConfigError as WatchdogConfigError, readConfig as readWatchdogConfig } from '../../watchdog/src/config.js';
+import { labelProblem, secretNameProblem } from '../names.js';
+import { validateScalingLabels } from '../scaling/labels.js';
 import type { FunctionDeployment, FunctionResources } from '../types/index.js';
-import { parseCpu, parseMemory } from './quantity.js';
+import { parseCpu, parseMemory } from '../units.js';
 
 /**
  * metadataBounds are the sizes labels and annotations may take, Kubernetes' own where it has one, so a function
@@ -42,32 +44,6 @@ export function jsonDepth(text: Buffer, limit = Infinity): number {
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return max;
-}
-
-/** dns1123Label is the rule for function names and namespaces (Kubernetes names, as faas-netes enforces). */
-export const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** dns1123Subdomain is the rule for secret names: dot-separated labels, 253 characters at most. */
-export const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** labelProblem describes what is wrong with a DNS-1123 label, or returns undefined when it is fine. */
-export function labelProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value === '') return 'is required';
-  if (value.length > 63) return `"${value}" is longer than 63 characters`;
-  if (!dns1123Label.test(value)) {
-    return `"${value}" must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit`;
-  }
-  return undefined;
-}
-
-/** secretNameProblem describes what is wrong with a secret name, or returns undefined when it is fine. */
-export function secretNameProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value === '') return 'is required';
-  if (value.length > 253) return `"${value}" is longer than 253 characters`;
-  if (!dns1123Subdomain.test(value)) {
-    return `"${value}" must be a DNS-1123 subdomain: lower-case letters, digits, "-" and "."`;
-  }
-  return undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -194,25 +170,15 @@ function checkResources(field: string, v: unknown, out: string[]): void {
   }
 }
 
+/**
+ * checkScalingLabels asks the scaler's own label parser, so every label the API accepts is one the scaler can run
+ * (a label it refused would leave the function unscaled for good).
+ */
 function checkScalingLabels(labels: unknown, out: string[]): void {
   if (!isObject(labels)) return;
-  const int = (key: string, lo: number, hi: number): number | undefined => {
-    const raw = labels[key];
-    if (typeof raw !== 'string') return undefined;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || n < lo || n > hi) {
-      out.push(`labels.${key}: "${raw}" must be a whole number in [${lo}, ${hi}]`);
-      return undefined;
-    }
-    return n;
-  };
-  const min = int('com.openfaas.scale.min', 0, 1000);
-  const max = int('com.openfaas.scale.max', 1, 1000);
-  // The stock gateway fails every status lookup of a function whose factor is outside [0, 100].
-  int('com.openfaas.scale.factor', 0, 100);
-  if (min !== undefined && max !== undefined && min > max) {
-    out.push(`labels: com.openfaas.scale.min (${min}) must not exceed com.openfaas.scale.max (${max})`);
-  }
+  const strings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') strings[k] = v;
+  for (const problem of validateScalingLabels(strings)) out.push(`labels.${problem}`);
 }
 
 /** validateDeployment checks a POST/PUT /system/functions body; it returns "field: problem" strings, [] when valid. */

@@ -1,4 +1,5 @@
 /** config reads the async settings from an env map. Pure: the caller passes process.env (or a literal in tests). */
+import { ConfigError, parseDurationMs, parseMemory, positiveQuantity } from '../units.js';
 
 /** AsyncConfig is the frozen result of readAsyncConfig; durations in milliseconds, sizes in bytes. */
 export interface AsyncConfig {
@@ -26,11 +27,6 @@ export interface AsyncConfig {
   readonly inProcessWorker: boolean;
 }
 
-/** ConfigError names the key, the value and what was expected. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 /** natsDefaultMaxPayload is nats-server's default max_payload (1 MiB). */
 export const natsDefaultMaxPayload = 1024 * 1024;
 
@@ -39,26 +35,6 @@ export const natsDefaultMaxPayload = 1024 * 1024;
  * for the request headers and JSON keys, and base64 turns 3 bytes into 4, so (1 MiB - 32 KiB) * 3 / 4 = 761,856 bytes.
  */
 export const defaultMaxBody = Math.floor(((natsDefaultMaxPayload - 32 * 1024) * 3) / 4);
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** parseDurationMs accepts Go durations ("1m30s", "250ms") or a bare number of seconds ("30"); null when malformed. */
-export function parseDurationMs(v: string): number | null {
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return null;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNITS[m[2]!]!;
-  return Math.round(total);
-}
-
-/** parseBytes accepts a byte count with an optional K/Ki/M/Mi suffix ("65536", "512Ki", "1M"); null when malformed. */
-export function parseBytes(v: string): number | null {
-  const m = /^(\d+)\s*(K|Ki|M|Mi|k|kB|KB|MB)?$/.exec(v.trim());
-  if (!m) return null;
-  const mult: Record<string, number> = { K: 1000, k: 1000, kB: 1000, KB: 1000, Ki: 1024, M: 1_000_000, MB: 1_000_000, Mi: 1024 * 1024 };
-  return Number(m[1]) * (m[2] ? mult[m[2]]! : 1);
-}
 
 type Env = Record<string, string | undefined>;
 
@@ -73,8 +49,9 @@ function int(env: Env, key: string, def: number, min: number, max: number): numb
 function dur(env: Env, key: string, def: number, min: number, max: number): number {
   const raw = env[key];
   if (raw === undefined || raw.trim() === '') return def;
-  const ms = parseDurationMs(raw);
-  if (ms === null || ms < min || ms > max) {
+  const exact = parseDurationMs(raw);
+  const ms = exact === undefined ? undefined : Math.round(exact);
+  if (ms === undefined || ms < min || ms > max) {
     throw new ConfigError(`${key} = ${JSON.stringify(raw)}, must be a duration in [${min}ms, ${max}ms] like "30s" or "1m30s"`);
   }
   return ms;
@@ -94,8 +71,8 @@ export function readAsyncConfig(env: Env): AsyncConfig {
   let maxBodyBytes = defaultMaxBody;
   const rawBody = env.async_max_body;
   if (rawBody !== undefined && rawBody.trim() !== '') {
-    const b = parseBytes(rawBody);
-    if (b === null || b < 1 || b > 64 * 1024 * 1024) throw new ConfigError(`async_max_body = ${JSON.stringify(rawBody)}, must be a size in [1, 64Mi] bytes`);
+    const b = positiveQuantity(parseMemory, rawBody);
+    if (b === undefined || b < 1 || b > 64 * 1024 * 1024) throw new ConfigError(`async_max_body = ${JSON.stringify(rawBody)}, must be a size in [1, 64Mi] bytes`);
     maxBodyBytes = b;
   }
   const initialBackoffMs = dur(env, 'async_initial_backoff', 1000, 0, 3_600_000);

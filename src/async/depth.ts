@@ -2,6 +2,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { subjects } from '../../watchdog/src/protocol.js';
 import type { Logger } from '../logger.js';
 import type { AsyncMetrics } from './metrics.js';
+import { functionKey } from '../names.js';
 
 /**
  * depthByFunction turns a stream's per-subject message counts into counts per "name.namespace". Messages on the bare
@@ -14,7 +15,7 @@ export function depthByFunction(perSubject: Record<string, number>): Map<string,
     let label = 'unknown';
     if (subject.startsWith(prefix)) {
       const [ns, fn] = subject.slice(prefix.length).split('.');
-      if (ns && fn) label = `${fn}.${ns}`;
+      if (ns && fn) label = functionKey(fn, ns);
     }
     out.set(label, (out.get(label) ?? 0) + n);
   }

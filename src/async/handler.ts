@@ -8,7 +8,8 @@ import { groupHeaderPairs, headerPairsFromRaw } from '../messaging/headers.js';
 import type { AsyncConfig } from './config.js';
 import { AsyncError, statusForAsyncError } from './errors.js';
 import type { AsyncMetrics } from './metrics.js';
-import { functionLabel, isSubjectToken, splitAsyncUrl, splitFunctionName } from './names.js';
+import { functionKey, parseFunctionKey } from '../names.js';
+import { isSubjectToken, splitAsyncUrl } from './names.js';
 import { encodeQueueRequest, InvalidUrlError, parseGoUrl, type GoUrl } from './queue-request.js';
 
 /** PublisherDeps is what the /async-function handler needs. */
@@ -112,7 +113,7 @@ export function createAsyncHandler(d: PublisherDeps): RequestHandler {
         throw new AsyncError('NotFound', `function ${rawName} not found`);
       }
     }
-    const ref = splitFunctionName(fn, d.defaultNamespace);
+    const ref = parseFunctionKey(fn, d.defaultNamespace);
     if (!isSubjectToken(ref.name) || !isSubjectToken(ref.namespace)) throw new AsyncError('NotFound', `function ${fn} not found`);
     let exists: boolean;
     try {
@@ -159,7 +160,7 @@ export function createAsyncHandler(d: PublisherDeps): RequestHandler {
       throw new AsyncError('TooLarge', `request is ${payload.length} bytes once queued, over the NATS max_payload of ${maxPayload}`);
     }
     const ack = await publish(subjects.asyncSubject(ref.namespace, ref.name), payload, callId);
-    d.metrics.queued.inc({ function: functionLabel(ref) });
+    d.metrics.queued.inc({ function: functionKey(ref.name, ref.namespace) });
     if (ack.duplicate) log.debug('duplicate async request ignored', { callId, function: fn });
     res.status(202).setHeader('X-Call-Id', callId).setHeader('X-Start-Time', start).end();
   };

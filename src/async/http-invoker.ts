@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { BackendError } from '../backends/backend.js';
-import type { InvokeRequest, InvokeResponse, Invoker } from '../router/invoker.js';
+import type { InvokeRequest, InvokeResponse, Invoker } from '../invoke/invoker.js';
+import { functionKey } from '../names.js';
 
 /** HttpInvoker is an Invoker over plain HTTP: urlFor gives a function's base URL (undefined = unknown function -> NotFound). */
 export class HttpInvoker implements Invoker {
@@ -9,7 +10,7 @@ export class HttpInvoker implements Invoker {
   /** invoke sends the request to urlFor(...) + path + query and buffers the answer; connection errors reject. */
   async invoke(req: InvokeRequest): Promise<InvokeResponse> {
     const base = this.urlFor(req.namespace, req.name);
-    if (base === undefined) throw new BackendError('NotFound', `function ${req.name}.${req.namespace} not found`);
+    if (base === undefined) throw new BackendError('NotFound', `function ${functionKey(req.name, req.namespace)} not found`);
     const url = base + (req.path.startsWith('/') ? req.path : `/${req.path}`) + (req.query ? `?${req.query}` : '');
     const r = await request(url, {
       method: req.method as 'POST',

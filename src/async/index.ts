@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
-import type { Invoker } from '../router/invoker.js';
+import type { Invoker } from '../invoke/invoker.js';
 import type { AsyncConfig } from './config.js';
 import { startDepthGauge } from './depth.js';
 import { createAsyncHandler } from './handler.js';
@@ -11,7 +11,7 @@ import { createAsyncMetrics, type AsyncMetrics } from './metrics.js';
 import { ensureAsyncStreams } from './streams.js';
 import { QueueWorker } from './worker.js';
 
-export { readAsyncConfig, ConfigError, defaultMaxBody, type AsyncConfig } from './config.js';
+export { readAsyncConfig, defaultMaxBody, type AsyncConfig } from './config.js';
 export { HttpInvoker, providerFunctionUrl } from './http-invoker.js';
 export { QueueWorker } from './worker.js';
 

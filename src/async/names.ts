@@ -1,17 +1,4 @@
-/** names: function-name parsing shared by the async handler and worker. Pure. */
-
-/** FunctionRef is a function's name and namespace. */
-export interface FunctionRef {
-  name: string;
-  namespace: string;
-}
-
-/** splitFunctionName reads "name.namespace" (last dot) or "name", like the gateway; the namespace defaults. */
-export function splitFunctionName(fn: string, defaultNamespace: string): FunctionRef {
-  const dot = fn.lastIndexOf('.');
-  if (dot > 0 && dot < fn.length - 1) return { name: fn.slice(0, dot), namespace: fn.slice(dot + 1) };
-  return { name: fn, namespace: defaultNamespace };
-}
+/** names: subject tokens and async URLs, shared by the async handler and worker. Pure. */
 
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -24,11 +11,6 @@ export function isSubjectToken(s: string): boolean {
 export function subjectToken(s: string): string {
   const t = s.replace(/[^A-Za-z0-9_-]/g, '_');
   return t === '' ? '_' : t;
-}
-
-/** functionLabel is the metrics label for a function: "name.namespace". */
-export function functionLabel(ref: FunctionRef): string {
-  return `${ref.name}.${ref.namespace}`;
 }
 
 /**

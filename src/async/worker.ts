@@ -6,12 +6,14 @@ import { request } from 'undici';
 import { headers as hfHeaders, subjects } from '../../watchdog/src/protocol.js';
 import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
-import { hopByHop, toNodeHeaders } from '../messaging/headers.js';
-import type { InvokeResponse, Invoker } from '../router/invoker.js';
+import { hopByHop } from '../../watchdog/src/http-headers.js';
+import { toNodeHeaders } from '../messaging/headers.js';
+import type { InvokeResponse, Invoker } from '../invoke/invoker.js';
 import { backoffDelayMs, decideOutcome } from './backoff.js';
 import type { AsyncConfig } from './config.js';
 import type { AsyncMetrics } from './metrics.js';
-import { functionLabel, splitFunctionName, subjectToken } from './names.js';
+import { functionKey, parseFunctionKey } from '../names.js';
+import { subjectToken } from './names.js';
 import { callbackTarget, decodeQueueRequest, headerValue, type QueueRequest } from './queue-request.js';
 
 /** WorkerDeps is what the queue worker needs. */
@@ -166,8 +168,8 @@ export class QueueWorker {
       await this.ack(m);
       return;
     }
-    const ref = splitFunctionName(qr.function, this.d.defaultNamespace);
-    const label = functionLabel(ref);
+    const ref = parseFunctionKey(qr.function, this.d.defaultNamespace);
+    const label = functionKey(ref.name, ref.namespace);
     const callId = headerValue(qr.header, 'X-Call-Id') ?? '';
     const keepAlive = setInterval(() => m.working(), Math.max(250, Math.floor(this.d.config.ackWaitMs / 3)));
     this.d.metrics.inflight.inc({ function: label });

@@ -3,10 +3,11 @@ import type { LoadReport } from '../../watchdog/src/protocol.js';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { GuestSharing } from '../gs/sharing.js';
 import type { ReportView } from '../gs/report-view.js';
-import type { GlobalScheduler } from '../scheduler/global-scheduler.js';
+import type { GlobalScheduler } from '../gs/global-scheduler.js';
 import type { FunctionSpec, GuestSlotObservation, InstanceObservation, ScalingAction } from '../scaling/types.js';
 import type { FunctionStatus } from '../types/index.js';
 import type { Observation, ScalerPorts } from './scaler-loop.js';
+import { functionKey } from '../names.js';
 
 /** ScalerPortsDeps are the live parts the scaler observes and acts on. */
 export interface ScalerPortsDeps {
@@ -43,7 +44,7 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
       const view = d.reports?.();
       const instances: InstanceObservation[] = [];
       let reportedQueue = 0;
-      for (const c of d.scheduler.view.candidates(fn.namespace, fn.name)) {
+      for (const c of d.scheduler.candidatesOf(fn.namespace, fn.name)) {
         if (c.guestOf) continue;
         const i = c.instance;
         if (i.ready && !readyAt.has(i.id)) readyAt.set(i.id, nowMs);
@@ -66,12 +67,12 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
           ...(r ? { slots: r.slots } : {}),
         });
       }
-      const f = d.scheduler.demand.figures(spec.key, nowMs);
+      const f = d.scheduler.demandOf(spec.key, nowMs);
       const guests: GuestSlotObservation[] = [];
       let promised = 0;
       for (const r of view?.all(nowMs) ?? []) {
         promised += r.cpu.limit;
-        const hostKey = `${r.function}.${r.namespace}`;
+        const hostKey = functionKey(r.function, r.namespace);
         // A borrowed function runs inside the lender's container, beside the lender's secrets and code: lending stays
         // within one namespace, the tenant boundary.
         if (hostKey === spec.key || !spec.labels.runtime || r.runtime !== spec.labels.runtime || r.draining) continue;
@@ -130,7 +131,7 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
     },
 
     setRoutable(fn: FunctionStatus, ids: string[] | undefined) {
-      d.scheduler.view.setRoutable(fn.namespace, fn.name, ids);
+      d.scheduler.setRoutable(fn.namespace, fn.name, ids);
     },
   };
 }

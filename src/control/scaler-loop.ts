@@ -1,9 +1,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
-import { parseScalingLabels } from '../scaling/labels.js';
+import { functionKey } from '../names.js';
+import { labelKeys, parseScalingLabels } from '../scaling/labels.js';
 import type { FunctionSpec, Phase, PolicyInput, PolicyName, ScalingAction, ScalingPolicy } from '../scaling/types.js';
 import type { FunctionStatus } from '../types/index.js';
-import { parseCpu, parseMemory } from '../api/quantity.js';
+import { parseCpu, parseMemory } from '../units.js';
 
 /** Observation is the part of a PolicyInput the GS gathers for one function on one tick. */
 export type Observation = Omit<PolicyInput, 'spec' | 'nowMs' | 'replicas'>;
@@ -71,8 +72,8 @@ export const HISTORY_LENGTH = 20;
 
 /** specFor derives a policy's FunctionSpec from a function's status (labels, max_inflight, limits, requests). */
 export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?: FunctionSpec; errors: string[] } {
-  const hasPolicy = fn.labels['com.hyperfaas.policy'] !== undefined;
-  const parsed = parseScalingLabels(hasPolicy ? fn.labels : { ...fn.labels, 'com.hyperfaas.policy': defaultPolicy });
+  const hasPolicy = fn.labels[labelKeys.policy] !== undefined;
+  const parsed = parseScalingLabels(hasPolicy ? fn.labels : { ...fn.labels, [labelKeys.policy]: defaultPolicy });
   if (!parsed.ok) return { errors: parsed.errors };
   const capacity = Number(fn.envVars?.max_inflight ?? 0);
   const cpuLimit = fn.limits?.cpu ? parseCpu(fn.limits.cpu) : 0;
@@ -80,7 +81,7 @@ export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?:
   const mem = fn.limits?.memory ? parseMemory(fn.limits.memory) : 0;
   return {
     spec: {
-      key: `${fn.name}.${fn.namespace}`,
+      key: functionKey(fn.name, fn.namespace),
       labels: parsed.labels,
       capacity: Number.isFinite(capacity) && capacity > 0 ? capacity : 0,
       cpuRequest: Number.isFinite(cpuRequest) && cpuRequest > 0 ? cpuRequest : 1,
@@ -149,7 +150,7 @@ export class ScalerLoop {
       const fns = await this.o.ports.functions();
       const seen = new Set<string>();
       for (const fn of fns) {
-        const key = `${fn.name}.${fn.namespace}`;
+        const key = functionKey(fn.name, fn.namespace);
         seen.add(key);
         await this.tickOne(fn, key, nowMs);
       }

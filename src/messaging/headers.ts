@@ -71,14 +71,3 @@ export function toNodeHeaders(grouped: Record<string, readonly string[]>, skip: 
   }
   return out;
 }
-
-/** hopByHop are the headers never forwarded when a request or response is replayed (lower-case). */
-export const hopByHop: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-]);

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { FunctionBackend } from '../backends/backend.js';
 import { LiveSeries } from './live.js';
+import { functionKey } from '../names.js';
 
 /** GATEWAY_BUCKETS are the gateway's gateway_functions_seconds buckets (the Prometheus Go client's defaults). */
 export const GATEWAY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -19,7 +20,7 @@ export function backendReplicas(backend: Pick<FunctionBackend, 'namespaces' | 'l
   return async () => {
     const out: { function: string; replicas: number }[] = [];
     for (const ns of await backend.namespaces()) {
-      for (const f of await backend.list(ns)) out.push({ function: `${f.name}.${f.namespace ?? ns}`, replicas: f.replicas });
+      for (const f of await backend.list(ns)) out.push({ function: functionKey(f.name, f.namespace ?? ns), replicas: f.replicas });
     }
     return out;
   };

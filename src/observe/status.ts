@@ -10,10 +10,11 @@ import type { LoadReport, SlotReport } from '../../watchdog/src/protocol.js';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { DecisionRecord } from '../control/scaler-loop.js';
 import type { Phase, PolicyName } from '../scaling/types.js';
-import type { Candidate } from '../scheduler/placement.js';
+import type { Candidate } from '../gs/placement.js';
 import type { FunctionStatus } from '../types/index.js';
 import type { FunctionMetrics } from './function-metrics.js';
 import type { Point } from './live.js';
+import { functionKey } from '../names.js';
 
 /** ScalerState is what status reads from the scaler loop; keys are "name.namespace". */
 export interface ScalerState {
@@ -114,7 +115,7 @@ export class StatusService {
 
   private doc(f: FunctionStatus, seriesSeconds: number): FunctionStatusDoc {
     const ns = f.namespace ?? '';
-    const key = `${f.name}.${ns}`;
+    const key = functionKey(f.name, ns);
     const now = this.p.now();
     const instances: InstanceStatus[] = [];
     const borrowed: BorrowedSlot[] = [];
@@ -123,7 +124,7 @@ export class StatusService {
         const r = this.p.report(c.guestOf);
         borrowed.push({
           hostInstance: c.guestOf,
-          hostFunction: r ? `${r.function}.${r.namespace}` : 'unknown',
+          hostFunction: r ? functionKey(r.function, r.namespace) : 'unknown',
           ready: c.instance.ready,
           inflight: c.inflight,
           slot: r?.slots.find((s) => s.kind === 'guest') ?? null,

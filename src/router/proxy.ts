@@ -14,10 +14,12 @@ import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';
 import type { FunctionMetrics } from '../observe/function-metrics.js';
-import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
-import { backendErrorStatus, internalHeader, sendText } from '../api/errors.js';
+import { SchedulerError, type GlobalScheduler, type Lease } from '../gs/global-scheduler.js';
 import { parseInvokePath, type InvokeTarget } from './target.js';
 import { rawRequestHeaders, rawResponseHeaders, type Upstreams } from './upstream.js';
+import { functionKey } from '../names.js';
+import { Attempts, isRetryableConnectError, upstreamErrorStatus, type RerouteReason } from '../invoke/attempts.js';
+import { backendErrorStatus, internalHeader, platformText, sendText } from '../invoke/platform.js';
 
 /** invokeMethods are the methods the invoke path accepts (as faas-provider's proxy); others get 405. */
 export const invokeMethods: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD']);
@@ -27,9 +29,6 @@ export const invokeMethods: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT',
  * (429 full, or connection refused) can be sent to another one. Larger or chunked bodies stream and are not retried.
  */
 export const replayLimit = 64 * 1024;
-
-/** maxAttempts bounds how many instances one request is offered to. */
-export const maxAttempts = 3;
 
 /** InvokeHandlerDeps are what the invoke handler needs. */
 export interface InvokeHandlerDeps {
@@ -49,20 +48,6 @@ export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const internal = { [internalHeader]: 'proxy' };
 const metricPath = '/function/:name';
-
-/** upstreamErrorStatus maps an undici failure to the platform status: 504 for timeouts, else 502 (unreachable). */
-export function upstreamErrorStatus(err: unknown): 502 | 504 {
-  const code = (err as { code?: string } | null)?.code;
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
-    ? 504
-    : 502;
-}
-
-/** isRetryableConnectError is true when the request certainly never reached the function (safe to send elsewhere). */
-export function isRetryableConnectError(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
-}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -84,8 +69,7 @@ const fnHeader = ICS.function;
 class Exchange implements Dispatcher.DispatchHandler {
   private lease: Lease | null = null;
   private next: Lease | null = null;
-  private tried: Set<string> | null = null;
-  private attempt = 0;
+  private readonly attempts: Attempts<Lease>;
   private abortHop: ((err?: Error) => void) | null = null;
   private waiting: AbortController | null = null;
   private resume: (() => void) | null = null;
@@ -109,6 +93,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly target: InvokeTarget,
     private readonly started: number,
   ) {
+    this.attempts = new Attempts(d.scheduler, target.namespace, target.name);
     res.once('close', this.onClientClose);
   }
 
@@ -133,7 +118,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** start prepares the hop and sends it; every failure ends in an answer to the client. */
   async start(): Promise<void> {
     const { req, target, d } = this;
-    this.fn = `${target.name}.${target.namespace}`;
+    this.fn = functionKey(target.name, target.namespace);
     const info = rawRequestHeaders(req.rawHeaders, req.socket.remoteAddress);
     this.headers = info.headers;
     // The ICS routes by this header: the home slot for its own function, the guest slot for a lent one.
@@ -154,12 +139,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       try {
         lease = await d.scheduler.acquire(target.namespace, target.name, { signal: this.waiting.signal, timeoutMs: d.coldStartTimeoutMs });
       } catch (err) {
-        if (isBackendError(err, 'NotFound')) return sendText(this.res, 404, `function not found: ${this.fn}`, internal);
+        if (isBackendError(err, 'NotFound')) return sendText(this.res, 404, platformText.notFound(this.fn), internal);
         this.known();
         // Waking the function failed (e.g. the backend is unavailable): answer with the backend's own status.
         if (isBackendError(err)) return sendText(this.res, backendErrorStatus[err.kind], err.message, internal);
         if (err instanceof SchedulerError && err.kind === 'aborted') return;
-        if (err instanceof SchedulerError) return sendText(this.res, 503, `No endpoints available for: ${this.fn}.`, internal);
+        if (err instanceof SchedulerError) return sendText(this.res, 503, platformText.noEndpoints(this.fn), internal);
         throw err;
       }
       this.known();
@@ -170,21 +155,18 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private send(lease: Lease): void {
     this.lease = lease;
-    this.attempt++;
+    this.attempts.offered(lease);
     this.abortHop = null;
     this.sent = false;
-    if (this.attempt > 1) (this.tried ??= new Set()).add(lease.instance.id);
     this.d.upstreams
       .pool(lease.instance.url)
       .dispatch({ method: this.req.method as Dispatcher.HttpMethod, path: this.path, headers: this.headers, body: this.body }, this);
   }
 
-  /** another leases a different instance for a retry, or returns null when none is ready or attempts ran out. */
-  private another(): Lease | null {
-    if (!this.replayable || this.attempt >= maxAttempts || this.gone) return null;
-    const tried = (this.tried ??= new Set());
-    tried.add(this.lease!.instance.id);
-    return this.d.scheduler.tryAcquire(this.target.namespace, this.target.name, tried);
+  /** another leases a different instance for a retry (attempts.ts), or null; a streamed body cannot be sent twice. */
+  private another(reason: RerouteReason): Lease | null {
+    if (!this.replayable || this.gone) return null;
+    return this.attempts.another(reason);
   }
 
   private finish(): void {
@@ -207,11 +189,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // 1xx: informational, not forwarded
     if (statusCode === 429) {
       // The instance is full and did not run the function: offer the request to another one when we still can.
-      this.next = this.another();
-      if (this.next) {
-        this.d.scheduler.rerouted('full');
-        return true;
-      }
+      this.next = this.another('full');
+      if (this.next) return true;
     }
     this.res.writeHead(statusCode, rawResponseHeaders(rawHeaders, this.contentType));
     this.resume = resume;
@@ -241,20 +220,19 @@ class Exchange implements Dispatcher.DispatchHandler {
       // so it is not run again elsewhere; the caller gets a clear platform error.
       this.finish();
       this.d.log.debug('instance failed mid-request', { function: this.fn, instance: this.lease?.instance.id, error: String(err) });
-      return sendText(this.res, 502, `The instance serving ${this.fn} failed while running the request.`, internal);
+      return sendText(this.res, 502, platformText.failedMidRequest(this.fn), internal);
     }
     if (isRetryableConnectError(err)) {
-      const next = this.another();
+      const next = this.another('unreachable');
       if (next) {
-        this.d.scheduler.rerouted('unreachable');
         this.lease!.release();
         return this.send(next);
       }
     }
     this.finish();
-    if (upstreamErrorStatus(err) === 504) return sendText(this.res, 504, `Timeout waiting for function: ${this.fn}.`, internal);
+    if (upstreamErrorStatus(err) === 504) return sendText(this.res, 504, platformText.timeout(this.fn), internal);
     this.d.log.debug('instance unreachable', { function: this.fn, instance: this.lease?.instance.id, error: String(err) });
-    sendText(this.res, 502, `Can't reach service for: ${this.fn}.`, internal);
+    sendText(this.res, 502, platformText.unreachable(this.fn), internal);
   }
 
   private retry(): void {

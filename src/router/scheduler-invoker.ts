@@ -1,16 +1,17 @@
 /**
  * scheduler-invoker runs buffered invocations (the async queue worker's, bounced requests) through the same global
- * scheduler and pools as /function/<name>, with the same retry rules: a 429 or a refused connection goes to another
- * instance, up to maxAttempts.
+ * scheduler and pools as /function/<name>, with the same attempt rule (invoke/attempts.ts): a 429 or a refused
+ * connection goes to another instance.
  */
 import { isBackendError } from '../backends/backend.js';
 import { headers as ICS } from '../../watchdog/src/protocol.js';
-import { SchedulerError, type GlobalScheduler, type Lease } from '../scheduler/global-scheduler.js';
-import { backendErrorStatus, internalHeader } from '../api/errors.js';
+import { SchedulerError, type GlobalScheduler, type Lease } from '../gs/global-scheduler.js';
 import type { FunctionMetrics } from '../observe/function-metrics.js';
-import type { InvokeRequest, InvokeResponse, Invoker } from './invoker.js';
-import { isRetryableConnectError, maxAttempts, upstreamErrorStatus } from './proxy.js';
+import { Attempts, isRetryableConnectError, upstreamErrorStatus } from '../invoke/attempts.js';
+import type { InvokeRequest, InvokeResponse, Invoker } from '../invoke/invoker.js';
+import { backendErrorStatus, platformResponse as platform, platformText } from '../invoke/platform.js';
 import { requestHeaders, responseHeaders, type OutHeaders, type Upstreams } from './upstream.js';
+import { functionKey } from '../names.js';
 
 /** SchedulerInvokerDeps are what createSchedulerInvoker needs. */
 export interface SchedulerInvokerDeps {
@@ -25,14 +26,6 @@ export interface SchedulerInvokerDeps {
   functions?: FunctionMetrics;
 }
 
-function platform(status: number, text: string): InvokeResponse {
-  return {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', [internalHeader.toLowerCase()]: 'proxy' },
-    body: Buffer.from(`${text}\n`),
-  };
-}
-
 /** createSchedulerInvoker returns an Invoker over the global scheduler. Unknown functions reject with NotFound. */
 export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
   const { functions } = deps;
@@ -40,7 +33,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
   if (!functions) return { invoke: run };
   return {
     async invoke(req: InvokeRequest): Promise<InvokeResponse> {
-      const fn = `${req.name}.${req.namespace}`;
+      const fn = functionKey(req.name, req.namespace);
       const started = performance.now();
       let res: InvokeResponse;
       try {
@@ -63,7 +56,7 @@ export function createSchedulerInvoker(deps: SchedulerInvokerDeps): Invoker {
 /** invokeOnce runs one buffered invocation: lease an instance, send, and on 429 or a refused connection try another. */
 async function invokeOnce(deps: SchedulerInvokerDeps, req: InvokeRequest): Promise<InvokeResponse> {
   const { scheduler, upstreams } = deps;
-  const fn = `${req.name}.${req.namespace}`;
+  const fn = functionKey(req.name, req.namespace);
   scheduler.arrival(req.namespace, req.name);
   const timeout = AbortSignal.timeout(req.timeoutMs ?? deps.defaultTimeoutMs);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
@@ -81,7 +74,7 @@ async function invokeOnce(deps: SchedulerInvokerDeps, req: InvokeRequest): Promi
     if (isBackendError(err)) return platform(backendErrorStatus[err.kind], err.message);
     if (err instanceof SchedulerError) {
       if (req.signal?.aborted) throw err;
-      return platform(503, `No endpoints available for: ${fn}.`);
+      return platform(503, platformText.noEndpoints(fn));
     }
     throw err;
   }
@@ -93,16 +86,15 @@ async function invokeOnce(deps: SchedulerInvokerDeps, req: InvokeRequest): Promi
   else delete headers['content-length'];
   const path = req.query === '' ? req.path || '/' : `${req.path || '/'}?${req.query}`;
   const body = req.body.length > 0 ? req.body : null;
-  const tried = new Set<string>(avoid);
+  const attempts = new Attempts(scheduler, req.namespace, req.name, avoid);
   try {
-    for (let attempt = 1; ; attempt++) {
-      tried.add(lease.instance.id);
+    for (;;) {
+      attempts.offered(lease);
       try {
         const up = await upstreams.pool(lease.instance.url).request({ method: req.method, path, headers, body, signal });
-        if (up.statusCode === 429 && attempt < maxAttempts) {
-          const next = scheduler.tryAcquire(req.namespace, req.name, tried);
+        if (up.statusCode === 429) {
+          const next = attempts.another('full');
           if (next) {
-            scheduler.rerouted('full');
             await up.body.dump();
             lease.release();
             lease = next;
@@ -113,18 +105,16 @@ async function invokeOnce(deps: SchedulerInvokerDeps, req: InvokeRequest): Promi
         return { status: up.statusCode, headers: responseHeaders(up.headers), body: buf };
       } catch (err) {
         if (req.signal?.aborted) throw err;
-        if (timeout.aborted) return platform(504, `Timeout waiting for function: ${fn}.`);
-        const next =
-          attempt < maxAttempts && isRetryableConnectError(err) ? scheduler.tryAcquire(req.namespace, req.name, tried) : null;
+        if (timeout.aborted) return platform(504, platformText.timeout(fn));
+        const next = isRetryableConnectError(err) ? attempts.another('unreachable') : null;
         if (next) {
-          scheduler.rerouted('unreachable');
           lease.release();
           lease = next;
           continue;
         }
         return upstreamErrorStatus(err) === 504
-          ? platform(504, `Timeout waiting for function: ${fn}.`)
-          : platform(502, `Can't reach service for: ${fn}.`);
+          ? platform(504, platformText.timeout(fn))
+          : platform(502, platformText.unreachable(fn));
       }
     }
   } finally {

@@ -1,6 +1,7 @@
 /**
  * target parses the invoke path /function/<name>[.<namespace>][/path][?query] without allocating a URL object.
  */
+import { parseFunctionKey } from '../names.js';
 
 /** InvokeTarget is where an invocation goes: the function and the path and query the function sees. */
 export interface InvokeTarget {
@@ -35,9 +36,8 @@ export function parseInvokePath(url: string, defaultNamespace: string): InvokeTa
       return null;
     }
   }
-  const dot = segment.lastIndexOf('.');
-  const name = dot < 0 ? segment : segment.slice(0, dot);
-  const namespace = dot < 0 ? defaultNamespace : segment.slice(dot + 1) || defaultNamespace;
-  if (name === '') return null;
+  // An empty name, as in "/function/.ns", is not an invoke URL.
+  if (segment === '' || segment.charCodeAt(0) === 0x2e) return null;
+  const { name, namespace } = parseFunctionKey(segment, defaultNamespace);
   return { name, namespace, path, query };
 }

@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
+import { hopByHop as sharedHopByHop } from '../../watchdog/src/http-headers.js';
 
 /** UpstreamsOptions configure the per-instance pools. */
 export interface UpstreamsOptions {
@@ -56,22 +57,10 @@ export class Upstreams {
 }
 
 /**
- * hopByHop are the headers that describe one connection, not the message (RFC 9110 §7.6.1 plus the legacy ones Go's
- * proxy strips); undici also refuses several of them. host is replaced by the instance's own.
+ * hopByHop are the headers a hop to an instance drops: the shared hop-by-hop set, expect (undici refuses it) and
+ * host (replaced by the instance's own).
  */
-const hopByHop = new Set([
-  'connection',
-  'proxy-connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'host',
-]);
+const hopByHop: ReadonlySet<string> = new Set([...sharedHopByHop, 'expect', 'host']);
 
 /** OutHeaders is a header object as undici takes and returns it. */
 export type OutHeaders = Record<string, string | string[]>;

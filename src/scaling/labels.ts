@@ -3,6 +3,7 @@
  * wire format); a bad value is an error that names the label, the value and what would be accepted, so the API can
  * answer 400 with it. A missing label takes the default documented on its constant below.
  */
+import { parseDurationMs } from '../units.js';
 import type { Ablation, PolicyName, ScaleType, ScalingLabels } from './types.js';
 
 /** labelKeys are the label names this module reads. */
@@ -57,28 +58,23 @@ const policies: readonly PolicyName[] = ['hyperfaas', 'hpa', 'hpa-tuned', 'none'
 const types: readonly ScaleType[] = ['rps', 'capacity', 'cpu'];
 const ablations: readonly Ablation[] = ['scale-up', 'multiplex'];
 
-/**
- * parseDurationMs reads a Go-style duration ("15m", "1h30m", "2.5s", "500ms") or a bare number of seconds ("30").
- * Returns undefined when the text is neither. Negative durations are not accepted.
- * Example: "1m30s" -> 90000; "45" -> 45000; "10x" -> undefined.
- */
-export function parseDurationMs(text: string): number | undefined {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  if (s === '' || !/^(\d+(\.\d+)?(ms|us|µs|ns|h|m|s))+$/.test(s)) return undefined;
-  const unitMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g)) total += Number(m[1]) * unitMs[m[2]!]!;
-  return Math.round(total);
+/** roundMs reads a duration label to whole milliseconds ("1m30s" -> 90000), undefined when it is not a duration. */
+function roundMs(text: string): number | undefined {
+  const ms = parseDurationMs(text);
+  return ms === undefined ? undefined : Math.round(ms);
+}
+
+/** readInt reads a whole number in [lo, hi], else undefined (no error: for readers that fall back to a default). */
+function readInt(raw: string | undefined, lo: number, hi: number): number | undefined {
+  const s = raw?.trim();
+  if (s === undefined || !/^\d+$/.test(s) || Number(s) < lo || Number(s) > hi) return undefined;
+  return Number(s);
 }
 
 function parseIntIn(key: string, raw: string, lo: number, hi: number, errors: string[]): number | undefined {
-  const s = raw.trim();
-  if (!/^\d+$/.test(s) || Number(s) < lo || Number(s) > hi) {
-    errors.push(`${key} = "${raw}": must be a whole number in [${lo}, ${hi}]`);
-    return undefined;
-  }
-  return Number(s);
+  const n = readInt(raw, lo, hi);
+  if (n === undefined) errors.push(`${key} = "${raw}": must be a whole number in [${lo}, ${hi}]`);
+  return n;
 }
 
 function parseFraction(key: string, raw: string, errors: string[]): number | undefined {
@@ -105,7 +101,7 @@ export function parseScalingLabels(labels: Record<string, string> | undefined): 
 
   if (has(labelKeys.min)) out.min = parseIntIn(labelKeys.min, l[labelKeys.min]!, 0, maxReplicasLimit, errors) ?? out.min;
   if (has(labelKeys.max)) out.max = parseIntIn(labelKeys.max, l[labelKeys.max]!, 1, maxReplicasLimit, errors) ?? out.max;
-  // The gateway's status lookup fails for a factor outside 1..100 (openfaas-contract §9 item 10), so reject it here.
+  // The stock gateway counts a factor outside 1..100 as an error and then fails every status lookup of the function.
   if (has(labelKeys.factor)) out.factor = parseIntIn(labelKeys.factor, l[labelKeys.factor]!, 1, 100, errors) ?? out.factor;
   if (has(labelKeys.zero)) {
     const v = l[labelKeys.zero]!.trim().toLowerCase();
@@ -113,7 +109,7 @@ export function parseScalingLabels(labels: Record<string, string> | undefined): 
     else errors.push(`${labelKeys.zero} = "${l[labelKeys.zero]}": must be "true" or "false"`);
   }
   if (has(labelKeys.zeroDuration)) {
-    const ms = parseDurationMs(l[labelKeys.zeroDuration]!);
+    const ms = roundMs(l[labelKeys.zeroDuration]!);
     if (ms === undefined || ms < 1000) {
       errors.push(`${labelKeys.zeroDuration} = "${l[labelKeys.zeroDuration]}": must be a duration of at least 1s such as "15m" or "90s"`);
     } else out.zeroDurationMs = ms;
@@ -133,7 +129,7 @@ export function parseScalingLabels(labels: Record<string, string> | undefined): 
     else errors.push(`${labelKeys.type} = "${l[labelKeys.type]}": must be one of ${types.join(', ')}`);
   }
   if (has(labelKeys.downWindow)) {
-    const ms = parseDurationMs(l[labelKeys.downWindow]!);
+    const ms = roundMs(l[labelKeys.downWindow]!);
     if (ms === undefined || ms > 3_600_000) {
       errors.push(`${labelKeys.downWindow} = "${l[labelKeys.downWindow]}": must be a duration of at most 1h such as "30s" or "5m"`);
     } else out.downWindowMs = ms;
@@ -187,4 +183,18 @@ export function parseScalingLabels(labels: Record<string, string> | undefined): 
 export function validateScalingLabels(labels: Record<string, string> | undefined): string[] {
   const r = parseScalingLabels(labels);
   return r.ok ? [] : r.errors;
+}
+
+/**
+ * minReplicasOf reads com.openfaas.scale.min alone, for the backends that start a new function with that many
+ * replicas: the label when it is valid, else the default 1 (the API refuses an invalid one, so only functions stored
+ * before that rule see the default).
+ */
+export function minReplicasOf(labels: Record<string, string> | undefined): number {
+  return readInt(labels?.[labelKeys.min], 0, maxReplicasLimit) ?? labelDefaults.min;
+}
+
+/** runtimeOf reads com.hyperfaas.runtime: the runtime whose generic slots the function may borrow, if any. */
+export function runtimeOf(labels: Record<string, string> | undefined): string | undefined {
+  return labels?.[labelKeys.runtime];
 }

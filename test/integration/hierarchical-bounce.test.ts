@@ -9,10 +9,11 @@ import { expect } from 'chai';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, Registry } from 'prom-client';
 import type { FunctionBackend, Instance } from '../../src/backends/backend.js';
-import { startBounceResponder } from '../../src/gs/bounce-responder.js';
+import { startBounceResponder } from '../../src/gs/nats/bounce-responder.js';
 import { silentLogger } from '../../src/logger.js';
-import type { InvokeRequest, Invoker } from '../../src/router/invoker.js';
-import { GlobalScheduler } from '../../src/scheduler/global-scheduler.js';
+import type { InvokeRequest, Invoker } from '../../src/invoke/invoker.js';
+import { GlobalScheduler } from '../../src/gs/global-scheduler.js';
+import { InstanceView } from '../../src/gs/view.js';
 import { BounceUnavailable, NatsLink } from '../../watchdog/src/ics/nats-link.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually } from '../contract/backend.contract.js';
@@ -26,23 +27,24 @@ describe('hierarchical bounce-back: the GS keeps no hop it cannot use', function
   this.timeout(30_000);
 
   describe('GlobalScheduler.hasRoom', () => {
-    const cases: Array<{ name: string; setup: (s: GlobalScheduler) => void; exclude?: string[]; want: boolean }> = [
+    const cases: Array<{ name: string; setup: (v: InstanceView) => void; exclude?: string[]; want: boolean }> = [
       { name: 'is false when the function has no instance', setup: () => undefined, want: false },
-      { name: 'is true when another ready instance is below its high watermark', setup: (s) => ['a', 'b'].forEach((id) => s.view.apply({ type: 'added', instance: inst(id) })), exclude: ['a'], want: true },
-      { name: 'is false when the only other instance is over its high watermark', setup: (s) => (['a', 'b'].forEach((id) => s.view.apply({ type: 'added', instance: inst(id) })), s.view.setBlocked('b', true)), exclude: ['a'], want: false },
-      { name: 'is false when the only other instance is not ready', setup: (s) => (s.view.apply({ type: 'added', instance: inst('a') }), s.view.apply({ type: 'added', instance: inst('b', false) })), exclude: ['a'], want: false },
-      { name: 'is false when the only other instance is held by the policy', setup: (s) => (['a', 'b'].forEach((id) => s.view.apply({ type: 'added', instance: inst(id) })), s.view.setRoutable('ns', 'f', ['a'])), exclude: ['a'], want: false },
+      { name: 'is true when another ready instance is below its high watermark', setup: (v) => ['a', 'b'].forEach((id) => v.apply({ type: 'added', instance: inst(id) })), exclude: ['a'], want: true },
+      { name: 'is false when the only other instance is over its high watermark', setup: (v) => (['a', 'b'].forEach((id) => v.apply({ type: 'added', instance: inst(id) })), v.setBlocked('b', true)), exclude: ['a'], want: false },
+      { name: 'is false when the only other instance is not ready', setup: (v) => (v.apply({ type: 'added', instance: inst('a') }), v.apply({ type: 'added', instance: inst('b', false) })), exclude: ['a'], want: false },
+      { name: 'is false when the only other instance is held by the policy', setup: (v) => (['a', 'b'].forEach((id) => v.apply({ type: 'added', instance: inst(id) })), v.setRoutable('ns', 'f', ['a'])), exclude: ['a'], want: false },
       {
         name: 'is true when a lent guest slot of another function has room',
-        setup: (s) => (s.view.apply({ type: 'added', instance: inst('a') }), s.view.apply({ type: 'added', instance: { ...inst('h'), function: 'g' } }), s.view.addGuest('h', 'ns', 'f')),
+        setup: (v) => (v.apply({ type: 'added', instance: inst('a') }), v.apply({ type: 'added', instance: { ...inst('h'), function: 'g' } }), v.addGuest('h', 'ns', 'f')),
         exclude: ['a'],
         want: true,
       },
     ];
     for (const c of cases) {
       it(c.name, () => {
-        const s = new GlobalScheduler({ backend: {} as FunctionBackend, logger: silentLogger() });
-        c.setup(s);
+        const view = new InstanceView();
+        const s = new GlobalScheduler({ backend: {} as FunctionBackend, logger: silentLogger(), view });
+        c.setup(view);
         expect(s.hasRoom('ns', 'f', c.exclude ? new Set(c.exclude) : undefined)).to.equal(c.want);
       });
     }
@@ -60,8 +62,9 @@ describe('hierarchical bounce-back: the GS keeps no hop it cannot use', function
     ];
     for (const c of cases) {
       it(c.name, () => {
-        const s = new GlobalScheduler({ backend: {} as FunctionBackend, logger: silentLogger() });
-        for (const id of ['a', 'b', 'c']) s.view.apply({ type: 'added', instance: inst(id, !c.notReady?.includes(id)) });
+        const view = new InstanceView();
+        const s = new GlobalScheduler({ backend: {} as FunctionBackend, logger: silentLogger(), view });
+        for (const id of ['a', 'b', 'c']) view.apply({ type: 'added', instance: inst(id, !c.notReady?.includes(id)) });
         expect(s.lessBusyThan('ns', 'f', 'a', (id) => c.backlog[id], c.margin)).to.equal(c.want);
       });
     }

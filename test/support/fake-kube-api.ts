@@ -18,7 +18,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createHash, randomUUID } from 'node:crypto';
-import { parseQuantity } from '../../src/api/quantity.js';
+import { parseQuantity } from '../../src/units.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ConfigError, parseDuration, readConfig } from '../../src/config.js';
+import { readConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/units.js';
 
 describe('readConfig', () => {
   it('uses the faas-provider defaults when nothing is set', () => {
@@ -90,24 +91,4 @@ describe('readConfig', () => {
       expect((e as ConfigError).problems).to.have.length(2);
     }
   });
-});
-
-describe('parseDuration', () => {
-  const cases: [string, number][] = [
-    ['60', 60_000],
-    ['1m', 60_000],
-    ['1m5s', 65_000],
-    ['1.5h', 5_400_000],
-    ['250ms', 250],
-    ['', NaN],
-    ['5x', NaN],
-    ['-1s', NaN],
-  ];
-  for (const [text, want] of cases) {
-    it(`reads "${text}" as ${want} ms`, () => {
-      const got = parseDuration(text);
-      if (Number.isNaN(want)) expect(Number.isNaN(got)).to.equal(true);
-      else expect(got).to.equal(want);
-    });
-  }
 });

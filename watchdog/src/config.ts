@@ -5,6 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseDuration, parseMemory } from './units.js';
 
 /**
  * Mode is how the function is run: one long-lived upstream (http), a process per request (streaming and serializing
@@ -43,8 +44,6 @@ export interface WatchdogConfig {
   readonly logCallId: boolean;
   readonly readyPath: string;
   readonly bufferHttp: boolean;
-  /** upstreamClient picks the http-mode client: "fast" (the watchdog's own pooled HTTP/1.1 client) or "node" (node:http). */
-  readonly upstreamClient: 'fast' | 'node';
   readonly contentType: string;
   /** contentTypeOverride is content_type as given ("" when unset): classic mode then answers with the request's. */
   readonly contentTypeOverride: string;
@@ -116,30 +115,6 @@ export class ConfigError extends Error {
   }
 }
 
-const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * parseDuration reads an of-watchdog duration: a bare number means seconds, otherwise a Go duration such as
- * "500ms", "30s" or "1m30s". Returns milliseconds, or undefined when the text is not a duration.
- */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let at = 0;
-  if (s.length === 0) return undefined;
-  while (at < s.length) {
-    re.lastIndex = at;
-    const m = re.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * units[m[2]!]!;
-    at = re.lastIndex;
-  }
-  return total;
-}
-
 type Env = Readonly<Record<string, string | undefined>>;
 
 function pick(env: Env, ...keys: string[]): [string, string] | undefined {
@@ -195,10 +170,11 @@ function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], d
 function bytes(env: Env, key: string): number {
   const got = pick(env, key);
   if (!got) return 0;
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(got[1].trim());
-  if (!m) throw new ConfigError(key, got[1], 'bytes, or a quantity such as 128Mi or 1G');
-  const mult: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-  return Math.round(Number(m[1]) * (m[2] ? mult[m[2]]! : 1));
+  try {
+    return parseMemory(got[1]);
+  } catch {
+    throw new ConfigError(key, got[1], 'bytes, or a quantity such as 128Mi or 1G');
+  }
 }
 
 /** readConfig parses env (normally process.env) into a frozen WatchdogConfig or throws ConfigError. */
@@ -251,7 +227,6 @@ export function readConfig(env: Env): WatchdogConfig {
     logCallId: bool(env, ['log_callid'], false),
     readyPath: env.ready_path ?? '',
     bufferHttp: bool(env, ['buffer_http', 'http_buffer_req_body'], false),
-    upstreamClient: oneOf(env, 'upstream_client', ['fast', 'node'] as const, 'fast'),
     contentType: pick(env, 'content_type')?.[1] ?? 'application/octet-stream',
     contentTypeOverride: pick(env, 'content_type')?.[1] ?? '',
     combineOutput: bool(env, ['combine_output'], true),

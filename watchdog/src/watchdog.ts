@@ -1,31 +1,31 @@
 /**
- * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front (http, streaming, serializing and
- * static modes, /_/health, /_/ready, lock file, limits, timeouts, metrics) with two worker slots, a control surface
- * (specialise, release, resize, drain) and a view of its own load. Bodies stream straight through; nothing on the
- * request path parses bodies, logs at info level or touches the file system synchronously.
+ * watchdog is the in-container scheduler: an of-watchdog compatible HTTP front with two worker slots. This file is
+ * its lifecycle (start, fatal exit, drain on SIGTERM) and request path (admission, bounce or queue, run); the modes
+ * are executors/ (chosen once at start), the guest slot guest-slot.ts, load and watermarks load-reporter.ts, the
+ * control surface control.ts and the /_/ paths endpoints.ts. Bodies stream straight through; nothing on the request
+ * path parses bodies, logs at info level or touches the file system synchronously.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { access, rm, stat, writeFile } from 'node:fs/promises';
-import { Agent, STATUS_CODES, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, normalize, resolve as resolvePath } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cgiEnv } from './cgi.js';
-import { runClassic } from './classic.js';
-import type { WatchdogConfig } from './config.js';
-import { parseDuration } from './config.js';
-import { cpuMemBetween, detectSource, type CpuMem, type Usage, type UsageSource } from './load.js';
-import { log, pipeLogs } from './logs.js';
-import { createMetrics, type WatchdogMetrics } from './metrics.js';
-import { headers as H, type ControlReply, type ControlRequest, type LoadReport, type Watermark } from './protocol.js';
-import { SlotTable, type Slot, type Ticket } from './slots.js';
 import { Counter } from 'prom-client';
+import type { WatchdogConfig } from './config.js';
+import { runControl } from './control.js';
+import { Endpoints } from './endpoints.js';
+import { childEnv, type Executor } from './executors/executor.js';
+import { HttpExecutor, homeExecutor } from './executors/index.js';
+import { GuestSlot } from './guest-slot.js';
 import { admit, WaitQueue } from './ics/admission.js';
-import { functionEnv, tokenMatches } from './credentials.js';
 import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js';
-import { watermarkOf } from './watermark.js';
-import { GuestWorker, startUpstream, waitForTcp } from './workers.js';
-import { UpstreamPool, type BodyKind, type Call, type ResponseHandlers } from './upstream-client.js';
+import { LoadReporter } from './load-reporter.js';
+import { log } from './logs.js';
+import { createMetrics, type WatchdogMetrics } from './metrics.js';
+import { headers as H, type ControlReply, type ControlRequest, type LoadReport } from './protocol.js';
+import { internalError, noBody, readBody } from './respond.js';
+import { SlotTable, type Slot, type Ticket } from './slots.js';
+import { parseDuration } from './units.js';
+import { startUpstream, waitForTcp } from './workers.js';
 
 /** WatchdogOptions are what the process entry adds to the config. */
 export interface WatchdogOptions {
@@ -33,57 +33,6 @@ export interface WatchdogOptions {
   runtime: string;
   /** exit is called when the watchdog must end the process (upstream died: code 1; after a drain: code 0). */
   exit?: (code: number) => void;
-}
-
-/** Target is where a slot's requests go over HTTP. */
-interface Target {
-  host: string;
-  port: number;
-  prefix: string;
-  agent: Agent;
-  /** pool is the fast client (upstream_client=fast, the default); without it node:http's agent is used. */
-  pool?: UpstreamPool;
-}
-
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
-
-const mime: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.json': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.ico': 'image/x-icon',
-  '.wasm': 'application/wasm',
-};
-
-function secondsSince(start: bigint): string {
-  return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
-}
-
-/** childEnv is the environment of function processes: the watchdog's own settings and credentials removed. */
-function childEnv(): NodeJS.ProcessEnv {
-  return functionEnv(process.env);
-}
-
-/** ControlVerdict is whether an HTTP control request may run, and if not the status and message to answer. */
-export type ControlVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
-
-/**
- * controlAllowed: every control request over HTTP carries x-hyperfaas-token equal to this instance's token, from
- * loopback too (every instance on a host shares loopback, so an address proves nothing). Without a token of its
- * own the instance takes control over NATS only.
- */
-export function controlAllowed(tokenHeader: string | string[] | undefined, token: string): ControlVerdict {
-  if (token === '') return { ok: false, status: 403, message: 'control over HTTP is disabled: this instance has no control token' };
-  if (tokenHeader === undefined || tokenHeader === '') return { ok: false, status: 401, message: 'control requests need an x-hyperfaas-token header' };
-  if (!tokenMatches(tokenHeader, token)) return { ok: false, status: 403, message: 'x-hyperfaas-token is not this instance\'s control token' };
-  return { ok: true };
 }
 
 /** Bouncer hands a request to the global scheduler (the NATS link implements it); it throws when it cannot. */
@@ -111,23 +60,15 @@ export class Watchdog {
   private server: Server | undefined;
   private metricsServer: Server | undefined;
   private upstream: ChildProcess | undefined;
-  private upstreamReady = false;
   private upstreamWait: Promise<boolean> | undefined;
-  private homeTarget: Target | undefined;
-  private guestTarget: Target | undefined;
-  private guest: GuestWorker | undefined;
-  private guestBusy: Promise<unknown> = Promise.resolve();
-  private readonly guestEnabled: boolean;
+  /** home is the executor of the configured mode, chosen once. */
+  private readonly home: Executor;
+  /** guest is the second worker slot (undefined when disabled). */
+  private readonly guest: GuestSlot | undefined;
+  private readonly reporter: LoadReporter;
+  private readonly endpoints: Endpoints;
   private accepting = false;
   private stopping = false;
-  private seq = 0;
-  private load: CpuMem = { cpu: { used: 0, limit: 0 }, memory: { used: 0, limit: 0 } };
-  private limitOverride: { cpu?: number; memory?: number } = {};
-  private lastWatermark: Watermark = 'low';
-  private readonly slotMarks: Record<string, Watermark> = { home: 'low', guest: 'low' };
-  private sampler: NodeJS.Timeout | undefined;
-  private source: UsageSource | undefined;
-  private lastUsage: { u: Usage; at: number } | undefined;
   private link: Bouncer | undefined;
   private readonly queues: Record<'home' | 'guest', WaitQueue> = { home: new WaitQueue(), guest: new WaitQueue() };
   private overflowCounter: Counter<'outcome'> | undefined;
@@ -135,29 +76,42 @@ export class Watchdog {
   constructor(config: WatchdogConfig, opts: WatchdogOptions) {
     this.config = config;
     this.opts = opts;
+    this.metrics = createMetrics(() => this.report());
     const home = config.functionName ? `${config.functionName}.${config.namespace}` : '';
-    this.guestEnabled = config.guest.enabled && opts.runtime !== '';
+    const guestEnabled = config.guest.enabled && opts.runtime !== '';
     this.slots = new SlotTable(
       { function: home, capacity: config.maxInflight, state: 'serving' },
-      this.guestEnabled ? { capacity: config.guest.capacity, state: 'down' } : undefined,
+      guestEnabled ? { capacity: config.guest.capacity, state: 'down' } : undefined,
     );
-    this.metrics = createMetrics(() => this.report());
+    this.reporter = new LoadReporter({
+      config,
+      slots: this.slots,
+      port: () => this.port,
+      draining: () => this.draining,
+      queued: () => this.queues.home.length + this.queues.guest.length,
+      changed: (r) => this.onWatermark?.(r),
+    });
+    this.guest = guestEnabled
+      ? new GuestSlot({ config, slots: this.slots, runtime: opts.runtime, stopping: () => this.stopping, changed: () => this.reporter.check() })
+      : undefined;
+    this.endpoints = new Endpoints({
+      config,
+      slots: this.slots,
+      metrics: this.metrics,
+      accepting: () => this.accepting,
+      draining: () => this.draining,
+      readyTarget: () => (this.home instanceof HttpExecutor ? this.home.target : undefined),
+      report: () => this.report(),
+      loadSource: () => this.reporter.sourceKind,
+      control: (req) => this.control(req),
+    });
     this.overflowCounter = new Counter({
       name: 'hyperfaas_ics_overflow_total',
       help: 'Requests a slot could not take at once, by what became of them (bounced, bounce_failed, queued, queue_timeout, rejected)',
       labelNames: ['outcome'],
       registers: [this.metrics.registry],
     });
-    if (config.mode === 'http') {
-      const u = new URL(config.upstreamURL);
-      this.homeTarget = {
-        host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname,
-        port: u.port ? Number(u.port) : 80,
-        prefix: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
-        agent: new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
-      };
-      if (config.upstreamClient === 'fast') this.homeTarget.pool = new UpstreamPool(this.homeTarget.host, this.homeTarget.port);
-    }
+    this.home = homeExecutor(config);
   }
 
   // ---------------------------------------------------------------------------------------------------- lifecycle
@@ -182,19 +136,18 @@ export class Watchdog {
         log(`Forked function has terminated: ${signal ? `signal ${signal}` : `exit code ${code}`}`);
         this.fatal(1);
       });
-      const t = this.homeTarget!;
-      this.upstreamWait = waitForTcp(t.host, t.port, () => this.stopping || child.exitCode !== null).then((ok) => {
-        this.upstreamReady = ok;
-        return ok;
-      });
+      const http = this.home as HttpExecutor;
+      const t = http.target;
+      this.upstreamWait = waitForTcp(t.host, t.port, () => this.stopping || child.exitCode !== null);
+      http.waitFor(this.upstreamWait);
     }
-    if (this.guestEnabled) this.forkGuest();
+    this.guest?.start();
 
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: c.readTimeoutMs, headersTimeout: Math.min(c.readTimeoutMs || 60_000, 60_000) }, (req, res) =>
       this.handle(req, res),
     );
     this.server.keepAliveTimeout = 65_000;
-    this.metricsServer = createServer((req, res) => void this.serveMetrics(req, res));
+    this.metricsServer = createServer((req, res) => void this.endpoints.serveMetrics(req, res));
     await Promise.all([listen(this.server, c.port, c.bindAddress), listen(this.metricsServer, c.metricsPort, c.bindAddress)]);
     this.port = (this.server.address() as AddressInfo).port;
     this.metricsPort = (this.metricsServer.address() as AddressInfo).port;
@@ -213,7 +166,7 @@ export class Watchdog {
       }
     }
     this.accepting = true;
-    await this.startSampling();
+    await this.reporter.start();
   }
 
   private fatal(code: number): void {
@@ -241,16 +194,11 @@ export class Watchdog {
     await closed;
     this.metricsServer?.closeAllConnections();
     await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
-    if (this.sampler) clearInterval(this.sampler);
+    this.reporter.stop();
     this.guest?.stop();
     await this.stopProcess(this.upstream);
-    this.destroyTarget(this.homeTarget);
-    this.destroyTarget(this.guestTarget);
-  }
-
-  private destroyTarget(t: Target | undefined): void {
-    t?.agent.destroy();
-    t?.pool?.destroy();
+    this.home.close();
+    this.endpoints.close();
   }
 
   private async stopProcess(child: ChildProcess | undefined): Promise<void> {
@@ -264,105 +212,23 @@ export class Watchdog {
 
   // --------------------------------------------------------------------------------------------------- guest slot
 
-  private forkGuest(): void {
-    if (this.stopping || !this.guestEnabled) return;
-    const g = new GuestWorker(this.opts.runtime, childEnv(), { prefix: this.config.prefixLogs, bufferSize: this.config.logBufferSize });
-    this.guest = g;
-    const slot = this.slots.guest;
-    slot.state = 'down';
-    slot.function = undefined;
-    g.child.on('exit', (code, signal) => {
-      if (this.guest !== g || this.stopping) return;
-      log(`Guest runtime exited (${signal ?? code}); forking a new generic runtime`);
-      this.destroyTarget(this.guestTarget);
-      this.guestTarget = undefined;
-      setTimeout(() => this.forkGuest(), 100).unref();
-    });
-    g.started.then(
-      (port) => {
-        if (this.guest !== g) return;
-        this.destroyTarget(this.guestTarget);
-        const target: Target = { host: '127.0.0.1', port, prefix: '', agent: new Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' }) };
-        if (this.config.upstreamClient === 'fast') target.pool = new UpstreamPool(target.host, port);
-        this.guestTarget = target;
-        slot.state = 'generic';
-        // Open one pooled connection now (the generic runtime answers 503) so the first guest request reuses it.
-        if (target.pool) {
-          target.pool
-            .request('GET', '/_/hyperfaas/warm', ['Host', `127.0.0.1:${port}`], 'none', { onHead: () => undefined, onData: () => true, onEnd: () => undefined, onError: () => undefined })
-            .end();
-        } else {
-          request({ host: target.host, port, path: '/_/hyperfaas/warm', agent: target.agent }, (r) => r.resume())
-            .on('error', () => undefined)
-            .end();
-        }
-      },
-      (err: Error) => log(`Guest runtime failed to start: ${err.message}`),
-    );
-  }
-
   /** specialise loads a function directory into the generic guest slot; it resolves once the slot serves. */
   specialise(fn: string, dir: string, env: Record<string, string> = {}, capacity?: number): Promise<ControlReply> {
-    return this.serialiseGuest(async () => {
-      const t0 = performance.now();
-      const g = this.guest;
-      const slot = this.slots.guest;
-      if (!g) return { ok: false, error: 'this instance has no guest slot' };
-      await g.started.catch(() => undefined);
-      if (slot.state !== 'generic') return { ok: false, error: `guest slot is ${slot.state}${slot.function ? ` (${slot.function})` : ''}` };
-      slot.state = 'specialising';
-      slot.function = fn;
-      if (capacity !== undefined) slot.capacity = capacity;
-      try {
-        await g.specialise(resolvePath(dir), env);
-      } catch (err) {
-        slot.function = undefined;
-        slot.state = 'generic';
-        if (g.child.exitCode !== null || g.child.signalCode !== null) slot.state = 'down';
-        return { ok: false, error: (err as Error).message, ms: performance.now() - t0 };
-      }
-      slot.state = 'serving';
-      this.checkWatermark();
-      return { ok: true, ms: performance.now() - t0 };
-    });
+    if (!this.guest) return Promise.resolve({ ok: false, error: 'this instance has no guest slot' });
+    return this.guest.specialise(fn, dir, env, capacity);
   }
 
   /** release stops admitting to the guest slot, waits for its requests, and replaces it with a fresh generic runtime. */
   release(): Promise<ControlReply> {
-    return this.serialiseGuest(async () => {
-      const t0 = performance.now();
-      const slot = this.slots.guest;
-      const g = this.guest;
-      if (!g) return { ok: false, error: 'this instance has no guest slot' };
-      if (slot.state === 'generic') return { ok: true, ms: 0 };
-      slot.state = 'releasing';
-      const deadline = Date.now() + this.config.writeTimeoutMs;
-      while (slot.inflight > 0 && Date.now() < deadline) await sleep(5);
-      this.guest = undefined;
-      const exited = new Promise((r) => (g.child.exitCode !== null || g.child.signalCode !== null ? r(null) : g.child.once('exit', r)));
-      g.stop();
-      await exited;
-      this.destroyTarget(this.guestTarget);
-      this.guestTarget = undefined;
-      this.forkGuest();
-      await this.guest!.started.catch(() => undefined);
-      await sleep(0);
-      return { ok: true, ms: performance.now() - t0 };
-    });
-  }
-
-  private serialiseGuest(op: () => Promise<ControlReply>): Promise<ControlReply> {
-    const run = this.guestBusy.then(op, op);
-    this.guestBusy = run.catch(() => undefined);
-    return run;
+    if (!this.guest) return Promise.resolve({ ok: false, error: 'this instance has no guest slot' });
+    return this.guest.release();
   }
 
   /** resize changes the home slot's concurrency limit and the CPU/memory limits the watermarks are measured against. */
   resize(r: { cpu?: number; memoryBytes?: number; capacity?: number }): ControlReply {
     if (r.capacity !== undefined) this.slots.home.capacity = Math.max(0, Math.floor(r.capacity));
-    if (r.cpu !== undefined) this.limitOverride.cpu = r.cpu;
-    if (r.memoryBytes !== undefined) this.limitOverride.memory = r.memoryBytes;
-    this.checkWatermark();
+    this.reporter.setLimits(r);
+    this.reporter.check();
     return { ok: true, ms: 0 };
   }
 
@@ -370,68 +236,16 @@ export class Watchdog {
   async drain(): Promise<ControlReply> {
     this.draining = true;
     await rm(this.config.lockFile, { force: true }).catch(() => undefined);
-    this.checkWatermark(true);
+    this.reporter.check(true);
     return { ok: true, ms: 0 };
   }
 
   /** control runs one ControlRequest (the HTTP endpoint and a NATS subscriber share it). */
-  async control(req: ControlRequest): Promise<ControlReply> {
-    switch (req?.op) {
-      case 'specialise':
-        if (typeof req.function !== 'string' || !req.function) return { ok: false, error: 'specialise needs a function' };
-        if (req.code?.kind !== 'dir') return { ok: false, error: `code kind ${String(req.code?.kind)} is not supported by this watchdog; use {kind:"dir"}` };
-        return this.specialise(req.function, req.code.path, req.env ?? {}, req.capacity);
-      case 'release':
-        return this.release();
-      case 'resize':
-        return this.resize(req);
-      case 'drain':
-        return this.drain();
-      default:
-        return { ok: false, error: `unknown op ${JSON.stringify((req as { op?: unknown })?.op)}` };
-    }
+  control(req: ControlRequest): Promise<ControlReply> {
+    return runControl(this, req);
   }
 
   // --------------------------------------------------------------------------------------------------------- load
-
-  private async startSampling(): Promise<void> {
-    this.source = await detectSource({ cpuLimit: this.config.cpuLimit, memoryLimit: this.config.memoryLimit });
-    await this.sample();
-    this.sampler = setInterval(() => void this.sample(), this.config.loadIntervalMs);
-    this.sampler.unref();
-  }
-
-  private async sample(): Promise<void> {
-    if (!this.source) return;
-    try {
-      const u = await this.source.read();
-      const at = performance.now();
-      if (this.lastUsage) this.load = cpuMemBetween(this.lastUsage.u, u, at - this.lastUsage.at);
-      else this.load = { cpu: { used: 0, limit: u.cpuLimit }, memory: { used: u.memUsed, limit: u.memLimit } };
-      this.lastUsage = { u, at };
-      this.checkWatermark();
-    } catch {
-      /* keep the previous sample */
-    }
-  }
-
-  /** slotMoved re-checks the watermark only when a slot's own fill level crosses a watermark (two comparisons). */
-  private slotMoved(slot: Slot): void {
-    const f = slot.inflight / slot.capacity;
-    const mark: Watermark = f >= this.config.watermarkHigh ? 'high' : f <= this.config.watermarkLow ? 'low' : 'normal';
-    if (mark !== this.slotMarks[slot.kind]) {
-      this.slotMarks[slot.kind] = mark;
-      this.checkWatermark();
-    }
-  }
-
-  private checkWatermark(force = false): void {
-    const r = this.report();
-    if (force || r.watermark !== this.lastWatermark) {
-      this.lastWatermark = r.watermark;
-      this.onWatermark?.(r);
-    }
-  }
 
   /** attachLink connects the ICS to the global scheduler for bounce-back. */
   attachLink(link: Bouncer): void {
@@ -440,25 +254,7 @@ export class Watchdog {
 
   /** report is the instance's current LoadReport. */
   report(): LoadReport {
-    const c = this.config;
-    const cpu = { used: this.load.cpu.used, limit: this.limitOverride.cpu ?? this.load.cpu.limit };
-    const memory = { used: this.load.memory.used, limit: this.limitOverride.memory ?? this.load.memory.limit };
-    const slots = this.slots.report();
-    return {
-      instance: c.instanceId,
-      function: c.functionName,
-      namespace: c.namespace,
-      url: c.advertiseURL || `http://127.0.0.1:${this.port}`,
-      runtime: c.runtime,
-      seq: ++this.seq,
-      at: Date.now(),
-      slots,
-      cpu,
-      memory,
-      watermark: watermarkOf({ slots, cpu, memory }, { low: c.watermarkLow, high: c.watermarkHigh }),
-      draining: this.draining,
-      queued: this.queues.home.length + this.queues.guest.length,
-    };
+    return this.reporter.report();
   }
 
   // ----------------------------------------------------------------------------------------------------- requests
@@ -469,16 +265,7 @@ export class Watchdog {
       // "/_/..."
       const q = url.indexOf('?');
       const path = q >= 0 ? url.slice(0, q) : url;
-      if (path === '/_/health') return void this.health(req, res);
-      if (path === '/_/ready') return void this.ready(req, res);
-      if (path === '/_/hyperfaas/status') return this.status(req, res);
-      // A control body cut off mid-way rejects the read: drop that request, never the watchdog.
-      if (path === '/_/hyperfaas/control') {
-        return void this.controlHttp(req, res).catch((err: Error) => {
-          log(`control request dropped: ${err.message}`);
-          res.destroy();
-        });
-      }
+      if (this.endpoints.handle(path, req, res)) return;
     }
     this.invoke(req, res);
   }
@@ -491,24 +278,34 @@ export class Watchdog {
       internalError(res, 404, `function ${fn} is not served by this instance`, 'hyperfaas');
       return;
     }
-    const hf = this.config.overflow === 'queue';
-    // Under HyperFaaS a request waits its turn behind parked ones, and over the high watermark it is bounced first.
-    const ticket =
-      hf && (this.queues[slot.kind].length > 0 || (this.lastWatermark === 'high' && this.mayBounce(req, slot)))
-        ? null
-        : this.slots.acquire(slot);
-    if (!ticket) {
-      if (hf && slot.state === 'serving') return void this.overflow(req, res, slot, start);
-      if (this.slots.full(slot)) {
+    const queueing = this.config.overflow === 'queue';
+    const decision = admit({
+      queueing,
+      serving: slot.state === 'serving',
+      full: this.slots.full(slot),
+      watermark: this.reporter.watermark,
+      bounces: Number(req.headers[H.bounces]) || 0,
+      maxBounces: this.config.maxBounces,
+      canBounce: () => this.mayBounce(req, slot),
+      queueLength: this.queues[slot.kind].length,
+      maxQueue: this.config.queueDepth,
+    });
+    switch (decision) {
+      case 'run':
+        return this.run(req, res, slot, this.slots.acquire(slot)!, start);
+      case 'bounce':
+      case 'queue':
+        return void this.overflow(req, res, slot, start, decision);
+      case 'reject':
+        if (queueing && slot.state === 'serving') this.overflowCounter?.inc({ outcome: 'rejected' });
         res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
         res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
-      } else {
+        break;
+      case 'unavailable':
         internalError(res, 503, `${slot.kind} slot is ${slot.state}`, 'hyperfaas');
-      }
-      this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
-      return;
+        break;
     }
-    this.run(req, res, slot, ticket, start);
+    this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
   }
 
   /** mayBounce: a GS is reachable, the request has bounces left, and its body fits in one NATS message. */
@@ -520,21 +317,13 @@ export class Watchdog {
   }
 
   /**
-   * overflow handles a request its slot cannot take now (ics/admission.ts): bounce it to the GS, which runs it
-   * elsewhere and answers through us (the caller never sees the bounce), or park it until a slot frees.
+   * overflow carries out a bounce or queue decision (ics/admission.ts): bounce the request to the GS, which runs it
+   * elsewhere and answers through us (the caller never sees the bounce), or park it until a slot frees. A bounce
+   * that fails parks the request too.
    */
-  private async overflow(req: IncomingMessage, res: ServerResponse, slot: Slot, start: bigint): Promise<void> {
+  private async overflow(req: IncomingMessage, res: ServerResponse, slot: Slot, start: bigint, decision: 'bounce' | 'queue'): Promise<void> {
     const q = this.queues[slot.kind];
     const bounces = Number(req.headers[H.bounces]) || 0;
-    const decision = admit({
-      slotFree: false,
-      watermark: this.lastWatermark,
-      bounces,
-      maxBounces: this.config.maxBounces,
-      canBounce: this.mayBounce(req, slot),
-      queueLength: q.length,
-      maxQueue: this.config.queueDepth,
-    });
     let body: Buffer | undefined;
     if (decision === 'bounce') {
       try {
@@ -568,12 +357,6 @@ export class Watchdog {
         // No GS could take it (NATS down, nothing free elsewhere): keep it here.
         this.overflowCounter?.inc({ outcome: 'bounce_failed' });
       }
-    } else if (decision === 'reject') {
-      this.overflowCounter?.inc({ outcome: 'rejected' });
-      res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
-      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${slot.capacity}`);
-      this.metrics.observe(429, req.method ?? 'GET', 0);
-      return;
     }
     this.overflowCounter?.inc({ outcome: 'queued' });
     const gone = new AbortController();
@@ -600,13 +383,13 @@ export class Watchdog {
 
   /** run serves an admitted request in its slot; body is set when it was already read (a failed bounce). */
   private run(req: IncomingMessage, res: ServerResponse, slot: Slot, ticket: Ticket, start: bigint, body?: Buffer): void {
-    if (slot.capacity > 0) this.slotMoved(slot);
+    if (slot.capacity > 0) this.reporter.slotMoved(slot);
     res.once('close', () => {
       ticket.release();
       this.queues[slot.kind].wake();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       this.metrics.observe(res.statusCode, req.method ?? 'GET', seconds);
-      if (slot.capacity > 0) this.slotMoved(slot);
+      if (slot.capacity > 0) this.reporter.slotMoved(slot);
       if (this.config.logCallId) {
         const len = res.getHeader('content-length') ?? (res as ServerResponse & { upstreamLength?: string }).upstreamLength ?? '-';
         log(`${req.method} ${req.url} - ${res.statusCode} - ContentLength: ${len}B (${seconds.toFixed(4)}s) [${req.headers['x-call-id'] ?? ''}]`);
@@ -619,435 +402,14 @@ export class Watchdog {
       if (ms !== undefined && ms > 0 && (timeoutMs === 0 || ms < timeoutMs)) timeoutMs = ms;
     }
     if (slot.kind === 'guest') {
-      const t = this.guestTarget;
-      if (!t) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
+      const g = this.guest?.executor;
+      if (!g) return internalError(res, 503, 'guest slot is not ready', 'hyperfaas');
       res.setHeader(H.slot, 'guest');
-      return this.proxy(req, res, t, timeoutMs, start, body);
+      return g.run(req, res, timeoutMs, start, body);
     }
-    switch (this.config.mode) {
-      case 'http':
-        if (!this.upstreamReady) {
-          // Rare: a request that arrives before the function listens waits for it, within its exec timeout.
-          let expired = false;
-          const t = timeoutMs > 0 ? setTimeout(() => ((expired = true), gatewayTimeout(res, start, timeoutMs)), timeoutMs) : undefined;
-          void this.upstreamWait!.then(() => {
-            if (t) clearTimeout(t);
-            if (!expired && !res.destroyed) this.proxy(req, res, this.homeTarget!, timeoutMs - Number(process.hrtime.bigint() - start) / 1e6, start, body);
-          });
-          return;
-        }
-        return this.proxy(req, res, this.homeTarget!, timeoutMs, start, body);
-      case 'streaming':
-        return this.fork(req, res, timeoutMs, start, true);
-      case 'serializing':
-        return this.fork(req, res, timeoutMs, start, false);
-      case 'classic':
-        return runClassic(req, res, { config: this.config, env: childEnv(), timeoutMs, start });
-      case 'static':
-        return void this.serveStatic(req, res);
-    }
+    this.home.run(req, res, timeoutMs, start, body);
   }
 
-  private proxy(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
-    if (this.config.bufferHttp && body === undefined && req.headers['transfer-encoding'] !== undefined) {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.proxy(req, res, t, timeoutMs, start, Buffer.concat(chunks)));
-      return;
-    }
-    if (!t.pool) return this.proxyNode(req, res, t, timeoutMs, start, body);
-    // Raw header pairs go to the upstream as they came, less the hop-by-hop ones about the client's connection.
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let host = false;
-    let kind: BodyKind = 'none';
-    for (let i = 0; i < raw.length; i += 2) {
-      const k = raw[i]!;
-      const lk = k.length >= 4 && k.length <= 17 ? k.toLowerCase() : '';
-      if (lk === 'connection' || lk === 'keep-alive' || lk === 'proxy-connection') continue;
-      if (lk === 'transfer-encoding' || lk === 'content-length') {
-        if (body !== undefined) continue;
-        if (lk === 'transfer-encoding') kind = 'chunked';
-        else if (kind === 'none' && raw[i + 1] !== '0') kind = 'length';
-      }
-      if (lk === 'host') host = true;
-      headers.push(k, raw[i + 1]!);
-    }
-    if (!host) headers.push('Host', `${t.host}:${t.port}`);
-    if (body !== undefined) {
-      headers.push('Content-Length', String(body.length));
-      kind = body.length > 0 ? 'length' : 'none';
-    }
-    let timer: NodeJS.Timeout | undefined;
-    let call: Call | undefined;
-    const h: ResponseHandlers = {
-      onHead: (status, reason, rawRes) => {
-        const out: string[] = [];
-        for (let i = 0; i < rawRes.length; i += 2) {
-          const k = rawRes[i]!;
-          if (k.length > 17 || !hopByHop.has(k.toLowerCase())) out.push(k, rawRes[i + 1]!);
-          else if (this.config.logCallId && k.toLowerCase() === 'content-length') (res as ServerResponse & { upstreamLength?: string }).upstreamLength = rawRes[i + 1];
-        }
-        out.push('X-Duration-Seconds', secondsSince(start));
-        res.writeHead(status, reason || STATUS_CODES[status] || 'Unknown', out);
-      },
-      onData: (chunk) => {
-        if (res.write(chunk)) return true;
-        res.once('drain', () => call?.resume());
-        return false;
-      },
-      onEnd: () => {
-        if (timer) clearTimeout(timer);
-        res.end();
-      },
-      onError: (err) => {
-        if (timer) clearTimeout(timer);
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        if (res.writableEnded) return;
-        log(`Upstream HTTP request error: ${err.message}`);
-        res.writeHead(500, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-        res.end(`Can't reach service for: ${this.config.functionName || 'function'}.\n`);
-      },
-    };
-    call = t.pool.request(req.method ?? 'GET', t.prefix + (req.url ?? '/'), headers, kind, h);
-    const c = call;
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        c.abort();
-        gatewayTimeout(res, start, timeoutMs);
-      }, timeoutMs);
-    }
-    res.on('close', () => {
-      if (!res.writableFinished) c.abort();
-      if (timer) clearTimeout(timer);
-    });
-    if (body !== undefined) {
-      if (body.length > 0) c.write(body);
-      c.end();
-    } else if (kind === 'none') {
-      req.resume();
-    } else {
-      req.on('data', (chunk: Buffer) => {
-        if (!c.write(chunk)) {
-          req.pause();
-          c.onDrain(() => req.resume());
-        }
-      });
-      req.on('end', () => c.end());
-    }
-  }
-
-  /** proxyNode is the same hop through node:http's ClientRequest (upstream_client=node). */
-  private proxyNode(req: IncomingMessage, res: ServerResponse, t: Target, timeoutMs: number, start: bigint, body?: Buffer): void {
-    // Raw header pairs go to the upstream as they came (an array skips per-header validation in node:http),
-    // less the hop-by-hop ones that describe the client's connection.
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let host = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const k = raw[i]!;
-      const lk = k.length >= 4 && k.length <= 17 ? k.toLowerCase() : '';
-      if (lk === 'connection' || lk === 'keep-alive' || lk === 'proxy-connection') continue;
-      if (body !== undefined && (lk === 'transfer-encoding' || lk === 'content-length')) continue;
-      if (lk === 'host') host = true;
-      headers.push(k, raw[i + 1]!);
-    }
-    if (!host) headers.push('Host', `${t.host}:${t.port}`);
-    if (body !== undefined) headers.push('Content-Length', String(body.length));
-    const up = request({ host: t.host, port: t.port, method: req.method, path: t.prefix + req.url, headers, agent: t.agent });
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        gatewayTimeout(res, start, timeoutMs);
-        up.destroy();
-      }, timeoutMs);
-    }
-    up.on('response', (ur) => {
-      const raw = ur.rawHeaders;
-      const out: string[] = [];
-      for (let i = 0; i < raw.length; i += 2) {
-        if (!hopByHop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
-      }
-      out.push('X-Duration-Seconds', secondsSince(start));
-      if (this.config.logCallId) (res as ServerResponse & { upstreamLength?: string }).upstreamLength = ur.headers['content-length'];
-      res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
-      // A hand-rolled pipe: three listeners instead of pipe()'s seven, with the same back-pressure.
-      ur.on('data', (chunk: Buffer) => {
-        if (!res.write(chunk)) {
-          ur.pause();
-          res.once('drain', () => ur.resume());
-        }
-      });
-      ur.on('end', () => {
-        if (timer) clearTimeout(timer);
-        res.end();
-      });
-      ur.on('error', () => res.destroy());
-    });
-    up.on('error', (err) => {
-      if (timer) clearTimeout(timer);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (res.writableEnded) return;
-      log(`Upstream HTTP request error: ${err.message}`);
-      res.writeHead(500, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-      res.end(`Can't reach service for: ${this.config.functionName || 'function'}.\n`);
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-      if (timer) clearTimeout(timer);
-    });
-    if (body !== undefined) up.end(body);
-    else if (noBody(req)) {
-      // No body to stream: send the request head now instead of waiting a tick for the empty body's 'end'.
-      up.end();
-      req.resume();
-    } else req.pipe(up);
-  }
-
-  private fork(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, streaming: boolean): void {
-    const c = this.config;
-    log('Forking fprocess.');
-    const child = spawn(c.fprocessArgv[0]!, c.fprocessArgv.slice(1), { env: { ...childEnv(), ...cgiEnv(req) }, stdio: ['pipe', 'pipe', 'pipe'] });
-    pipeLogs('stderr', child.stderr, process.stderr, c.prefixLogs, c.logBufferSize);
-    child.stdin.on('error', () => undefined);
-    let timedOut = false;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            log(`Function was killed by ExecTimeout: ${timeoutMs / 1000}s`);
-            child.kill('SIGKILL');
-          }, timeoutMs)
-        : undefined;
-    res.on('close', () => {
-      if (!res.writableFinished && child.exitCode === null) child.kill('SIGKILL');
-    });
-    let bytes = 0;
-    let spawnError: Error | undefined;
-    child.on('error', (err) => {
-      spawnError = err;
-    });
-    if (streaming) {
-      child.on('spawn', () => {
-        res.writeHead(200, { 'Content-Type': c.contentType });
-        child.stdout.on('data', (d: Buffer) => {
-          bytes += d.length;
-          res.write(d);
-        });
-      });
-      req.pipe(child.stdin);
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        if (spawnError && !res.headersSent) {
-          res.writeHead(500, { 'Content-Type': 'text/plain', [H.internal]: 'of-watchdog' });
-          res.end(`Unable to start function: ${spawnError.message}\n`);
-          return;
-        }
-        if (code !== 0 && !timedOut) log(`Function exited with code ${code}`);
-        log(`Wrote ${bytes} Bytes - Duration: ${secondsSince(start)} seconds`);
-        res.end();
-      });
-      return;
-    }
-    // serializing: buffer stdin up to Content-Length and stdout until exit
-    const limit = Number(req.headers['content-length'] ?? Infinity);
-    let got = 0;
-    req.on('data', (d: Buffer) => {
-      if (got >= limit) return;
-      const part = got + d.length > limit ? d.subarray(0, limit - got) : d;
-      got += part.length;
-      child.stdin.write(part);
-    });
-    req.on('end', () => child.stdin.end());
-    const out: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (res.destroyed) return;
-      const dur = secondsSince(start);
-      if (spawnError || timedOut || code !== 0) {
-        const msg = spawnError ? spawnError.message : timedOut ? `exec timeout after ${timeoutMs / 1000}s` : `exit status ${code ?? signal}`;
-        log(`Function error: ${msg}`);
-        res.writeHead(500, { 'Content-Type': 'text/plain', 'X-Duration-Seconds': dur });
-        res.end(msg);
-        return;
-      }
-      const body = Buffer.concat(out);
-      log(`Wrote ${body.length} Bytes - Duration: ${dur} seconds`);
-      res.writeHead(200, { 'Content-Type': c.contentType, 'X-Duration-Seconds': dur, 'Content-Length': body.length });
-      res.end(body);
-    });
-  }
-
-  private async serveStatic(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
-      res.end('Method not allowed\n');
-      return;
-    }
-    const root = resolvePath(this.config.staticPath);
-    let rel: string;
-    try {
-      rel = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    } catch {
-      rel = '/';
-    }
-    let file = join(root, normalize('/' + rel));
-    if (!file.startsWith(root)) file = root;
-    try {
-      let st = await stat(file);
-      if (st.isDirectory()) {
-        file = join(file, 'index.html');
-        st = await stat(file);
-      }
-      res.writeHead(200, { 'Content-Type': mime[extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
-      if (req.method === 'HEAD') res.end();
-      else createReadStream(file).on('error', () => res.destroy()).pipe(res);
-    } catch {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('404 page not found\n');
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------- internal endpoints
-
-  private async lockPresent(): Promise<boolean> {
-    if (this.config.suppressLock) return false;
-    try {
-      await access(this.config.lockFile);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async health(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET') return methodNotAllowed(res);
-    if (this.accepting && (await this.lockPresent())) {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('OK');
-    } else {
-      res.writeHead(503, { 'Content-Type': 'text/plain' });
-      res.end('Service Unavailable');
-    }
-  }
-
-  private async ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET') return methodNotAllowed(res);
-    if (!this.accepting || this.draining || !(await this.lockPresent())) {
-      res.writeHead(503, { 'Content-Type': 'text/plain' });
-      res.end('Service Unavailable');
-      return;
-    }
-    const home = this.slots.home;
-    if (this.slots.full(home)) {
-      res.writeHead(429, { 'Content-Type': 'text/plain', [H.internal]: 'faas-middleware' });
-      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${home.capacity}`);
-      return;
-    }
-    if (this.config.readyPath && this.homeTarget) {
-      const t = this.homeTarget;
-      const up = request({ host: t.host, port: t.port, method: 'GET', path: t.prefix + this.config.readyPath, agent: t.agent }, (ur) => {
-        res.writeHead(ur.statusCode ?? 502, { 'Content-Type': ur.headers['content-type'] ?? 'text/plain' });
-        ur.pipe(res);
-      });
-      up.on('error', () => {
-        if (!res.headersSent) {
-          res.writeHead(503, { 'Content-Type': 'text/plain' });
-          res.end('Service Unavailable');
-        }
-      });
-      up.end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end('OK');
-  }
-
-  private status(req: IncomingMessage, res: ServerResponse): void {
-    if (req.method !== 'GET') return methodNotAllowed(res);
-    // The load report, plus where its CPU and memory figures come from (cgroup-v2, cgroup-v1 or proc).
-    const body = JSON.stringify({ ...this.report(), loadSource: this.source?.kind ?? 'none' });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
-  }
-
-  private async controlHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') return methodNotAllowed(res);
-    const verdict = controlAllowed(req.headers[H.controlToken], this.config.controlToken);
-    if (!verdict.ok) return internalError(res, verdict.status, verdict.message, 'hyperfaas');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let cmd: ControlRequest;
-    try {
-      cmd = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlRequest;
-    } catch {
-      return internalError(res, 400, 'body is not JSON', 'hyperfaas');
-    }
-    const reply = await this.control(cmd);
-    const body = JSON.stringify(reply);
-    res.writeHead(reply.ok ? 200 : 409, { 'Content-Type': 'application/json', [H.instance]: this.config.instanceId });
-    res.end(body);
-  }
-
-  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('404 page not found\n');
-      return;
-    }
-    const text = await this.metrics.text();
-    res.writeHead(200, { 'Content-Type': this.metrics.contentType });
-    res.end(text);
-  }
-}
-
-function gatewayTimeout(res: ServerResponse, start: bigint, timeoutMs: number): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(504, { [H.internal]: 'of-watchdog', 'X-Duration-Seconds': secondsSince(start), 'Content-Type': 'text/plain' });
-  res.end(`Function exceeded the timeout of ${timeoutMs / 1000}s\n`);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('client closed the request'));
-    });
-  });
-}
-
-function noBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0');
-}
-
-function methodNotAllowed(res: ServerResponse): void {
-  res.writeHead(405, { 'Content-Type': 'text/plain' });
-  res.end('Method not allowed\n');
-}
-
-function internalError(res: ServerResponse, code: number, msg: string, who: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(code, { 'Content-Type': 'text/plain', [H.internal]: who });
-  res.end(msg + '\n');
 }
 
 function listen(s: Server, port: number, host: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseDuration, readConfig, type WatchdogConfig } from '../src/config.js';
+import { ConfigError, readConfig, type WatchdogConfig } from '../src/config.js';
+import { parseDuration } from '../src/units.js';
 
 const base = { fprocess: 'node index.js', mode: 'http', upstream_url: 'http://127.0.0.1:3000' };
 
@@ -84,8 +85,6 @@ describe('watchdog config', () => {
     ['cpu_limit takes cores', { ...base, cpu_limit: '0.5' }, (c) => c.cpuLimit, 0.5],
     ['HYPERFAAS_URL is the advertised URL', { ...base, HYPERFAAS_URL: 'http://10.1.2.3:8080' }, (c) => c.advertiseURL, 'http://10.1.2.3:8080'],
     ['HYPERFAAS_RUNTIME labels the runtime', { ...base, HYPERFAAS_RUNTIME: 'node20' }, (c) => c.runtime, 'node20'],
-    ['upstream_client defaults to fast', base, (c) => c.upstreamClient, 'fast'],
-    ['upstream_client node selects node:http', { ...base, upstream_client: 'node' }, (c) => c.upstreamClient, 'node'],
     ['bind_address is read', { ...base, bind_address: '127.0.0.1' }, (c) => c.bindAddress, '127.0.0.1'],
   ];
   for (const [name, env, get, want] of cases) {
@@ -105,7 +104,6 @@ describe('watchdog config', () => {
     ['a bad boolean is refused', { ...base, suppress_lock: 'maybe' }, 'suppress_lock'],
     ['log_buffer_size 0 is refused', { ...base, log_buffer_size: '0' }, 'log_buffer_size'],
     ['watermark_high must exceed watermark_low', { ...base, watermark_low: '0.9', watermark_high: '0.5' }, 'watermark_high'],
-    ['upstream_client must be fast or node', { ...base, upstream_client: 'curl' }, 'upstream_client'],
     ['memory_limit must be a size', { ...base, memory_limit: 'lots' }, 'memory_limit'],
   ];
   for (const [name, env, key] of errors) {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { canonicalHeader, cgiEnv } from '../src/cgi.js';
 import { cpuMemBetween, descendants, parseCpuMax, parseCpuStatUsec, parseMemLimit, parseProcCgroup, parseProcStat, parseV1Quota } from '../src/load.js';
 import { SlotTable } from '../src/slots.js';
-import { controlAllowed } from '../src/watchdog.js';
+import { controlAllowed } from '../src/control.js';
 import { loadFraction, watermarkOf } from '../src/watermark.js';
 
 describe('slot table', () => {

@@ -2,7 +2,8 @@ import type { Express } from 'express';
 import { isBackendError } from '../../backends/backend.js';
 import { HttpError } from '../errors.js';
 import { bodyObject, namespaceOf, normalizeStatus, type RouteContext } from '../context.js';
-import { labelProblem, toDeployment, validateDeployment } from '../validate.js';
+import { functionKey, labelProblem } from '../../names.js';
+import { toDeployment, validateDeployment } from '../validate.js';
 import { methodNotAllowed } from '../middleware/error-handler.js';
 import type { FunctionStatus } from '../../types/index.js';
 
@@ -21,7 +22,7 @@ export function registerFunctionRoutes(app: Express, ctx: RouteContext): void {
   // it from Prometheus in its own list reply, so behind a gateway this only matters to direct callers.
   const counted = (s: FunctionStatus): FunctionStatus => {
     const n = normalizeStatus(s);
-    return { ...n, invocationCount: ctx.invocationCount(`${n.name}.${n.namespace ?? ns0}`) };
+    return { ...n, invocationCount: ctx.invocationCount(functionKey(n.name, n.namespace ?? ns0)) };
   };
   const ns0 = config.defaultNamespace;
 

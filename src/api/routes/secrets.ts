@@ -2,7 +2,7 @@ import type { Express, Request } from 'express';
 import { HttpError } from '../errors.js';
 import { bodyObject, namespaceOf, type RouteContext } from '../context.js';
 import { methodNotAllowed } from '../middleware/error-handler.js';
-import { secretNameProblem } from '../validate.js';
+import { secretNameProblem } from '../../names.js';
 
 const base64Re = /^[A-Za-z0-9+/]*={0,2}$/;
 

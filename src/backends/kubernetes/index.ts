@@ -14,12 +14,12 @@ import {
   type SecretInfo,
 } from '../backend.js';
 import type { Logger } from '../../logger.js';
+import { labelKeys, minReplicasOf } from '../../scaling/labels.js';
 import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import type { KubernetesBackendConfig } from './config.js';
 import { createKubeApi, type KubeApi, type LogStream, type V1Deployment, type V1Pod, type Watcher } from './kube-api.js';
 import {
   functionLabel,
-  initialReplicas,
   mergeForUpdate,
   parseConstraints,
   registrySecretTypes,
@@ -249,7 +249,7 @@ export class KubernetesBackend implements FunctionBackend {
     const pull = await this.checkSpec(fd);
     let created: V1Deployment;
     try {
-      created = await this.api.createDeployment(fd.namespace, toDeployment(fd, this.cfg, initialReplicas(fd.labels), pull));
+      created = await this.api.createDeployment(fd.namespace, toDeployment(fd, this.cfg, minReplicasOf(fd.labels), pull));
     } catch (e) {
       // A missing namespace is a bad request here, not a missing function.
       if (isBackendError(e, 'NotFound')) throw new BackendError('Invalid', e.message, { cause: e });
@@ -278,7 +278,7 @@ export class KubernetesBackend implements FunctionBackend {
       const existing = await this.api.readDeployment(fd.namespace, fd.service);
       pull ??= await this.checkSpec(fd);
       const current = existing.spec?.replicas ?? 1;
-      const min = fd.labels?.['com.openfaas.scale.min'] !== undefined ? initialReplicas(fd.labels) : 0;
+      const min = fd.labels?.[labelKeys.min] !== undefined ? minReplicasOf(fd.labels) : 0;
       const next = mergeForUpdate(existing, toDeployment(fd, this.cfg, Math.max(current, min), pull));
       try {
         this.upsertDeployment(await this.api.replaceDeployment(fd.namespace, fd.service, next));

@@ -2,6 +2,7 @@
  * manifests turns a FunctionDeployment into the Deployment and Service faas-netes would create for it, plus the
  * HyperFaaS additions (watchdog identity env, in-place resize policy). Pure: no I/O, table-tested.
  */
+import { labelKeys, minReplicasOf } from '../../scaling/labels.js';
 import type { FunctionDeployment, FunctionResources } from '../../types/index.js';
 import type { KubernetesBackendConfig } from './config.js';
 import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume, V1VolumeMount } from './kube-api.js';
@@ -10,7 +11,7 @@ import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume,
 export const functionLabel = 'faas_function';
 
 /** runtimeLabel names the function's runtime; functions of one runtime can share generic slots. */
-export const runtimeLabel = 'com.hyperfaas.runtime';
+export const runtimeLabel = labelKeys.runtime;
 
 /** secretLabelKey and secretLabelValue mark the Secrets that /system/secrets manages (faas-netes does the same). */
 export const secretLabelKey = 'app.kubernetes.io/managed-by';
@@ -51,13 +52,6 @@ export function toResourceMap(r: FunctionResources | undefined): Record<string, 
     if (typeof v === 'string' && v.trim() !== '') out[k] = v.trim();
   }
   return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/** initialReplicas is com.openfaas.scale.min when it is a non-negative integer, else 1 (faas-netes). */
-export function initialReplicas(labels: Record<string, string> | undefined): number {
-  const v = labels?.['com.openfaas.scale.min'];
-  if (v === undefined || !/^\s*\d+\s*$/.test(v)) return 1;
-  return Number(v);
 }
 
 /**
@@ -168,7 +162,7 @@ function toVolumes(fd: FunctionDeployment, pullSecrets: readonly string[]): V1Vo
 export function toDeployment(
   fd: FunctionDeployment & { namespace: string },
   cfg: ManifestConfig,
-  replicas = initialReplicas(fd.labels),
+  replicas = minReplicasOf(fd.labels),
   pullSecrets: readonly string[] = [],
 ): V1Deployment {
   const labels = functionLabels(fd);

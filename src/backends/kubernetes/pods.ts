@@ -2,7 +2,7 @@
  * pods holds the pure pod-level mappings: a Pod as a scheduler Instance, the resize plan for phase-1 scale-up and
  * where a resize stands, and a timestamped log line as a LogMessage. No I/O, table-tested.
  */
-import { parseQuantity } from '../../api/quantity.js';
+import { parseQuantity } from '../../units.js';
 import type { Instance, ResourceLimits } from '../backend.js';
 import type { LogMessage } from '../../types/index.js';
 import { functionLabel, runtimeLabel } from './manifests.js';

@@ -5,7 +5,7 @@
  * never starts. Pure apart from hostSize(); every check takes the host as an argument.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { parseCpu, parseMemory } from '../../api/quantity.js';
+import { parseCpu, parseMemory } from '../../units.js';
 import type { FunctionDeployment } from '../../types/index.js';
 import { BackendError } from '../backend.js';
 

@@ -3,8 +3,9 @@
  * and the Node binary of this process, frozen, and every error names the key, the value and what is allowed.
  */
 import { isAbsolute, join, resolve } from 'node:path';
+import { labelProblem } from '../../names.js';
 import { repoRoot } from '../../paths.js';
-import { parseCpu } from '../../api/quantity.js';
+import { parseCpu, parseDurationMs, parseMemory, positiveQuantity } from '../../units.js';
 import { PULL_POLICIES, type PullPolicy } from './registry.js';
 
 /**
@@ -90,55 +91,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** DEFAULT_NAMESPACE is the namespace OpenFaaS clients assume. */
 export const DEFAULT_NAMESPACE = 'openfaas-fn';
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** parseDurationMs reads "30" (seconds), "500ms", "2s", "1m30s"; undefined when it is not a duration. */
-export function parseDurationMs(text: string): number | undefined {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  if (s === '') return undefined;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
-  let at = 0;
-  let total = 0;
-  while (at < s.length) {
-    re.lastIndex = at;
-    const m = re.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * durationUnits[m[2]!]!;
-    at = re.lastIndex;
-  }
-  return total;
-}
-
-const sizeUnits: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-};
-
-/** parseMemoryQuantity reads a Kubernetes memory quantity ("128Mi", "1G", "5e6", "1048576") into bytes. */
-export function parseMemoryQuantity(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const n = Math.round(Number(m[1]) * sizeUnits[m[2] ?? '']!);
-  return Number.isFinite(n) && n > 0 ? n : undefined;
-}
-
-/** parseCpuQuantity reads a Kubernetes cpu quantity ("100m", "0.5", "2") into cores. */
-export function parseCpuQuantity(text: string): number | undefined {
-  const s = text.trim();
-  const milli = /^(\d+)m$/.exec(s);
-  const n = milli ? Number(milli[1]) / 1000 : /^\d*\.?\d+$/.test(s) ? Number(s) : NaN;
-  return Number.isFinite(n) && n > 0 ? n : undefined;
-}
-
 function get(env: Env, key: string): string | undefined {
   const v = env[key];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -159,8 +111,6 @@ function int(env: Env, key: string, def: number, min: number, max: number): numb
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new LocalConfigError(key, v, `an integer in [${min}, ${max}]`);
   return n;
 }
-
-const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** readLocalConfig parses env (normally process.env) into a frozen LocalBackendConfig or throws LocalConfigError. */
 export function readLocalConfig(env: Env): LocalBackendConfig {
@@ -186,13 +136,13 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
 
   // The provider's default namespace comes first; openfaas-fn stays valid because faas-cli and the certifier assume it.
   const defaultNs = get(env, 'HYPERFAAS_DEFAULT_NAMESPACE') ?? DEFAULT_NAMESPACE;
-  if (!dns1123.test(defaultNs) || defaultNs.length > 63) {
+  if (labelProblem(defaultNs) !== undefined) {
     throw new LocalConfigError('HYPERFAAS_DEFAULT_NAMESPACE', defaultNs, 'a DNS-1123 label');
   }
   const namespaces = [defaultNs];
   for (const ns of [DEFAULT_NAMESPACE, ...(get(env, 'HYPERFAAS_NAMESPACES') ?? '').split(',').map((s) => s.trim())]) {
     if (ns === '' || namespaces.includes(ns)) continue;
-    if (!dns1123.test(ns) || ns.length > 63) {
+    if (labelProblem(ns) !== undefined) {
       throw new LocalConfigError('HYPERFAAS_NAMESPACES', env.HYPERFAAS_NAMESPACES ?? '', 'comma-separated DNS-1123 labels');
     }
     namespaces.push(ns);
@@ -226,7 +176,7 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
   if (!isAbsolute(cgroupRoot)) throw new LocalConfigError('HYPERFAAS_CGROUP_ROOT', cgroupRoot, 'an absolute path');
 
   const memText = get(env, 'HYPERFAAS_MIN_MEMORY') ?? '64Mi';
-  const minMemoryBytes = parseMemoryQuantity(memText);
+  const minMemoryBytes = positiveQuantity(parseMemory, memText);
   if (minMemoryBytes === undefined) throw new LocalConfigError('HYPERFAAS_MIN_MEMORY', memText, 'a memory quantity such as 64Mi');
 
   const startText = get(env, 'HYPERFAAS_START_CPU') ?? '1';
@@ -238,7 +188,7 @@ export function readLocalConfig(env: Env): LocalBackendConfig {
   }
 
   const secretsText = get(env, 'HYPERFAAS_SECRETS_SIZE') ?? '1Mi';
-  const secretsBytes = parseMemoryQuantity(secretsText);
+  const secretsBytes = positiveQuantity(parseMemory, secretsText);
   if (secretsBytes === undefined || secretsBytes < 4096) {
     throw new LocalConfigError('HYPERFAAS_SECRETS_SIZE', secretsText, 'a size of at least 4Ki such as 1Mi');
   }

@@ -11,7 +11,9 @@
 import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
+import { functionKey } from '../../names.js';
 import { repoRoot, watchdogMain } from '../../paths.js';
+import { minReplicasOf, runtimeOf } from '../../scaling/labels.js';
 import type { FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import {
   BackendError,
@@ -35,7 +37,7 @@ import { toLogMessage } from './logs.js';
 import { plan } from './reconcile.js';
 import { findRunc, probeRunc, RuncRuntime } from './runc.js';
 import { ProcessRuntime, type InstanceFiles, type InstanceRuntime } from './runtime.js';
-import { limitsOf, minReplicas, RUNTIME_LABEL, toFunctionStatus } from './status.js';
+import { limitsOf, toFunctionStatus } from './status.js';
 import { safeName, Store } from './store.js';
 import { liveInProcess, Supervisor, type FnState, type Inst, type Spec } from './supervisor.js';
 
@@ -139,7 +141,7 @@ class LocalBackendImpl implements LocalBackend {
     const stored = await this.store.loadFunctions((file, e) => this.logger.error(`skipping unreadable ${file}: ${String(e)}`));
     for (const sf of stored) {
       const fn: FnState = {
-        key: key(sf.spec.namespace, sf.spec.service),
+        key: functionKey(sf.spec.service, sf.spec.namespace),
         spec: sf.spec,
         createdAt: sf.createdAt,
         replicas: sf.replicas,
@@ -198,7 +200,7 @@ class LocalBackendImpl implements LocalBackend {
   }
 
   uidOf(namespace: string, name: string): number | undefined {
-    return this.fns.get(key(namespace, name))?.uid;
+    return this.fns.get(functionKey(name, namespace))?.uid;
   }
 
   /** filesOf gathers what an instance reads at start: its function's secrets, its credentials, its uid. */
@@ -263,11 +265,11 @@ class LocalBackendImpl implements LocalBackend {
       throw new BackendError('Invalid', (e as Error).message);
     }
     admitDeployment(fd, { host: hostSize(), secretsBytes: this.cfg.secretsBytes, secrets: known });
-    return { image: await this.resolveImage(fd, key(fd.namespace, fd.service)) };
+    return { image: await this.resolveImage(fd, functionKey(fd.service, fd.namespace)) };
   }
 
   async deploy(fd: Spec): Promise<void> {
-    const k = key(fd.namespace, fd.service);
+    const k = functionKey(fd.service, fd.namespace);
     if (this.fns.has(k) || this.pending.has(k)) throw new BackendError('Conflict', `function ${fd.service} already exists in ${fd.namespace}`);
     this.pending.add(k);
     let created = false;
@@ -282,7 +284,7 @@ class LocalBackendImpl implements LocalBackend {
         key: k,
         spec,
         createdAt: new Date().toISOString(),
-        replicas: minReplicas(spec.labels),
+        replicas: minReplicasOf(spec.labels),
         generation: 1,
         image,
         instances: new Map(),
@@ -356,7 +358,7 @@ class LocalBackendImpl implements LocalBackend {
   }
 
   private mustGet(namespace: string, name: string): FnState {
-    const fn = this.fns.get(key(namespace, name));
+    const fn = this.fns.get(functionKey(name, namespace));
     if (!fn) throw new BackendError('NotFound', `function ${name} not found in ${namespace}`);
     return fn;
   }
@@ -481,7 +483,7 @@ class LocalBackendImpl implements LocalBackend {
       ready: i.ready,
       startedAt: i.startedAt,
     };
-    const rt = i.fn.spec.labels?.[RUNTIME_LABEL];
+    const rt = runtimeOf(i.fn.spec.labels);
     if (rt) v.runtime = rt;
     if (i.image.kind === 'oci') v.watchdog = 'image';
     return v;
@@ -542,10 +544,6 @@ function describe(image: ResolvedImage): string {
   if (image.kind === 'fork') return `fork mode: ${image.fprocess}`;
   if (image.oci) return `OCI image ${image.oci.ref} ${image.oci.digest}: ${image.oci.args.join(' ')}`;
   return image.sourceDir ?? image.dir;
-}
-
-function key(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
 }
 
 /** clean copies a deployment without undefined fields, so what is stored is what the user sent. */

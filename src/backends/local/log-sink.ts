@@ -6,13 +6,14 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
+import { parseFunctionKey } from '../../names.js';
 import { formatLogFileLine, LogBuffer, parseLogFileLine, type LogEntry, type LogQuery } from './logs.js';
 
 const LOG_FILE_MAX = 8 * 1024 * 1024;
 /** RESTORE_MAX bounds how much of a log file is read back at start: enough for the ring, whatever the file grew to. */
 const RESTORE_MAX = 4 * 1024 * 1024;
 
-/** LogSink holds the rings and files of every function, keyed by "namespace/name". */
+/** LogSink holds the rings and files of every function, keyed by function key ("name.namespace"). */
 export class LogSink {
   private readonly buffers = new Map<string, LogBuffer>();
   private readonly files = new Map<string, { stream: WriteStream; size: number; path: string }>();
@@ -29,8 +30,10 @@ export class LogSink {
     return b;
   }
 
+  /** path is the function's log file, named "<namespace>__<name>.log" (a name with no dot, so files sort by namespace). */
   private path(key: string): string {
-    return join(this.dir, `${key.replace('/', '__')}.log`);
+    const { name, namespace } = parseFunctionKey(key, '');
+    return join(this.dir, `${namespace}__${name}.log`);
   }
 
   /** line records one line of a function's log. */

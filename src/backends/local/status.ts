@@ -1,21 +1,10 @@
 /**
- * status holds the pure mappings at the local backend's edge (style.md §3.7): a stored function to the
- * faas-provider FunctionStatus, the scale.min label to a replica count, and limits to cgroup values.
+ * status holds the pure mappings at the local backend's edge: a stored function to the
+ * faas-provider FunctionStatus, and limits to cgroup values.
  */
 import type { FunctionDeployment, FunctionStatus } from '../../types/index.js';
 import type { ResourceLimits } from '../backend.js';
-import { parseCpuQuantity, parseMemoryQuantity } from './config.js';
-
-/** SCALE_MIN_LABEL is OpenFaaS's minimum-replicas label; deploy starts this many instances (default 1). */
-export const SCALE_MIN_LABEL = 'com.openfaas.scale.min';
-/** RUNTIME_LABEL names the runtime a function's generic slot can be specialised from. */
-export const RUNTIME_LABEL = 'com.hyperfaas.runtime';
-
-/** minReplicas reads com.openfaas.scale.min: a non-negative integer, else 1. */
-export function minReplicas(labels: Record<string, string> | undefined): number {
-  const v = labels?.[SCALE_MIN_LABEL]?.trim();
-  return v !== undefined && /^\d+$/.test(v) && Number(v) <= 1000 ? Number(v) : 1;
-}
+import { parseCpu, parseMemory, positiveQuantity as positive } from '../../units.js';
 
 /**
  * toFunctionStatus maps a stored function and its ready-instance count to the status clients see: labels always
@@ -57,13 +46,13 @@ export function limitsOf(spec: FunctionDeployment, floorBytes: number): Resource
   const out: ResourceLimits = {};
   const cpu = spec.limits?.cpu;
   if (cpu !== undefined && cpu !== '') {
-    const c = parseCpuQuantity(cpu);
+    const c = positive(parseCpu, cpu);
     if (c === undefined) throw new Error(`limits.cpu ${JSON.stringify(cpu)} is not a cpu quantity such as 100m or 0.5`);
     out.cpu = c;
   }
   const mem = spec.limits?.memory;
   if (mem !== undefined && mem !== '') {
-    const m = parseMemoryQuantity(mem);
+    const m = positive(parseMemory, mem);
     if (m === undefined) throw new Error(`limits.memory ${JSON.stringify(mem)} is not a memory quantity such as 128Mi`);
     out.memoryBytes = Math.max(m, floorBytes);
   }

@@ -16,6 +16,7 @@ import { get as httpGet } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../logger.js';
+import { runtimeOf } from '../../scaling/labels.js';
 import type { FunctionDeployment } from '../../types/index.js';
 import { BackendError, type InstanceEvent, type ResourceLimits } from '../backend.js';
 import { Cgroup, type CgroupSupport } from './cgroup.js';
@@ -24,7 +25,7 @@ import type { ResolvedImage } from './images.js';
 import { LineSplitter } from './logs.js';
 import { allocatePorts, PortAllocator } from './ports.js';
 import type { InstanceFiles, InstanceRuntime } from './runtime.js';
-import { limitsOf, restartDelayMs, RUNTIME_LABEL } from './status.js';
+import { limitsOf, restartDelayMs } from './status.js';
 
 export type Spec = FunctionDeployment & { namespace: string };
 
@@ -265,7 +266,7 @@ export class Supervisor {
     if (this.cfg.natsUrl) env.NATS_URL = this.cfg.natsUrl;
     if (inst.limits.cpu) env.cpu_limit = String(inst.limits.cpu);
     if (inst.limits.memoryBytes) env.memory_limit = String(inst.limits.memoryBytes);
-    const rt = inst.spec.labels?.[RUNTIME_LABEL];
+    const rt = runtimeOf(inst.spec.labels);
     if (rt) env.HYPERFAAS_RUNTIME = rt;
     return env;
   }

@@ -5,7 +5,7 @@ import { createApp, type AppDeps } from '../../../src/api/app.js';
 import { readConfig, type ProviderConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { Upstreams } from '../../../src/router/upstream.js';
-import { GlobalScheduler } from '../../../src/scheduler/global-scheduler.js';
+import { GlobalScheduler } from '../../../src/gs/global-scheduler.js';
 import { FakeBackend, type FakeBackendOptions } from '../../support/fake-backend.js';
 
 /** TestApp is an app plus the fakes behind it. */

@@ -41,11 +41,12 @@ describe('validateDeployment', () => {
     { name: 'rejects a numeric cpu limit', body: { ...ok, limits: { cpu: 1 } }, want: ['limits.cpu: must be a string'] },
     { name: 'rejects a fractional gpu count', body: { ...ok, limits: { 'nvidia.com/gpu': '0.5' } }, want: ['limits.nvidia.com/gpu'] },
     { name: 'rejects readOnlyRootFilesystem as a string', body: { ...ok, readOnlyRootFilesystem: 'yes' }, want: ['readOnlyRootFilesystem: must be true or false'] },
-    { name: 'rejects a scale factor over 100', body: { ...ok, labels: { 'com.openfaas.scale.factor': '150' } }, want: ['com.openfaas.scale.factor: "150" must be a whole number in [0, 100]'] },
+    { name: 'rejects a scale factor over 100', body: { ...ok, labels: { 'com.openfaas.scale.factor': '150' } }, want: ['labels.com.openfaas.scale.factor = "150": must be a whole number in [1, 100]'] },
+    { name: 'rejects a scale factor of 0, which the scaler cannot run', body: { ...ok, labels: { 'com.openfaas.scale.factor': '0' } }, want: ['labels.com.openfaas.scale.factor = "0": must be a whole number in [1, 100]'] },
     {
       name: 'rejects a minimum above the maximum',
       body: { ...ok, labels: { 'com.openfaas.scale.min': '5', 'com.openfaas.scale.max': '2' } },
-      want: ['com.openfaas.scale.min (5) must not exceed com.openfaas.scale.max (2)'],
+      want: ['labels.com.openfaas.scale.min = "5" is above com.openfaas.scale.max = "2"'],
     },
     { name: 'reports several problems at once', body: { service: 'Bad', image: '' }, want: ['service:', 'image:'] },
   ];

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ConfigError, defaultMaxBody, parseDurationMs, readAsyncConfig, type AsyncConfig } from '../../../src/async/config.js';
+import { defaultMaxBody, readAsyncConfig, type AsyncConfig } from '../../../src/async/config.js';
+import { ConfigError } from '../../../src/units.js';
 
 describe('readAsyncConfig', () => {
   const defaults: AsyncConfig = {
@@ -57,20 +58,4 @@ describe('readAsyncConfig', () => {
   it('keeps the default body limit small enough that the base64 body and headers fit a 1 MiB NATS message', () => {
     expect(Math.ceil(defaultMaxBody / 3) * 4 + 32 * 1024).to.be.at.most(1024 * 1024);
   });
-});
-
-describe('parseDurationMs', () => {
-  const cases: { name: string; raw: string; want: number | null }[] = [
-    { name: 'reads milliseconds', raw: '250ms', want: 250 },
-    { name: 'reads hours', raw: '1h', want: 3_600_000 },
-    { name: 'reads fractional seconds', raw: '1.5s', want: 1500 },
-    { name: 'reads a bare number as seconds', raw: '2', want: 2000 },
-    { name: 'refuses a unit it does not know', raw: '3d', want: null },
-    { name: 'refuses a negative duration', raw: '-1s', want: null },
-  ];
-  for (const c of cases) {
-    it(c.name, () => {
-      expect(parseDurationMs(c.raw)).to.equal(c.want);
-    });
-  }
 });

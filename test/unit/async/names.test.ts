@@ -1,17 +1,9 @@
 import { expect } from 'chai';
 import { depthByFunction } from '../../../src/async/depth.js';
-import { isSubjectToken, splitAsyncUrl, splitFunctionName } from '../../../src/async/names.js';
+import { isSubjectToken, splitAsyncUrl } from '../../../src/async/names.js';
 import { canonicalHeaderKey, groupHeaderPairs, headerPairsFromRaw, headerPairsFromSet, toNodeHeaders } from '../../../src/messaging/headers.js';
 
-describe('splitFunctionName', () => {
-  const cases: { name: string; fn: string; want: { name: string; namespace: string } }[] = [
-    { name: 'uses the default namespace without a dot', fn: 'figlet', want: { name: 'figlet', namespace: 'openfaas-fn' } },
-    { name: 'reads name.namespace', fn: 'figlet.team-a', want: { name: 'figlet', namespace: 'team-a' } },
-    { name: 'splits at the last dot', fn: 'a.b.c', want: { name: 'a.b', namespace: 'c' } },
-    { name: 'ignores a trailing dot', fn: 'figlet.', want: { name: 'figlet.', namespace: 'openfaas-fn' } },
-  ];
-  for (const c of cases) it(c.name, () => expect(splitFunctionName(c.fn, 'openfaas-fn')).to.deep.equal(c.want));
-
+describe('isSubjectToken', () => {
   it('refuses names that cannot be one NATS subject token', () => {
     expect(isSubjectToken('figlet-2_x')).to.equal(true);
     for (const bad of ['a.b', 'a*', '>', 'a b', '']) expect(isSubjectToken(bad), bad).to.equal(false);

@@ -3,7 +3,7 @@ import { createScalerPorts } from '../../../src/control/ports.js';
 import { ReportView } from '../../../src/gs/report-view.js';
 import { silentLogger } from '../../../src/logger.js';
 import { specFor } from '../../../src/control/scaler-loop.js';
-import { GlobalScheduler } from '../../../src/scheduler/global-scheduler.js';
+import { GlobalScheduler } from '../../../src/gs/global-scheduler.js';
 import type { LoadReport } from '../../../watchdog/src/protocol.js';
 import { FakeBackend } from '../../support/fake-backend.js';
 

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { readKubernetesConfig } from '../../../src/backends/kubernetes/config.js';
 import {
-  initialReplicas,
   parseConstraints,
   toDeployment,
   toResourceMap,
@@ -131,15 +130,6 @@ describe('kubernetes manifests: toDeployment', () => {
 });
 
 describe('kubernetes manifests: helpers', () => {
-  const replicaCases = [
-    { name: 'defaults to one replica without a scale.min label', labels: undefined, want: 1 },
-    { name: 'uses scale.min when it is a whole number', labels: { 'com.openfaas.scale.min': '2' }, want: 2 },
-    { name: 'allows scale.min 0', labels: { 'com.openfaas.scale.min': '0' }, want: 0 },
-    { name: 'ignores a scale.min that is not a whole number', labels: { 'com.openfaas.scale.min': '1.5' }, want: 1 },
-    { name: 'ignores a negative scale.min', labels: { 'com.openfaas.scale.min': '-1' }, want: 1 },
-  ];
-  for (const c of replicaCases) it(c.name, () => expect(initialReplicas(c.labels)).to.equal(c.want));
-
   const constraintCases = [
     { name: 'reports a constraint without "=" as bad', input: ['nonsense'], bad: ['nonsense'], sel: undefined },
     { name: 'reports a constraint with two "=" signs apart from "==" as bad', input: ['a=b=c'], bad: ['a=b=c'], sel: undefined },

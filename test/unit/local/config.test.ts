@@ -3,9 +3,6 @@ import { join } from 'node:path';
 import { repoRoot } from '../../../src/paths.js';
 import {
   LocalConfigError,
-  parseCpuQuantity,
-  parseDurationMs,
-  parseMemoryQuantity,
   readLocalConfig,
   type LocalBackendConfig,
 } from '../../../src/backends/local/config.js';
@@ -111,17 +108,4 @@ describe('local backend config', () => {
       }
     });
   }
-
-  const quantities: { name: string; got: number | undefined; want: number | undefined }[] = [
-    { name: 'reads 128Mi as 128 MiB', got: parseMemoryQuantity('128Mi'), want: 134_217_728 },
-    { name: 'reads 1G as 10^9 bytes', got: parseMemoryQuantity('1G'), want: 1e9 },
-    { name: 'reads plain bytes', got: parseMemoryQuantity('1048576'), want: 1_048_576 },
-    { name: 'refuses a memory quantity with an unknown unit', got: parseMemoryQuantity('12Qi'), want: undefined },
-    { name: 'reads 100m as a tenth of a core', got: parseCpuQuantity('100m'), want: 0.1 },
-    { name: 'reads 1.5 as one and a half cores', got: parseCpuQuantity('1.5'), want: 1.5 },
-    { name: 'refuses a zero cpu quantity', got: parseCpuQuantity('0'), want: undefined },
-    { name: 'reads 1m30s as 90 seconds', got: parseDurationMs('1m30s'), want: 90_000 },
-    { name: 'refuses a duration with garbage', got: parseDurationMs('5 parsecs'), want: undefined },
-  ];
-  for (const q of quantities) it(q.name, () => expect(q.got).to.equal(q.want));
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { limitsOf, minReplicas, restartDelayMs, toFunctionStatus } from '../../../src/backends/local/status.js';
+import { limitsOf, restartDelayMs, toFunctionStatus } from '../../../src/backends/local/status.js';
 import { mkdir, mkdtemp, chmod, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,14 +35,6 @@ describe('local backend status mapping', () => {
     expect(st).to.not.have.any.keys('envVars', 'limits', 'requests', 'secrets', 'envProcess');
     expect(st.labels).to.deep.equal({ faas_function: 'f' });
   });
-
-  const mins: { name: string; labels?: Record<string, string>; want: number }[] = [
-    { name: 'starts one replica without the label', want: 1 },
-    { name: 'starts com.openfaas.scale.min replicas', labels: { 'com.openfaas.scale.min': '3' }, want: 3 },
-    { name: 'accepts a minimum of zero', labels: { 'com.openfaas.scale.min': '0' }, want: 0 },
-    { name: 'falls back to one for a label that is not a number', labels: { 'com.openfaas.scale.min': 'many' }, want: 1 },
-  ];
-  for (const c of mins) it(c.name, () => expect(minReplicas(c.labels)).to.equal(c.want));
 
   it('reads limits into cores and bytes, raising memory to the floor', () => {
     expect(limitsOf({ service: 'f', image: 'i', limits: { cpu: '250m', memory: '5Mi' } }, 64 << 20)).to.deep.equal({ cpu: 0.25, memoryBytes: 64 << 20 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, parseCreds, type User } from '@nats-io/jwt';
 import { AUTH_FILES, initNatsAuth, instancePermissions, NatsAuthority, readNatsAuthEnv } from '../../../src/messaging/nats-auth.js';
-import { reportMatchesSubject } from '../../../src/gs/report-subscriber.js';
+import { reportMatchesSubject } from '../../../src/gs/nats/report-subscriber.js';
 import type { LoadReport } from '../../../watchdog/src/protocol.js';
 
 describe('NATS authorization material', () => {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { isBackendError } from '../../../src/backends/backend.js';
 import { silentLogger } from '../../../src/logger.js';
-import type { InvokeRequest } from '../../../src/router/invoker.js';
+import type { InvokeRequest } from '../../../src/invoke/invoker.js';
 import { createSchedulerInvoker } from '../../../src/router/scheduler-invoker.js';
 import { Upstreams } from '../../../src/router/upstream.js';
-import { GlobalScheduler } from '../../../src/scheduler/global-scheduler.js';
+import { GlobalScheduler } from '../../../src/gs/global-scheduler.js';
 import { FakeBackend } from '../../support/fake-backend.js';
 import { startEcho, type EchoServer } from './echo-server.js';
 
@@ -76,7 +76,7 @@ describe('router: createSchedulerInvoker', () => {
     const inv = createSchedulerInvoker({ scheduler, upstreams, defaultTimeoutMs: 5_000 });
     const r = await inv.invoke(base());
     expect(r.status).to.equal(200);
-    expect(scheduler.view.candidates('openfaas-fn', 'figlet').map((c) => c.inflight)).to.deep.equal([0, 0]);
+    expect(scheduler.candidatesOf('openfaas-fn', 'figlet').map((c) => c.inflight)).to.deep.equal([0, 0]);
   });
 
   it('avoids the instances it is told to avoid while another is ready', async () => {

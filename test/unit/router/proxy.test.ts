@@ -229,7 +229,7 @@ describe('router: /function/<name>[.<ns>][/path]', () => {
       const req = httpRequest({ host: '127.0.0.1', port, path: '/function/figlet/slow', agent: false });
       req.on('error', () => undefined);
       req.end();
-      const c = t.scheduler.view.candidates('openfaas-fn', 'figlet')[0]!;
+      const c = t.scheduler.candidatesOf('openfaas-fn', 'figlet')[0]!;
       for (let i = 0; i < 400 && c.inflight === 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(c.inflight).to.equal(1);
       req.destroy();
@@ -241,7 +241,7 @@ describe('router: /function/<name>[.<ns>][/path]', () => {
       await call(port, 'GET', '/function/figlet');
       await call(port, 'GET', '/function/figlet/redirect');
       await call(port, 'GET', '/function/nope');
-      const c = t.scheduler.view.candidates('openfaas-fn', 'figlet')[0]!;
+      const c = t.scheduler.candidatesOf('openfaas-fn', 'figlet')[0]!;
       expect(c.inflight).to.equal(0);
     });
   });

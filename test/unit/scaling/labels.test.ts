@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { labelDefaults, parseDurationMs, parseScalingLabels, validateScalingLabels } from '../../../src/scaling/labels.js';
+import { labelDefaults, minReplicasOf, parseScalingLabels, validateScalingLabels } from '../../../src/scaling/labels.js';
 import type { ScalingLabels } from '../../../src/scaling/types.js';
 
 describe('scaling labels', () => {
@@ -74,13 +74,19 @@ describe('scaling labels', () => {
   it('returns no errors for good labels', () => {
     expect(validateScalingLabels({ 'com.openfaas.scale.max': '5' })).to.deep.equal([]);
   });
+});
 
-  const durations: Array<[string, number | undefined]> = [
-    ['15m', 900_000], ['1h30m', 5_400_000], ['2.5s', 2500], ['250ms', 250], ['30', 30_000], ['', undefined], ['5 m', undefined], ['-3s', undefined], ['1d', undefined],
+describe('minReplicasOf', () => {
+  const cases: { name: string; labels?: Record<string, string>; want: number }[] = [
+    { name: 'starts one replica without the label', want: 1 },
+    { name: 'starts com.openfaas.scale.min replicas', labels: { 'com.openfaas.scale.min': '3' }, want: 3 },
+    { name: 'accepts a minimum of zero', labels: { 'com.openfaas.scale.min': '0' }, want: 0 },
+    { name: 'falls back to one for a label that is not a number', labels: { 'com.openfaas.scale.min': 'many' }, want: 1 },
+    { name: 'falls back to one for a fraction', labels: { 'com.openfaas.scale.min': '1.5' }, want: 1 },
+    { name: 'falls back to one for a negative number', labels: { 'com.openfaas.scale.min': '-1' }, want: 1 },
+    { name: 'falls back to one above the replica cap', labels: { 'com.openfaas.scale.min': '1001' }, want: 1 },
   ];
-  for (const [text, want] of durations) {
-    it(`parses duration "${text}" as ${want}`, () => expect(parseDurationMs(text)).to.equal(want));
-  }
+  for (const c of cases) it(c.name, () => expect(minReplicasOf(c.labels)).to.equal(c.want));
 });
 
 describe('policyFor', () => {

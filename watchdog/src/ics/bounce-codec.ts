@@ -1,4 +1,5 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { hopByHop } from '../http-headers.js';
 
 /**
  * bounce-codec maps an HTTP request (or response) to NATS headers and back, for the bounce-back path.
@@ -23,19 +24,8 @@ export interface BounceMeta {
 /** HttpHeaders is Node's incoming header shape. */
 export type HttpHeaders = Record<string, string | string[] | undefined>;
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'host',
-]);
+/** HOP_BY_HOP are the headers a bounce does not carry: the hop-by-hop set, and the two the receiving hop sets. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([...hopByHop, 'content-length', 'host']);
 
 function putHttp(h: MsgHdrs, src: HttpHeaders): void {
   for (const [k, v] of Object.entries(src)) {

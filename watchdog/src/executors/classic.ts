@@ -14,9 +14,10 @@
  */
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cgiEnv } from './cgi.js';
-import type { WatchdogConfig } from './config.js';
-import { log } from './logs.js';
+import { cgiEnv } from '../cgi.js';
+import type { WatchdogConfig } from '../config.js';
+import { log } from '../logs.js';
+import { childEnv, type Executor } from './executor.js';
 
 /** ClassicOptions are what runClassic needs besides the request. */
 export interface ClassicOptions {
@@ -130,4 +131,15 @@ function fork(req: IncomingMessage, res: ServerResponse, o: ClassicOptions, inpu
     res.end(body);
     log(`Wrote ${body.length} Bytes - Duration: ${dur}s`);
   });
+}
+
+/** ClassicExecutor runs each request as the classic watchdog would (see runClassic). */
+export class ClassicExecutor implements Executor {
+  constructor(private readonly config: ClassicOptions['config']) {}
+
+  run(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint): void {
+    runClassic(req, res, { config: this.config, env: childEnv(), timeoutMs, start });
+  }
+
+  close(): void {}
 }

@@ -4,12 +4,8 @@
  * being modified (e.g. turning ready). Later steps feed load reports into the same records.
  */
 import type { FunctionBackend, Instance, InstanceEvent } from '../backends/backend.js';
+import { functionKey } from '../names.js';
 import type { Candidate } from './placement.js';
-
-/** functionKey is the view's key for one function. */
-export function functionKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
 
 /** ViewListener hears every change the view applied, after it applied it. */
 export type ViewListener = (ev: InstanceEvent, key: string) => void;
@@ -38,13 +34,13 @@ export class InstanceView {
   /** apply folds one instance event into the view. */
   apply(ev: InstanceEvent): void {
     const inst = ev.instance;
-    const key = functionKey(inst.namespace, inst.function);
+    const key = functionKey(inst.function, inst.namespace);
     const existing = this.byId.get(inst.id);
     if (ev.type === 'deleted') {
       if (!existing) return;
       if (!existing.guestOf && this.byId.has(`${inst.id}/guest`)) this.removeGuest(inst.id);
       this.byId.delete(inst.id);
-      const oldKey = functionKey(existing.instance.namespace, existing.instance.function);
+      const oldKey = functionKey(existing.instance.function, existing.instance.namespace);
       const list = this.byFunction.get(oldKey);
       if (list) {
         const i = list.indexOf(existing);
@@ -80,7 +76,7 @@ export class InstanceView {
     const inst: Instance = { ...host.instance, id, function: name, namespace };
     const c: Candidate = { instance: inst, inflight: 0, guestOf: hostId };
     this.byId.set(id, c);
-    const key = functionKey(namespace, name);
+    const key = functionKey(name, namespace);
     const list = this.byFunction.get(key);
     if (list) list.push(c);
     else this.byFunction.set(key, [c]);
@@ -114,7 +110,7 @@ export class InstanceView {
 
   /** candidates returns the live records of one function's instances ([] when none). */
   candidates(namespace: string, name: string): readonly Candidate[] {
-    return this.byFunction.get(functionKey(namespace, name)) ?? [];
+    return this.byFunction.get(functionKey(name, namespace)) ?? [];
   }
 
   /** candidate returns one instance's record. */

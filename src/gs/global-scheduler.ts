@@ -1,15 +1,18 @@
 /**
- * global-scheduler is the GS's I/O side: it keeps the live view attached to the backend, leases instances through
- * the placement policy, and wakes functions from zero. It is split in three so later steps can extend each:
- * view.ts (what exists), placement.ts (which one), and acquire here (waiting and scale-from-zero).
+ * global-scheduler is the GS: it keeps the live view of instances attached to the backend, leases instances through
+ * the placement policy, counts demand and wakes functions from zero. view.ts holds what exists, placement.ts picks
+ * one, demand.ts counts; everything outside gs/ reaches them through this class's methods.
  */
+import { minReplicasOf } from '../scaling/labels.js';
 import type { Counter } from 'prom-client';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { Instance } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
-import { DemandTracker } from '../gs/demand.js';
-import { pick, type Rng } from './placement.js';
-import { InstanceView, functionKey } from './view.js';
+import { DemandTracker, type DemandFigures } from './demand.js';
+import { pick, type Candidate, type Rng } from './placement.js';
+import type { RerouteReason } from '../invoke/attempts.js';
+import { functionKey } from '../names.js';
+import { InstanceView, type ViewListener } from './view.js';
 
 /** Lease is one request's claim on an instance; release it exactly once when the response has ended. */
 export interface Lease {
@@ -51,23 +54,22 @@ export interface GlobalSchedulerOptions {
   coldStartTimeoutMs?: number;
   /** reroutes counts requests offered to another instance after one refused them, by reason. */
   reroutes?: Counter<'reason'>;
+  /** view is the instance view to keep (a fresh one by default); tests pass one to set up instances directly. */
+  view?: InstanceView;
 }
 
-/** RerouteReason: the instance answered 429 (full), or could not be reached before it took the request. */
-export type RerouteReason = 'full' | 'unreachable';
 
 /** minReplicas reads com.openfaas.scale.min, at least 1: the count a function is woken to. */
 export function minReplicas(labels: Record<string, string> | undefined): number {
-  const n = Number(labels?.['com.openfaas.scale.min']);
-  return Number.isInteger(n) && n > 1 ? n : 1;
+  return Math.max(1, minReplicasOf(labels));
 }
 
 /** GlobalScheduler leases instances to requests and wakes functions that have none ready. */
 export class GlobalScheduler {
-  /** view is the live instance view; later steps feed load reports into its candidates. */
-  readonly view = new InstanceView();
-  /** demand counts arrivals, lease times and waiters per function, for the scaling policies. */
-  readonly demand = new DemandTracker();
+  /** view is the live instance view, fed by the backend's watch, load reports and guest slots. */
+  private readonly view: InstanceView;
+  /** demand counts arrivals, lease times, waiters and bounces per function, for the scaling policies. */
+  private readonly demand = new DemandTracker();
   private readonly backend: FunctionBackend;
   private readonly logger: Logger;
   private readonly rng: Rng;
@@ -83,6 +85,57 @@ export class GlobalScheduler {
     this.rng = opts.rng ?? Math.random;
     this.coldStartTimeoutMs = opts.coldStartTimeoutMs ?? 30_000;
     this.reroutes = opts.reroutes;
+    this.view = opts.view ?? new InstanceView();
+  }
+
+  /** candidatesOf returns the live placement records of one function's instances and lent guest slots. */
+  candidatesOf(namespace: string, name: string): readonly Candidate[] {
+    return this.view.candidates(namespace, name);
+  }
+
+  /** instanceOf returns one instance the view holds, if any. */
+  instanceOf(id: string): Instance | undefined {
+    return this.view.candidate(id)?.instance;
+  }
+
+  /** demandOf reads a function's demand window ("name.namespace") at nowMs. */
+  demandOf(key: string, nowMs: number): DemandFigures {
+    return this.demand.figures(key, nowMs);
+  }
+
+  /** onInstanceChange calls listener after every change of the view; returns the unsubscribe function. */
+  onInstanceChange(listener: ViewListener): () => void {
+    return this.view.subscribe(listener);
+  }
+
+  /** setRoutable limits which of a function's own instances placement may use (a policy's choice); undefined lifts it. */
+  setRoutable(namespace: string, name: string, ids: readonly string[] | undefined): void {
+    this.view.setRoutable(namespace, name, ids);
+  }
+
+  /** known tells whether the view holds this instance (load reports of unknown instances are ignored). */
+  known(id: string): boolean {
+    return this.view.known(id);
+  }
+
+  /** setBlocked marks an instance as over its high watermark or draining: placement then avoids it. */
+  setBlocked(id: string, blocked: boolean): void {
+    this.view.setBlocked(id, blocked);
+  }
+
+  /** addGuest adds host's guest slot, now serving namespace/name, to that function's placement. */
+  addGuest(hostId: string, namespace: string, name: string): boolean {
+    return this.view.addGuest(hostId, namespace, name);
+  }
+
+  /** removeGuest takes host's lent guest slot out of placement; returns the function it served, if any. */
+  removeGuest(hostId: string): { namespace: string; name: string } | undefined {
+    return this.view.removeGuest(hostId);
+  }
+
+  /** bounced counts one request an instance bounced back as demand of its function. */
+  bounced(namespace: string, name: string, nowMs: number): void {
+    this.demand.bounce(functionKey(name, namespace), nowMs);
   }
 
   /** rerouted counts one request the router or invoker sends to another instance after the first refused it. */
@@ -120,7 +173,7 @@ export class GlobalScheduler {
         done = true;
         p.release();
         const now = Date.now();
-        demand.served(`${name}.${namespace}`, now, now - started);
+        demand.served(functionKey(name, namespace), now, now - started);
       },
     };
   }
@@ -158,7 +211,7 @@ export class GlobalScheduler {
 
   /** arrival counts one request for a function (the router and the invoker call it once per request). */
   arrival(namespace: string, name: string): void {
-    this.demand.arrival(`${name}.${namespace}`, Date.now());
+    this.demand.arrival(functionKey(name, namespace), Date.now());
   }
 
   /**
@@ -172,14 +225,14 @@ export class GlobalScheduler {
     const timeoutMs = opts.timeoutMs ?? this.coldStartTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const status = await this.backend.get(namespace, name); // NotFound propagates
-    const fn = `${name}.${namespace}`;
+    const fn = functionKey(name, namespace);
     this.demand.waitStart(fn);
     try {
       if (status.replicas === 0) await this.wake(namespace, name, minReplicas(status.labels));
       for (;;) {
         const lease = this.tryAcquire(namespace, name, opts.exclude);
         if (lease) return lease;
-        await this.waitForReady(functionKey(namespace, name), deadline - Date.now(), opts.signal, fn);
+        await this.waitForReady(functionKey(name, namespace), deadline - Date.now(), opts.signal, fn);
       }
     } finally {
       this.demand.waitEnd(fn);
@@ -188,7 +241,7 @@ export class GlobalScheduler {
 
   /** wake scales a function up from zero once, however many requests ask at the same time. */
   private wake(namespace: string, name: string, replicas: number): Promise<void> {
-    const key = functionKey(namespace, name);
+    const key = functionKey(name, namespace);
     let p = this.waking.get(key);
     if (!p) {
       this.logger.info('scaling from zero', { namespace, function: name, replicas });

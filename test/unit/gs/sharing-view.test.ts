@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Instance } from '../../../src/backends/backend.js';
-import { pick } from '../../../src/scheduler/placement.js';
-import { InstanceView } from '../../../src/scheduler/view.js';
+import { pick } from '../../../src/gs/placement.js';
+import { InstanceView } from '../../../src/gs/view.js';
 
 const inst = (id: string, fn: string, ready = true): Instance => ({
   id,

@@ -1,10 +1,11 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { parseFunctionKey } from '../../names.js';
 import type { Counter } from 'prom-client';
-import { decodeBounceRequest, encodeBounceReply } from '../../watchdog/src/ics/bounce-codec.js';
-import { headers as H, subjects } from '../../watchdog/src/protocol.js';
-import { isBackendError } from '../backends/backend.js';
-import type { Logger } from '../logger.js';
-import type { Invoker } from '../router/invoker.js';
+import { decodeBounceRequest, encodeBounceReply } from '../../../watchdog/src/ics/bounce-codec.js';
+import { headers as H, subjects } from '../../../watchdog/src/protocol.js';
+import { isBackendError } from '../../backends/backend.js';
+import type { Logger } from '../../logger.js';
+import type { Invoker } from '../../invoke/invoker.js';
 
 /** BounceResponderOptions configure the GS side of bounce-back. */
 export interface BounceResponderOptions {
@@ -24,12 +25,6 @@ export interface BounceResponderOptions {
   hasRoom?: (namespace: string, name: string, avoid: readonly string[]) => boolean;
   /** onBounce hears every bounced request's function (the scaling policies count bounces as demand). */
   onBounce?: (namespace: string, name: string) => void;
-}
-
-/** splitFn splits "name.namespace" on the last dot. */
-export function splitFn(fn: string, defaultNamespace: string): { name: string; namespace: string } {
-  const i = fn.lastIndexOf('.');
-  return i > 0 ? { name: fn.slice(0, i), namespace: fn.slice(i + 1) } : { name: fn, namespace: defaultNamespace };
 }
 
 /**
@@ -60,7 +55,7 @@ export function startBounceResponder(o: BounceResponderOptions): { stop(): void 
           msg.respond(new Uint8Array(), { headers: encodeBounceReply({ status: 400, headers: {}, error: `bounce from ${meta.from} arrived on ${msg.subject}` }) });
           return;
         }
-        const { name, namespace } = splitFn(meta.fn, o.defaultNamespace);
+        const { name, namespace } = parseFunctionKey(meta.fn, o.defaultNamespace);
         headers[H.bounces] = String(meta.bounces);
         o.onBounce?.(namespace, name);
         const avoid = meta.from ? [meta.from] : [];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isBackendError } from '../../../src/backends/backend.js';
 import { silentLogger } from '../../../src/logger.js';
-import { GlobalScheduler, minReplicas, SchedulerError } from '../../../src/scheduler/global-scheduler.js';
+import { GlobalScheduler, minReplicas, SchedulerError } from '../../../src/gs/global-scheduler.js';
 import { FakeBackend } from '../../support/fake-backend.js';
 
 describe('GlobalScheduler', () => {
@@ -41,7 +41,7 @@ describe('GlobalScheduler', () => {
     const i = backend.addInstance('openfaas-fn', 'f', url);
     gs.tryAcquire('openfaas-fn', 'f');
     backend.setReady(i.id, true);
-    expect(gs.view.candidate(i.id)!.inflight).to.equal(1);
+    expect(gs.candidatesOf('openfaas-fn', 'f').find((c) => c.instance.id === i.id)!.inflight).to.equal(1);
   });
 
   it('lets load reports block an instance through the view, and unblock it', () => {
@@ -49,12 +49,12 @@ describe('GlobalScheduler', () => {
     gs.start();
     const a = backend.addInstance('openfaas-fn', 'f', url);
     const b = backend.addInstance('openfaas-fn', 'f', url);
-    expect(gs.view.known(a.id)).to.equal(true);
-    expect(gs.view.known('nope')).to.equal(false);
-    gs.view.setBlocked(a.id, true);
+    expect(gs.known(a.id)).to.equal(true);
+    expect(gs.known('nope')).to.equal(false);
+    gs.setBlocked(a.id, true);
     const picks = [1, 2, 3].map(() => gs.tryAcquire('openfaas-fn', 'f')!);
     expect(picks.map((p) => p.instance.id)).to.deep.equal([b.id, b.id, b.id]);
-    gs.view.setBlocked(a.id, false);
+    gs.setBlocked(a.id, false);
     expect(gs.tryAcquire('openfaas-fn', 'f')!.instance.id).to.equal(a.id);
   });
 

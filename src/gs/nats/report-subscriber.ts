@@ -1,8 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Counter } from 'prom-client';
-import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
-import type { Logger } from '../logger.js';
-import { ReportView, type ApplyResult } from './report-view.js';
+import { subjects, type LoadReport } from '../../../watchdog/src/protocol.js';
+import type { Logger } from '../../logger.js';
+import { ReportView, type ApplyResult } from '../report-view.js';
 
 /** ReportTarget is the part of the GS's instance view that reports feed: mark instances that must not get new work. */
 export interface ReportTarget {

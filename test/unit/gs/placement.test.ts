@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Instance } from '../../../src/backends/backend.js';
-import { pick, type Candidate } from '../../../src/scheduler/placement.js';
+import { pick, type Candidate } from '../../../src/gs/placement.js';
 
 const inst = (id: string, ready = true): Instance => ({ id, function: 'f', namespace: 'ns', url: `http://127.0.0.1/${id}`, ready, startedAt: 0 });
 const cand = (id: string, inflight: number, extra: Partial<Candidate> & { ready?: boolean } = {}): Candidate => ({
