@@ -1,5 +1,5 @@
 /**
- * report turns finished A/B runs into the markdown report and its SVG figures (performance.md §6.4): per workload a
+ * report turns finished A/B runs into the markdown report and its SVG figures : per workload a
  * table of every arm (latency, time to first relief, time to recover, failures by code, container-seconds and
  * allocated CPU-seconds, routes, scaling events), p50/p99 per second over time per arm (like the paper's Figures 1
  * and 2) and the scale timeline (containers, borrowed guest slots, allocated CPU). Pure: strings in, strings out.
@@ -74,7 +74,7 @@ export interface ReportHeader {
   date: string;
   compressed: number;
   durationScale: number;
-  /** rateScale multiplied every workload rate (1 = as in performance.md §6.3). */
+  /** rateScale multiplied every workload rate (1 = as designed). */
   rateScale: number;
   command: string;
   machine: string[];
@@ -125,7 +125,7 @@ export function latencySvg(runs: readonly ArmRun[], sloMs: number, title: string
   const charts = latencyCharts(
     runs.map((r) => ({ name: r.arm, bins: r.bins })),
     { sloMs, logY: true, title },
-  );
+);
   return panelsSvg(charts, Math.min(2, charts.length));
 }
 
@@ -190,7 +190,7 @@ export function markdown(h: ReportHeader, byWorkload: ReadonlyMap<string, ArmRun
       const s = r.summary;
       L.push(
         `| ${r.arm} | ${s.requests} | ${s.failures.ok} | ${codes(s.failures.byCode)} | ${fmtMs(s.p50)} | ${fmtMs(s.p99)} | ${fmtMs(s.peakP99)} | ${spread(s.firstReliefMs)} | ${spread(s.recoverMs)} | ${s.slo.seconds} | ${fmt1(r.cost.containerSeconds)} | ${fmt1(r.cost.cpuSeconds)} | ${fmt1(r.cost.guestSlotSeconds)} | ${r.cost.peakContainers} | ${codes(r.routes)} | ${codes(r.phases)} |`,
-      );
+);
     }
     L.push('');
     for (const r of runs) {

@@ -1,5 +1,5 @@
 /**
- * run is the A/B harness (performance.md §6): one command starts nats-server and the provider (temp data dir, local
+ * run is the A/B harness : one command starts nats-server and the provider (temp data dir, local
  * backend, cgroups where the host allows), deploys the function under test (F-io: the `sleep` example, max_inflight
  * 4) once per arm with its policy label, drives every chosen workload arm by arm with the open-loop generator, and
  * writes bench/results/ab-<date>.md (+ ab-latest.md) with SVG figures in bench/results/ab-<date>/.
@@ -68,7 +68,7 @@ export interface AbOptions {
   podStartMs?: number;
   maxReplicas: number;
   cpuRequest: number | 'auto';
-  /** rateScale multiplies every workload rate (1 = performance.md §6.3 as written). */
+  /** rateScale multiplies every workload rate (1 = the rates as designed). */
   rateScale: number;
   /** lenders is how many idle functions of the same runtime share the node (their guest slots are what phase 2 borrows). */
   lenders: number;
@@ -220,7 +220,7 @@ async function warm(s: Stack, name: string, n = 20): Promise<void> {
 
 /**
  * calibrate measures the CPU one F-io instance uses at its capacity (80 req/s = 4 in flight x 50 ms), so the HPA's
- * request can be set to it (performance.md §6.2: 100 % of capacity = 100 % of request).
+ * request can be set to it (100 % of capacity = 100 % of request).
  */
 async function calibrate(s: Stack, log: (m: string) => void): Promise<number> {
   const name = 'fio-calibrate';
@@ -389,7 +389,7 @@ export async function runAb(o: AbOptions, command: string, log: (m: string) => v
       `Uncompressed (HyperFaaS timers are not divided by --compress): ${Object.entries(HYPERFAAS_DEFAULTS).map(([k, v]) => `${k} ${String(v)}`).join(', ')}; scaler tick 250 ms; ` +
       'ablations: hyperfaas-no-scale-up = label com.hyperfaas.ablate=scale-up, hyperfaas-no-multiplex = com.hyperfaas.ablate=multiplex, hyperfaas-no-bounce = env hyperfaas_max_bounces=0 (the ICS queues overflow locally).',
     notes: [
-      'One run per arm and workload: performance.md §6.5 asks for >= 5 runs and medians with IQRs before calling a difference; these are single observations.',
+      'One run per arm and workload: a difference needs >= 5 runs and medians with IQRs before it can be called; these are single observations.',
       'The HPA arms are an emulation (src/scaling/hpa.ts) driving real process instances: new replicas are real forked workers held unroutable for the modelled pod start and readiness probes; CPU utilisation comes from the ICS load reports, not metrics-server.',
       'Container-seconds come from 0.5 s samples of the provider status and the ICS reports (max of desired replicas and reporting instances), not from the backend\'s own accounting.',
       'The load generator shares the cores with the system under test; see the send lag per arm. The box may also be shared with other work (other test suites, benches): the box CPU busy share and load average per arm show how loaded it was.',
@@ -425,5 +425,5 @@ if (isMain) {
       process.stderr.write(`ab failed: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exit(1);
     },
-  );
+);
 }

@@ -43,7 +43,7 @@ const outDir = arg('out', join(repoRoot, 'bench', 'results'));
 const capacity = 4; // max_inflight per instance; sleep takes ~50 ms => ~80 req/s per instance
 const sloMs = 120;
 const perInstance = (capacity * 1000) / 50;
-const burstRate = (i: number): number => bursts[i] ?? 0; // performance.md §6.4: about 2x the unloaded p99 of F-io
+const burstRate = (i: number): number => bursts[i] ?? 0; // about 2x the unloaded p99 of F-io
 
 /** stepSchedule: base load, then each burst level for burstMs with baseMs of base load between, then tailMs of base. */
 function stepSchedule(): Schedule {
@@ -81,9 +81,9 @@ interface Arm {
 const allArms: Arm[] = [
   { key: 'a', title: 'a: plain, 429 + router retries', nats: false, envVars: { max_inflight: String(capacity), hyperfaas_overflow: '429' } },
   { key: 'b', title: 'b: hierarchical (bounce, queue)', nats: true, envVars: { max_inflight: String(capacity) } },
-  // The "minus bounce" ablation (performance.md §6.1): NATS and reports as in b, but the ICS only queues.
+  // The "minus bounce" ablation : NATS and reports as in b, but the ICS only queues.
   { key: 'c', title: 'c: b without bounce (queue only)', nats: true, envVars: { max_inflight: String(capacity), hyperfaas_max_bounces: '0' } },
-  // Traffic that reaches one container without the GS (DESIGN.md: "whether the request came through the GS or straight to the container").
+  // Traffic that reaches one container without the GS ("whether the request came through the GS or straight to the container").
   { key: 'd', title: 'd: b, load straight at one watchdog', nats: true, envVars: { max_inflight: String(capacity) }, direct: true },
 ];
 const armKeys = arg('arms', 'a,b,c,d').split(',');
@@ -266,7 +266,7 @@ lines.push(
 lines.push(`- arm a: provider without NATS; instances answer 429 when full (hyperfaas_overflow=429); the router offers a 429-ed request to up to 3 instances, then passes the 429 on.`);
 lines.push(`- arm b: provider with NATS (nats-server on 127.0.0.1); instances over their high watermark (0.9 of 4 in flight) bounce a request to the GS, at most 2 times in its life; the GS runs it on another instance with room (or, when all are full, one with at least a slot-full (4) fewer queued), or refuses at once: the instance then queues it, and queues without asking for one report interval (250 ms).`);
 lines.push(`- arm d: as b, but the load goes straight to one instance's watchdog (its URL from the load reports), not through the provider.`);
-lines.push(`- arm c: as b with hyperfaas_max_bounces=0: the instances only queue (the "minus bounce" ablation of performance.md §6.1).`);
+lines.push(`- arm c: as b with hyperfaas_max_bounces=0: the instances only queue (the "minus bounce" ablation).`);
 lines.push('');
 lines.push('![latency](hierarchical-latency.svg)');
 lines.push('');
@@ -286,7 +286,7 @@ for (const r of results) {
   const pb = r.perBurst.map((b) => `${f(b.p50)} / ${f(b.p99)}, ${b.failed} of ${b.requests} failed, ${f(b.servedPerS)} ok/s served`).join(' | ');
   lines.push(
     `| ${r.arm.title} | ${s.requests} | ${s.failures.ok} | ${byCode} | ${f(s.p50)} / ${f(s.p99)} | ${pb} | ${f(s.peakP99)} | ${s.slo.seconds} | ${rt} | ${m} |`,
-  );
+);
 }
 lines.push('');
 lines.push(
@@ -323,30 +323,30 @@ if (ra && rb) {
       `by code ${JSON.stringify(ra.summary.failures.byCode)}; each 429 reached the client only after the router had offered the request to up to 3 ` +
       `instances (${ra.metrics['re-routes on 429'] ?? 0} re-routes). The requests that did succeed kept a low latency (p99 ${f(ra.summary.p99)} ms over the run): a refusal costs little, so the ` +
       `clients carry the burst as errors.`,
-  );
+);
   lines.push(
     `- Arm b failed ${rb.summary.failures.failed} requests. What the instances could not take at once waited in their ICS queues ` +
       `(${rb.routes.queued ?? 0} answered with route "queued", ${rb.routes.bounced ?? 0} "bounced" and served by another instance through the GS); ` +
       `${rb.metrics['bounces kept (no room elsewhere)'] ?? 0} bounces were refused by the GS at once because every other instance was full and none had a slot-full fewer queued, so those requests ` +
-      `stayed queued where they were instead of hopping, and the instance stopped asking for a report interval (no retry storm, performance.md §5.5). The price is latency: it grows while arrivals exceed what ` +
+      `stayed queued where they were instead of hopping, and the instance stopped asking for a report interval (no retry storm). The price is latency: it grows while arrivals exceed what ` +
       `the instances serve and drains after each step (peak 1 s p99 ${f(rb.summary.peakP99)} ms, p50 in the ${bursts[last]} req/s step ${f(rb.perBurst[last]?.p50)} ms).`,
-  );
+);
   lines.push(
     `- Served throughput in the ${bursts[last]} req/s step: a ${f(ra.perBurst[last]?.servedPerS)} ok/s, b ${f(rb.perBurst[last]?.servedPerS)} ok/s, against a nominal ` +
       `${replicas * perInstance} req/s (${replicas} x ${capacity} in flight / 50 ms). On a shared, loaded 2-core box (see the load average) the function's ` +
       `service time stretches well beyond 50 ms, so both arms run out of capacity below the nominal figure; no arm can add capacity here, ` +
       `because scaling is off. With the hyperfaas policy, phases 1-3 add it (bench/ab).`,
-  );
+);
   lines.push(
     `- Attribution: the route header counts come from the responses (x-hyperfaas-route), the counters from the provider's /metrics ` +
       `(hyperfaas_bounces_total{outcome}, hyperfaas_reroutes_total{reason}); one run per arm, so treat differences under ~10 % as noise.`,
-  );
+);
   if (rc) {
     lines.push(
       `- Arm c (b without bounce: hyperfaas_max_bounces=0) failed ${rc.summary.failures.failed} requests; served ${f(rc.perBurst[last]?.servedPerS)} ok/s in the ` +
         `${bursts[last]} req/s step, p50 there ${f(rc.perBurst[last]?.p50)} ms, peak 1 s p99 ${f(rc.summary.peakP99)} ms: the difference to b is what the bounce attempts cost or bring ` +
         `when a single GS already places every request by its own in-flight counts.`,
-    );
+);
   }
   const rd = results.find((r) => r.arm.key === 'd');
   if (rd) {
@@ -355,7 +355,7 @@ if (ra && rb) {
         `${rd.routes.bounced ?? 0} were bounced and served by the other instances through the GS (the caller saw only the one instance), ${rd.routes.queued ?? 0} waited in its queue; ` +
         `served ${f(rd.perBurst[last]?.servedPerS)} ok/s in the last step, p50 ${f(rd.perBurst[last]?.p50)} ms. This is where bounce-back matters: without it one instance alone ` +
         `(~${perInstance} req/s) would carry the whole burst.`,
-    );
+);
   }
 }
 writeFileSync(join(outDir, 'hierarchical.md'), lines.join('\n') + '\n');

@@ -12,7 +12,7 @@ import { binRecords, type Bin, type RequestRecord } from './metrics.js';
 /** loopbackHosts are the only hosts the generator sends to. */
 export const loopbackHosts: readonly string[] = ['127.0.0.1', 'localhost', '[::1]', '::1'];
 
-/** defaultRecordHeaders are the response headers kept in each record (path attribution, performance.md §6.2). */
+/** defaultRecordHeaders are the response headers kept in each record (path attribution). */
 export const defaultRecordHeaders: readonly string[] = ['x-hyperfaas-route', 'x-hyperfaas-instance', 'x-hyperfaas-slot', 'x-hyperfaas-bounces'];
 
 /** assertLoopbackTarget parses the target URL and throws unless it is http(s) on a loopback host. */

@@ -1,5 +1,5 @@
 /**
- * metrics turns per-request records into the A/B figures of performance.md §6.4: 1 s bins with p50/p99 and counts by
+ * metrics turns per-request records into the A/B figures: 1 s bins with p50/p99 and counts by
  * status, the 5 s sliding p99, time to first relief, time to recover, SLO-violation seconds and failures by code.
  * Pure functions over arrays; every time is an offset in ms from the start of the run, and latency is measured from
  * the SCHEDULED send time.

@@ -1,5 +1,5 @@
 /**
- * workloads are the open-loop arrival schedules of the A/B (performance.md §6.3), as pure, seeded generators: a
+ * workloads are the open-loop arrival schedules of the A/B , as pure, seeded generators: a
  * schedule is the list of send times, fixed before the run starts, so a slow system cannot slow the sender down
  * (no coordinated omission). Every generator takes `compress` (k >= 1): all durations are divided by k and the rates
  * kept, so a CI smoke run of W1 with k = 10 lasts 60 s instead of 10 min and still steps from 40 to 400 req/s.

@@ -1,6 +1,6 @@
 /**
  * bench/router/run: what one hop through our invoke router costs, measured in one run beside calling the function
- * directly, an http-proxy hop and a bare undici hop (performance.md §5.1). Each target gets a 1 s warm-up and a
+ * directly, an http-proxy hop and a bare undici hop . Each target gets a 1 s warm-up and a
  * bounded autocannon run (default 5 s, 50 connections) against 127.0.0.1 only; every process started is ended by pid.
  * Usage: node <outDir>/bench/router/run.js [--seconds 5] [--connections 50] [--out bench/results/router.md]
  */
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const failed = r.errors + r.timeouts + r.non2xx;
     rows.push(
       `| ${name} | ${Math.round(r.requests.average).toLocaleString('en')} | ${r.latency.p50} | ${r.latency.p99} | ${failed} |`,
-    );
+);
     process.stderr.write(`${name}: ${Math.round(r.requests.average)} req/s\n`);
   }
   const cpu = cpus();

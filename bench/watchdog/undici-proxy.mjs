@@ -1,4 +1,4 @@
-// Reference: a minimal one-hop undici proxy (performance.md §5.7), listening on $PORT, forwarding to $TARGET.
+// Reference: a minimal one-hop undici proxy , listening on $PORT, forwarding to $TARGET.
 import http from 'node:http';
 import { Pool } from 'undici';
 const pool = new Pool(process.env.TARGET, { connections: 128 });

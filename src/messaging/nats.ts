@@ -7,7 +7,7 @@ export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 
 /**
  * connectNats opens the provider's NATS connection: it waits for the first connect, then reconnects forever every
- * 250 ms (a restarted server on the same port is back within about half a second, see reference/nats.md), and logs
+ * 250 ms (measured here: a server restarted on the same port is back within about half a second), and logs
  * every status change. It resolves once connected. With credsFile it authenticates with that creds file (read
  * again at every reconnect, so a rotated file is picked up).
  */

@@ -1,6 +1,6 @@
 /**
  * backoff computes retry delays: exponential from `baseMs`, capped at `maxMs`, with "full jitter" drawn from an
- * injected random source so that tests are deterministic and retry storms (performance.md §5.5, lesson 3) spread out.
+ * injected random source so that tests are deterministic and retries of many clients failing at once spread out instead of arriving together.
  */
 
 /** BackoffOptions configure backoffDelay. */

@@ -1,6 +1,6 @@
 /**
  * hpa is a faithful emulation of the Kubernetes HorizontalPodAutoscaler (autoscaling/v2, CPU utilisation metric):
- * the comparator arm of the A/B (performance.md §1, §6.1). It is pure: the shell calls decide() on every tick with
+ * the comparator arm of the A/B against stock Kubernetes. It is pure: the shell calls decide() on every tick with
  * what it observed and the policy works out, by itself, what a real cluster would have shown the HPA by then:
  *
  * 1. a pod model: a new instance stays Pending for `podStartDelayMs`, then Running but unready until the first
@@ -130,7 +130,7 @@ export const HPA_TUNED: Readonly<HpaParams> = Object.freeze<HpaParams>({
 });
 
 /**
- * compressHpaParams divides every control-plane time constant by k, for CI smoke runs (performance.md §6.6: label such
+ * compressHpaParams divides every control-plane time constant by k, for CI smoke runs (label such
  * results "compressed"). Behavior periods and windows are in whole seconds in Kubernetes; here they may become
  * fractional, which the emulator accepts. Pod start and probe delays are compressed as well.
  */
@@ -158,7 +158,7 @@ export function compressHpaParams(p: Readonly<HpaParams>, k: number): HpaParams 
   };
 }
 
-/** describeHpaParams is the one-line header every A/B result prints next to its numbers (performance.md §6.6). */
+/** describeHpaParams is the one-line header every A/B result prints next to its numbers . */
 export function describeHpaParams(p: Readonly<HpaParams>): string {
   const b = p.behavior
     ? `behavior up=${p.behavior.scaleUp.policies.map((x) => `${x.type} ${x.value}/${x.periodSeconds}s`).join('|')}`
@@ -167,7 +167,7 @@ export function describeHpaParams(p: Readonly<HpaParams>): string {
     `sync ${p.syncPeriodMs / 1000}s, tolerance ${p.tolerance}, resolution ${p.metricResolutionMs / 1000}s, ` +
     `down-stabilisation ${p.downscaleStabilizationMs / 1000}s, ${b}, pod start ${p.podStartDelayMs / 1000}s, ` +
     `probe ${p.probeInitialDelayMs / 1000}s+${p.probePeriodMs / 1000}s`
-  );
+);
 }
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ export function calcReplicas(
     Math.abs(1.0 - newUsageRatio) <= tolerance ||
     (usageRatio < 1.0 && newUsageRatio > 1.0) ||
     (usageRatio > 1.0 && newUsageRatio < 1.0)
-  ) {
+) {
     return { replicas: currentReplicas, utilization };
   }
   const newReplicas = Math.ceil(newUsageRatio * metrics.size);
@@ -589,7 +589,7 @@ export function decideHpa(p: Readonly<HpaParams>, input: PolicyInput, state: Hpa
     reasons.push(
       `cpu ${calc.utilization}% of request vs target ${spec.labels.target}% over ${groups.readyPodCount} ready ` +
         `(${groups.unready.length} unready, ${groups.missing.length} missing) -> ${calc.replicas}`,
-    );
+);
     if (p.behavior) {
       const n = normalizeWithBehavior(p.behavior, state.recommendations, state.scaleUpEvents, state.scaleDownEvents, current, calc.replicas, minReplicas, maxReplicas, nowMs);
       desired = n.replicas;

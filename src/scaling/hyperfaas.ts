@@ -8,14 +8,14 @@
  *   the generic slots of under-used instances of other functions of the same runtime are specialised with it;
  * - phase 3, scale out: when the shortfall lasts `scaleOutAfterMs` (or borrowed slots have carried load for
  *   `borrowMaxMs`), new instances are started in the background, at most `maxConcurrentStarts` at a time so cold
- *   starts do not starve the running instances on a small host (performance.md §5.3: 8 parallel Node cold starts
- *   steal ~1/3 s of a 2-core box). Once own capacity covers demand, borrowed slots go back after the calm period;
+ *   starts do not starve the running instances on a small host (measured on 2 cores: 8 parallel Node cold starts
+ *   take about a third of a second of both cores). Once own capacity covers demand, borrowed slots go back after the calm period;
  * - scale-in waits until every recommendation of the last `scaleInWindowMs` (or `com.openfaas.scale.down.window`)
  *   is lower; scale to zero after `com.openfaas.scale.zero-duration` idle when `com.openfaas.scale.zero=true`, and back
  *   from zero as soon as a request arrives (borrowing a warm generic slot meanwhile when one is free).
  *
  * Sizing is by concurrency (Little's law): demand D = max(in-flight + queued, arrival rate x mean service time); one
- * instance is good for capacity x high-watermark of it. Worked example (F-io, performance.md §6.2: 50 ms requests,
+ * instance is good for capacity x high-watermark of it. Worked example (an I/O-bound function: 50 ms requests,
  * max_inflight 4, high watermark 0.8): 400 req/s x 0.05 s = 20 in flight; 20 / (4 x 0.8) = 6.25 -> 7 instances.
  */
 import type {
@@ -59,7 +59,7 @@ export interface HyperfaasParams {
    * arrivals, so they add queued x meanService / drainWithinMs to the concurrency instances are started for.
    */
   drainWithinMs: number;
-  /** scaleUp enables phase 1; false gives the "B minus phase 1" ablation arm (performance.md §6.1). */
+  /** scaleUp enables phase 1; false gives the A/B's ablation arm without phase 1. */
   scaleUp: boolean;
   /** multiplex enables phase 2; false gives the "B minus phase 2" ablation arm. */
   multiplex: boolean;

@@ -27,7 +27,7 @@ export interface SimOptions {
   serviceMs?: number;
   /** cpuPerRequestMs is CPU per request (default 1). */
   cpuPerRequestMs?: number;
-  /** startMs is how long a new instance takes to be ready (default 80: a Node process, performance.md §5.3). */
+  /** startMs is how long a new instance takes to be ready (default 80: a Node process on an idle host). */
   startMs?: number;
   /** specialiseMs is how long a generic slot takes to serve after specialise (default 8). */
   specialiseMs?: number;

@@ -45,7 +45,7 @@ export interface ScalingLabels {
   runtime?: string;
   /**
    * ablate is `com.hyperfaas.ablate`: hyperfaas phases switched off for this function, for the A/B ablation arms
-   * (performance.md §6.1: "B minus phase 1 / minus phase 2"). Absent or empty: every phase is on.
+   * ("B minus phase 1 / minus phase 2"). Absent or empty: every phase is on.
    */
   ablate?: Ablation[];
 }

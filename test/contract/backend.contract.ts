@@ -31,7 +31,7 @@ async function expectKind(p: Promise<unknown>, kind: BackendErrorKind): Promise<
 }
 
 /**
- * runBackendContract is the one behaviour suite every FunctionBackend passes (style.md §3.6): the semantics the
+ * runBackendContract is the one behaviour suite every FunctionBackend passes: the semantics the
  * provider API relies on, independent of where instances come from.
  */
 export function runBackendContract(name: string, setup: () => Promise<ContractTarget>): void {
@@ -78,7 +78,7 @@ export function runBackendContract(name: string, setup: () => Promise<ContractTa
           annotations: { note: 'line1\nline2' },
           limits: { memory: '128Mi', cpu: '500m' },
         }),
-      );
+);
       const st = await t.backend.get(NS, n);
       expect(st.name).to.equal(n);
       expect(st.namespace).to.equal(NS);

@@ -1,5 +1,5 @@
 /**
- * Hierarchical scheduling end to end (DESIGN.md, request paths): a real nats-server, the real provider process with
+ * Hierarchical scheduling end to end (the sync and bounce-back request paths): a real nats-server, the real provider process with
  * the local backend, and several real instances of the sleep example (~50 ms per request, max_inflight 4). Bursts
  * far over one instance's capacity must complete without a failed request: the ICS bounces what it cannot take to the
  * GS over NATS, queues when it may not bounce any more, and queues locally while NATS is down.

@@ -1,7 +1,7 @@
 /**
  * code-source is where a generic (guest) slot gets a function's code from on Kubernetes: a home container
  * publishes its own function directory to the NATS JetStream object store at start, keyed by content hash, and a
- * container specialising its guest slot fetches it from there (DESIGN.md, "Code source").
+ * container specialising its guest slot fetches it from there, so no host path crosses between pods.
  *
  * The bundle format is src/bundle.ts's (packDir/unpackTo), re-exported here.
  */

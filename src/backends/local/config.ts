@@ -1,5 +1,5 @@
 /**
- * config reads the local backend's settings from an env map (style.md §3.3): pure apart from the working directory
+ * config reads the local backend's settings from an env map, as a pure function: apart from the working directory
  * and the Node binary of this process, frozen, and every error names the key, the value and what is allowed.
  */
 import { isAbsolute, join, resolve } from 'node:path';

@@ -20,7 +20,7 @@ export interface BounceResponderOptions {
   /**
    * hasRoom tells whether any instance other than `avoid` can take the function's request now. When it says no, the
    * bounce is refused at once and the ICS keeps the request in its own queue: hopping to another full instance only
-   * to be bounced or queued there costs two more hops and a NATS round trip per request (performance.md §5.5).
+   * to be bounced or queued there costs two more hops and a NATS round trip per request, and under load such retries feed on themselves.
    */
   hasRoom?: (namespace: string, name: string, avoid: readonly string[]) => boolean;
   /** onBounce hears every bounced request's function (the scaling policies count bounces as demand). */

@@ -1,4 +1,4 @@
-// com.hyperfaas.ablate: per-function switches for the A/B ablation arms (performance.md §6.1).
+// com.hyperfaas.ablate: per-function switches for the A/B ablation arms .
 import { expect } from 'chai';
 import { parseScalingLabels } from '../../../src/scaling/labels.js';
 import { createHyperfaasPolicy, type HyperfaasState } from '../../../src/scaling/hyperfaas.js';

@@ -67,7 +67,7 @@ function simulate(
 // W1-like step: 1 replica at half its target, then 10x (needs 10 replicas at the 50 % target).
 const step = (t: number): number => (t < 60_000 ? 0.25 : 2.5);
 
-describe('HPA emulator: a 10x step from 1 replica (performance.md §1.6)', () => {
+describe('HPA emulator: a 10x step from 1 replica ', () => {
   it('goes 1 -> 2 -> 4 -> 8 -> 10 when the CPU limit equals the request (ratio capped at 2 per cycle)', () => {
     const r = simulate(HPA_DEFAULT, { request: 0.5, limit: 0.5, target: 50, max: 10, demand: step, untilMs: 400_000 });
     expect(r.sequence).to.deep.equal([1, 2, 4, 8, 10]);

@@ -5,7 +5,7 @@ import { simulate, type SimResult } from '../../../src/scaling/simulate.js';
 import type { ScalingPolicy } from '../../../src/scaling/types.js';
 import { spec } from './fixtures.js';
 
-// F-io (performance.md §6.2): 50 ms per request, max_inflight 4 -> 80 req/s per replica; 1 ms CPU per request, so the
+// F-io : 50 ms per request, max_inflight 4 -> 80 req/s per replica; 1 ms CPU per request, so the
 // CPU request 0.08 cores is 100 % at full capacity. W1: 40 -> 400 req/s at 60 s for 180 s, then 40 again.
 const fio = (policy: 'hyperfaas' | 'hpa') =>
   spec({ capacity: 4, cpuRequest: 0.08, cpuLimit: 0.08 }, { min: 1, max: 10, target: 50, policy });
