@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +8,7 @@ import { promisify } from 'node:util';
 import { createLocalBackend, readLocalConfig, type LocalBackend } from '../../src/backends/local/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { repoRoot } from '../../src/paths.js';
+import { postStatus } from '../../test/support/http.js';
 
 // Isolation benchmark: what an OCI container under runc costs against the process-group fallback.
 //  1. Cold start: scale a function 0 -> 1 and time until the new instance answers its first request with 200.
@@ -25,17 +25,8 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function post(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent: false, timeout: 5000, headers: { 'content-length': '1' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end('x');
-  });
-}
+/** post sends one small POST on a fresh connection and resolves to its status (0 on an error). */
+const post = (url: string): Promise<number> => postStatus(url, '', 'x', 5000);
 
 async function until(pred: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;

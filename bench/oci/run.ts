@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,6 +7,7 @@ import { createLocalBackend, readLocalConfig } from '../../src/backends/local/in
 import { silentLogger } from '../../src/logger.js';
 import { repoRoot } from '../../src/paths.js';
 import { pushImage, startRegistry, webImage } from '../../test/support/oci-registry.js';
+import { postStatus } from '../../test/support/http.js';
 
 // OCI image benchmark: pull + first start of a small image (static busybox running httpd as its watchdog on 8080,
 // ~1 MB compressed) from a docker-registry on 127.0.0.1. Each round uses a fresh data dir, so the pull is cold:
@@ -23,17 +23,8 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function post(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent: false, timeout: 5000, headers: { 'content-length': '1' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end('x');
-  });
-}
+/** post sends one small POST on a fresh connection and resolves to its status (0 on an error). */
+const post = (url: string): Promise<number> => postStatus(url, '', 'x', 5000);
 
 async function firstOk(b: Awaited<ReturnType<typeof createLocalBackend>>, name: string): Promise<void> {
   const deadline = Date.now() + 60_000;
