@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
-import { isBackendError, type BackendErrorKind, type InstanceEvent } from '../../src/backends/backend.js';
+import { isBackendError, type InstanceEvent } from '../../src/backends/backend.js';
 import { NatsCodeSource, codeBucket } from '../../src/backends/kubernetes/code-source.js';
 import { readKubernetesConfig, type KubernetesBackendConfig } from '../../src/backends/kubernetes/config.js';
 import { KubernetesBackend, createKubernetesBackend } from '../../src/backends/kubernetes/index.js';
@@ -12,22 +12,13 @@ import { createKubeApi, kubePermissions } from '../../src/backends/kubernetes/ku
 import { silentLogger } from '../../src/logger.js';
 import type { LogMessage } from '../../src/types/index.js';
 import { startFakeKubeApi, type FakeCall, type FakeKube, type FakeKubeOptions } from '../support/fake-kube-api.js';
+import { errorKindOf } from '../support/fake-kube-api.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually as pollUntil } from '../support/http.js';
 
 const NS = 'openfaas-fn';
 
 const eventually = <T>(check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> => pollUntil(check, timeoutMs, 25);
-
-async function kindOf(p: Promise<unknown>): Promise<BackendErrorKind | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isBackendError(e)) return e.kind;
-    throw e;
-  }
-}
 
 /** allowed tells whether a recorded call is covered by kubePermissions (and so by yaml/base/rbac.yaml). */
 function allowed(c: FakeCall): boolean {
@@ -86,7 +77,7 @@ describe('kubernetes backend against the fake API server', function () {
     expect(resized.status.containerStatuses[0].resources.limits).to.deep.equal({ cpu: '1500m', memory: '256Mi' });
     const patchCall = fake.calls.find((c) => c.resource === 'pods/resize');
     expect(patchCall?.contentType).to.contain('application/strategic-merge-patch+json');
-    expect(await kindOf(backend.resize('no-such-pod', { cpu: 1 }))).to.equal('NotFound');
+    expect(await errorKindOf(backend.resize('no-such-pod', { cpu: 1 }))).to.equal('NotFound');
 
     // Scale in, then delete: instances go away as the pods do.
     await backend.scale(NS, 'burst', 1);
@@ -94,7 +85,7 @@ describe('kubernetes backend against the fake API server', function () {
     await backend.remove(NS, 'burst');
     await eventually(() => expect(backend.instances(NS, 'burst')).to.have.length(0));
     expect(events.filter((e) => e.type === 'deleted').map((e) => e.instance.id)).to.include(first.id);
-    expect(await kindOf(backend.get(NS, 'burst'))).to.equal('NotFound');
+    expect(await errorKindOf(backend.get(NS, 'burst'))).to.equal('NotFound');
     expect(fake.object('services', NS, 'burst')).to.equal(undefined);
     stop();
   });
@@ -104,7 +95,7 @@ describe('kubernetes backend against the fake API server', function () {
     await backend.deploy({ service: 'old-cluster', image: 'x:1', namespace: NS });
     await eventually(() => expect(backend.instances(NS, 'old-cluster')).to.have.length(1));
     const id = backend.instances(NS, 'old-cluster')[0]!.id;
-    expect(await kindOf(backend.resize(id, { cpu: 2 }))).to.equal('Unavailable');
+    expect(await errorKindOf(backend.resize(id, { cpu: 2 }))).to.equal('Unavailable');
     expect(fake.calls.some((c) => c.verb === 'discovery')).to.equal(true);
     expect(fake.calls.some((c) => c.resource === 'pods/resize')).to.equal(false);
   });
@@ -114,8 +105,8 @@ describe('kubernetes backend against the fake API server', function () {
     await backend.deploy({ service: 'no-resize', image: 'x:1', namespace: NS, limits: { cpu: '500m', memory: '64Mi' } });
     await eventually(() => expect(backend.instances(NS, 'no-resize')).to.have.length(1));
     const id = backend.instances(NS, 'no-resize')[0]!.id;
-    expect(await kindOf(backend.resize(id, { cpu: 2 }))).to.equal('Unavailable');
-    expect(await kindOf(backend.resize(id, { cpu: 3 }))).to.equal('Unavailable');
+    expect(await errorKindOf(backend.resize(id, { cpu: 2 }))).to.equal('Unavailable');
+    expect(await errorKindOf(backend.resize(id, { cpu: 3 }))).to.equal('Unavailable');
     expect(fake.calls.filter((c) => c.resource === 'pods/resize')).to.have.length(1);
   });
 
@@ -251,8 +242,8 @@ describe('kubernetes backend against the fake API server', function () {
     const text = gone.kubeconfig;
     await gone.close();
     const api = createKubeApi({ kind: 'inline', text });
-    expect(await kindOf(api.readDeployment(NS, 'x'))).to.equal('Unavailable');
-    expect(await kindOf(api.listSecrets(NS, ''))).to.equal('Unavailable');
+    expect(await errorKindOf(api.readDeployment(NS, 'x'))).to.equal('Unavailable');
+    expect(await errorKindOf(api.listSecrets(NS, ''))).to.equal('Unavailable');
   });
 
   it('made only calls that the RBAC of yaml/base grants', () => {

@@ -6,27 +6,18 @@
  */
 import { expect } from 'chai';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { isBackendError, type BackendErrorKind } from '../../src/backends/backend.js';
+import { isBackendError } from '../../src/backends/backend.js';
 import { readKubernetesConfig, type KubernetesBackendConfig } from '../../src/backends/kubernetes/config.js';
 import { KubernetesBackend, createKubernetesBackend } from '../../src/backends/kubernetes/index.js';
 import { createKubeApi } from '../../src/backends/kubernetes/kube-api.js';
 import { readConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { startFakeKubeApi, type FakeKube, type FakeKubeOptions } from '../support/fake-kube-api.js';
+import { errorKindOf } from '../support/fake-kube-api.js';
 import { eventually as pollUntil } from '../support/http.js';
 
 const NS = 'openfaas-fn';
 const eventually = <T>(check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> => pollUntil(check, timeoutMs, 20);
-
-async function outcome(p: Promise<unknown>): Promise<BackendErrorKind | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isBackendError(e)) return e.kind;
-    throw e;
-  }
-}
 
 describe('kubernetes backend against cluster behaviour', function () {
   this.timeout(30_000);
@@ -59,9 +50,9 @@ describe('kubernetes backend against cluster behaviour', function () {
     await backend.deploy({ service: 'limited', image: 'x:1', namespace: NS, limits: { cpu: '500m', memory: '128Mi' } });
     const [be] = await readyInstances('nolimits', 1);
     const [gu] = await readyInstances('limited', 1);
-    expect(await outcome(backend.resize(be!.id, { cpu: 2 }))).to.equal('Unavailable');
+    expect(await errorKindOf(backend.resize(be!.id, { cpu: 2 }))).to.equal('Unavailable');
     expect(fake.calls.filter((c) => c.resource === 'pods/resize')).to.have.length(0);
-    expect(await outcome(backend.resize(gu!.id, { cpu: 1 }))).to.equal('ok');
+    expect(await errorKindOf(backend.resize(gu!.id, { cpu: 1 }))).to.equal('ok');
     expect(fake.object('pods', NS, gu!.id)!.spec.containers[0].resources.limits.cpu).to.equal('1000m');
   });
 
@@ -76,7 +67,7 @@ describe('kubernetes backend against cluster behaviour', function () {
       limits: { cpu: '1', memory: '64Mi' },
     });
     const [i] = await readyInstances('burst', 1);
-    expect(await outcome(backend.resize(i!.id, { cpu: 0.25 }))).to.equal('ok');
+    expect(await errorKindOf(backend.resize(i!.id, { cpu: 0.25 }))).to.equal('ok');
     const pod = fake.object('pods', NS, i!.id)!;
     expect(pod.status.qosClass).to.equal('Burstable');
     const c = pod.spec.containers[0].resources;
@@ -95,7 +86,7 @@ describe('kubernetes backend against cluster behaviour', function () {
     fake.onNextRead('deployments', NS, 'busy', () =>
       fake.modify('deployments', NS, 'busy', (d) => (d.status = { ...d.status, observedGeneration: d.metadata.generation + 0, conditions: [{ type: 'Progressing', status: 'True' }] })),
     );
-    expect(await outcome(backend.update({ service: 'busy', image: 'busy:2', namespace: NS, annotations: { note: 'v2' } }))).to.equal('ok');
+    expect(await errorKindOf(backend.update({ service: 'busy', image: 'busy:2', namespace: NS, annotations: { note: 'v2' } }))).to.equal('ok');
     const d = fake.object('deployments', NS, 'busy')!;
     expect(d.spec.template.spec.containers[0].image).to.equal('busy:2');
     expect(d.spec.template.metadata.annotations).to.include({ 'kubectl.kubernetes.io/restartedAt': at, note: 'v2' });
@@ -108,10 +99,10 @@ describe('kubernetes backend against cluster behaviour', function () {
     const [a, b] = await readyInstances('gone', 2);
     fake.silenceWatches();
     fake.deletePod(NS, a!.id, 0);
-    expect(await outcome(backend.resize(a!.id, { cpu: 1 }))).to.equal('NotFound');
+    expect(await errorKindOf(backend.resize(a!.id, { cpu: 1 }))).to.equal('NotFound');
     // The watch connections come back (the kubelet's answer to the next resize arrives through them).
     fake.dropWatches();
-    expect(await outcome(backend.resize(b!.id, { cpu: 1 }))).to.equal('ok');
+    expect(await errorKindOf(backend.resize(b!.id, { cpu: 1 }))).to.equal('ok');
   });
 
   // item 6
@@ -120,7 +111,7 @@ describe('kubernetes backend against cluster behaviour', function () {
     await backend.deploy({ service: 'late', image: 'x:1', namespace: NS, limits: { cpu: '500m', memory: '64Mi' } });
     const [i] = await readyInstances('late', 1);
     const held = fake.hold('pods/resize');
-    const resizing = outcome(backend.resize(i!.id, { cpu: 1 }));
+    const resizing = errorKindOf(backend.resize(i!.id, { cpu: 1 }));
     await eventually(() => expect(fake.object('pods', NS, i!.id)!.spec.containers[0].resources.limits.cpu).to.equal('1000m'));
     fake.deletePod(NS, i!.id);
     await eventually(() => expect(backend.instances(NS, 'late').find((x) => x.id === i!.id)?.ready).to.equal(false));
@@ -134,10 +125,10 @@ describe('kubernetes backend against cluster behaviour', function () {
     await start({ node: { cpu: '2', memory: '4Gi' } }, { HYPERFAAS_INPLACE_RESIZE: 'on' });
     await backend.deploy({ service: 'tight', image: 'x:1', namespace: NS, labels: { 'com.openfaas.scale.min': '2' }, limits: { cpu: '500m', memory: '64Mi' } });
     const [a, b] = await readyInstances('tight', 2);
-    expect(await outcome(backend.resize(a!.id, { cpu: 1 }))).to.equal('ok');
+    expect(await errorKindOf(backend.resize(a!.id, { cpu: 1 }))).to.equal('ok');
     expect(fake.object('pods', NS, a!.id)!.status.containerStatuses[0].resources.limits.cpu).to.equal('1000m');
     // 1 + 1.5 cores > 2: the kubelet defers it; the pod keeps its 500m and is not left with a pending resize.
-    expect(await outcome(backend.resize(b!.id, { cpu: 1.5 }))).to.equal('Unavailable');
+    expect(await errorKindOf(backend.resize(b!.id, { cpu: 1.5 }))).to.equal('Unavailable');
     const pod = fake.object('pods', NS, b!.id)!;
     expect(pod.status.containerStatuses[0].resources.limits.cpu).to.equal('500m');
     expect(pod.spec.containers[0].resources.limits.cpu).to.equal('500m');

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { createHash, randomUUID } from 'node:crypto';
 import { parseQuantity } from '../../src/units.js';
+import { isBackendError, type BackendErrorKind } from '../../src/backends/backend.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -985,4 +986,15 @@ export async function startFakeKubeApi(opts: FakeKubeOptions = {}): Promise<Fake
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** errorKindOf settles a backend call to 'ok' or its BackendError kind (anything else is rethrown). */
+export async function errorKindOf(p: Promise<unknown>): Promise<BackendErrorKind | 'ok'> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (isBackendError(e)) return e.kind;
+    throw e;
+  }
 }

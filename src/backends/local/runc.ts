@@ -82,6 +82,17 @@ export function installBinds(watchdogMain: string, root: string): { binds: Bind[
   return { binds, main: `${CONTAINER.install}/dist/watchdog/${watchdogMain.slice(pkg.length + 1)}` };
 }
 
+/** writeOwnerOnly writes files readable by uid alone (0400) into dir and leaves dir to uid, 0500. */
+async function writeOwnerOnly(dir: string, entries: Iterable<readonly [string, string | Buffer]>, uid: number, gid: number): Promise<void> {
+  for (const [name, v] of entries) {
+    const p = join(dir, name);
+    await writeFile(p, v, { mode: 0o400 });
+    await chown(p, uid, gid);
+  }
+  await chown(dir, uid, gid);
+  await chmod(dir, 0o500);
+}
+
 /** RuncRuntime is the InstanceRuntime of OCI containers. */
 export class RuncRuntime implements InstanceRuntime {
   readonly kind = 'runc';
@@ -154,22 +165,10 @@ export class RuncRuntime implements InstanceRuntime {
       await tool('mount', ['-t', 'tmpfs', '-o', `size=${this.o.secretsBytes},mode=0500,uid=${uid},gid=${gid},nosuid,nodev,noexec`, 'hyperfaas-secrets', secrets]);
     }
     for (const f of await readdir(secrets).catch(() => [] as string[])) await rm(join(secrets, f), { force: true });
-    for (const [name, v] of files.secrets) {
-      const p = join(secrets, name);
-      await writeFile(p, v, { mode: 0o400 });
-      await chown(p, uid, gid);
-    }
-    await chown(secrets, uid, gid);
-    await chmod(secrets, 0o500);
+    await writeOwnerOnly(secrets, files.secrets, uid, gid);
     const cred = join(runDir, 'credentials');
     await mkdir(cred, { recursive: true, mode: 0o500 });
-    for (const [name, v] of Object.entries(files.credentials)) {
-      const p = join(cred, name);
-      await writeFile(p, v, { mode: 0o400 });
-      await chown(p, uid, gid);
-    }
-    await chown(cred, uid, gid);
-    await chmod(cred, 0o500);
+    await writeOwnerOnly(cred, Object.entries(files.credentials), uid, gid);
     const etc = join(runDir, 'etc');
     await mkdir(etc, { recursive: true, mode: 0o755 });
     const pw = passwdFor(uid, gid);
