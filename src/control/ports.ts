@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { LoadReport } from '../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { GuestSharing } from '../gs/sharing.js';
 import type { ReportView } from '../gs/report-view.js';
