@@ -106,6 +106,10 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
       };
     },
 
+    waiting(fn: FunctionStatus, nowMs: number): number {
+      return d.scheduler.demandOf(functionKey(fn.name, fn.namespace), nowMs).waiting;
+    },
+
     async act(fn: FunctionStatus, a: ScalingAction): Promise<void> {
       switch (a.kind) {
         case 'resize':
