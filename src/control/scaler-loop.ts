@@ -99,9 +99,9 @@ export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?:
  * (label com.hyperfaas.policy, else the provider default) for a decision and carries out its actions. One tick runs
  * at a time; a slow tick makes the next one skip, never pile up. Every phase change is a metric and a log line.
  *
- * It is the one writer of the replica count. Its floor applies whatever the policy (hpa and none included, and
- * labels that no longer parse): a function at zero replicas that requests wait for goes to wakeReplicas (min, at
- * least 1). The GS asks for that at once through wake, so a cold request does not wait for the next tick; decisions
+ * It is the only part of the provider that changes replica counts on its own (the scale API is the user's). Its
+ * floor applies whatever the policy (hpa and none included, and labels that no longer parse): a function at zero
+ * replicas that requests wait for goes to wakeReplicas (min, at least 1). The GS asks for that at once through wake, so a cold request does not wait for the next tick; decisions
  * about one function never overlap, so concurrent wakes and ticks scale it up once.
  */
 export class ScalerLoop {
