@@ -16,6 +16,7 @@ event.body (bytes), event.headers, event.method, event.query, event.path and con
 import importlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -60,7 +61,7 @@ class Event:
 
 class Context:
     def __init__(self):
-        self.hostname = os.getenv('HOSTNAME', 'localhost')
+        self.hostname = os.getenv('HOSTNAME') or socket.gethostname()
 
 
 def _header_list(h):
