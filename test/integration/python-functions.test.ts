@@ -1,7 +1,8 @@
 /**
  * Python functions end to end on the local backend: a real nats-server, the real provider process (runc containers
  * where the host allows, as the other local-backend tests), functions from the python3-http template. The py-echo
- * example answers with what it received; a build with a requirements.txt gets its dependency from a wheel shipped
+ * example answers with what it received; the README's Python walkthrough runs as written (faas-cli stand-in, real
+ * hyperfaas publish); a build with a requirements.txt gets its dependency from a wheel shipped
  * beside it (pip, no index); and a Python function borrows another Python function's generic guest slot under a
  * burst, served there by the Python guest runtime (x-hyperfaas-slot: guest).
  */
@@ -15,6 +16,7 @@ import { constantRate } from '../../bench/loadgen/workloads.js';
 import { Provider, ReportWatch, httpCall, until } from '../../bench/hierarchical/harness.js';
 import { repoRoot } from '../../src/paths.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { readmeBlock, runWalkthrough } from '../support/readme.js';
 
 const pyEchoBuild = join(repoRoot, 'stack-templates', 'examples', 'build', 'py-echo');
 
@@ -104,6 +106,17 @@ describe('Python functions (python3-http template) on the local backend', functi
     const info = JSON.parse((await httpCall(provider.base, 'GET', '/system/info')).body) as { isolation?: { runtime?: string } };
     if (info.isolation?.runtime === 'runc') expect(body.hostname).to.match(/^py-echo-/);
     else expect(body.hostname).to.be.a('string').and.not.equal('');
+  });
+
+  it('runs the README\'s Python walkthrough as written: faas-cli new --lang python3-http, build --shrinkwrap, publish, deploy, invoke', async () => {
+    const setup = (await readmeBlock('walkthrough'))?.split('\n\n')[0];
+    const block = await readmeBlock('walkthrough-python');
+    expect(setup, 'the README walkthrough block').to.not.equal(undefined);
+    expect(block, 'the README Python walkthrough block').to.not.equal(undefined);
+    const r = await runWalkthrough(`${setup}\n${block}`, join(images, 'walkthrough'), provider.base);
+    expect(r.code, `${r.out}\nprovider:\n${provider.output}`).to.equal(0);
+    expect(r.out).to.contain('Published build/greet as greet:latest');
+    expect(r.out).to.contain('{"message": "Hello, world!"}');
   });
 
   it('installs requirements.txt into the function (a local wheel, no index) and the handler imports it', async () => {
