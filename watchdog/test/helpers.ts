@@ -141,3 +141,30 @@ export async function httpUpstreamEnv(extra: Record<string, string> = {}): Promi
     ...extra,
   };
 }
+
+/** SlotReport is the part of /_/hyperfaas/status the slot tests read. */
+export interface SlotReport {
+  runtime?: string;
+  draining: boolean;
+  slots: { kind: string; state: string; function?: string; inflight: number; capacity: number }[];
+}
+
+/**
+ * slotClient talks to a running watchdog's slots: control requests with its token (a string body is sent as it is),
+ * the status report, and calls routed to a function by x-hyperfaas-function.
+ */
+export function slotClient(wd: () => Running, token: string) {
+  return {
+    async control(body: unknown) {
+      const res = await fetch(`${wd().url}/_/hyperfaas/control`, {
+        method: 'POST',
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { 'x-hyperfaas-token': token },
+      });
+      return { status: res.status, reply: (await res.json().catch(() => ({}))) as { ok: boolean; error?: string; ms?: number } };
+    },
+    status: async () => (await (await fetch(`${wd().url}/_/hyperfaas/status`)).json()) as SlotReport,
+    guestCall: (fn: string, path = '/', init: RequestInit = {}) =>
+      fetch(`${wd().url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-hyperfaas-function': fn } }),
+  };
+}

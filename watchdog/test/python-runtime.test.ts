@@ -1,23 +1,12 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { fixtures, freePort, repo, startWatchdog, waitFor, type Running } from './helpers.js';
-
-interface Report {
-  runtime?: string;
-  slots: { kind: string; state: string; function?: string; inflight: number; capacity: number }[];
-}
+import { fixtures, freePort, repo, slotClient, startWatchdog, waitFor, type Running } from './helpers.js';
 
 describe('watchdog with the Python runtime: python3-http template at home, a generic Python guest slot', function () {
   this.timeout(60_000);
   let wd: Running;
   const token = 'python-runtime-test-token';
-  const control = async (body: unknown) => {
-    const res = await fetch(`${wd.url}/_/hyperfaas/control`, { method: 'POST', body: JSON.stringify(body), headers: { 'x-hyperfaas-token': token } });
-    return { status: res.status, reply: (await res.json()) as { ok: boolean; error?: string; ms?: number } };
-  };
-  const status = async () => (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as Report;
-  const guestCall = (fn: string, path = '/', init: RequestInit = {}) =>
-    fetch(`${wd.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-hyperfaas-function': fn } });
+  const { control, status, guestCall } = slotClient(() => wd, token);
 
   before(async () => {
     const up = await freePort();
