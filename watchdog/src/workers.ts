@@ -67,11 +67,20 @@ export class GuestWorker {
   port = 0;
   readonly started: Promise<number>;
   private waiters: ((m: RuntimeMessage) => void)[] = [];
+  private spawnError: Error | undefined;
 
   constructor(runtime: string, env: NodeJS.ProcessEnv, o: LogOptions) {
     const opts = { env: { ...env, http_port: '0' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ['ignore', 'pipe', 'pipe', 'ipc'] };
     this.child = runtime.endsWith('.py') ? spawn(pythonBinary(env), [runtime, '--generic'], { ...opts, serialization: 'json' }) : fork(runtime, ['--generic'], opts);
-    this.child.on('error', (err) => log(`Guest runtime ${runtime} did not start: ${err.message}`));
+    this.child.on('error', (err) => {
+      if (this.child.pid !== undefined) return;
+      // It never ran (no such interpreter): no 'exit' follows, so whoever waits for a message hears it now.
+      log(`Guest runtime ${runtime} did not start: ${err.message}`);
+      this.spawnError = err;
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f({ type: 'error', error: err.message });
+    });
     forwardLogs(this.child, o);
     this.child.on('message', (m: RuntimeMessage) => {
       const w = this.waiters;
@@ -88,6 +97,10 @@ export class GuestWorker {
   /** next resolves with the runtime's next IPC message, or rejects if it exits first. */
   next(): Promise<RuntimeMessage> {
     return new Promise((resolve, reject) => {
+      if (this.spawnError) {
+        reject(new Error(`guest runtime did not start: ${this.spawnError.message}`));
+        return;
+      }
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         reject(new Error('guest runtime exited'));
         return;

@@ -92,3 +92,33 @@ describe('watchdog with the Python runtime: python3-http template at home, a gen
     expect((await control({ op: 'release' })).reply.ok).to.equal(true);
   });
 });
+
+describe('watchdog with the Python runtime but no Python interpreter', function () {
+  this.timeout(60_000);
+  let wd: Running;
+  const token = 'python-missing-test-token';
+  const { control, status } = slotClient(() => wd, token);
+
+  before(async () => {
+    wd = await startWatchdog({
+      mode: 'serializing',
+      fprocess: 'cat',
+      HYPERFAAS_FUNCTION: 'home',
+      HYPERFAAS_RUNTIME: 'python',
+      guest_python: '/nonexistent/python3',
+      HYPERFAAS_CONTROL_TOKEN: token,
+    });
+    await waitFor(() => wd.output().includes('did not start'), 15_000, 'the guest runtime failure in the log');
+  });
+  after(async () => wd?.stop());
+
+  it('keeps the guest slot down, refuses to specialise it at once, and still serves its own function', async () => {
+    expect((await status()).slots[1]).to.deep.include({ kind: 'guest', state: 'down' });
+    const r = await control({ op: 'specialise', function: 'py-hello.openfaas-fn', code: { kind: 'dir', path: join(fixtures, 'py-hello') } });
+    expect(r.reply).to.deep.include({ ok: false, error: 'guest slot is down' });
+    expect(wd.output()).to.contain('Guest runtime');
+    expect(wd.output()).to.contain('ENOENT');
+    const own = await fetch(`${wd.url}/`, { method: 'POST', body: 'still here' });
+    expect([own.status, await own.text()]).to.deep.equal([200, 'still here']);
+  });
+});
