@@ -1,9 +1,10 @@
 /**
  * bench/watchdog/run: what one watchdog hop costs (http mode, trivial and 50 ms functions) next to calling the
  * function directly and next to a minimal undici proxy; fork mode with fprocess=cat; and guest-slot specialisation to
- * first response next to starting a new runtime process, for the Node and the Python runtime. Every run is bounded in time and count and sends traffic to
- * 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
- * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10]
+ * first response next to starting a new runtime process, for the Node and the Python runtime. Every run is bounded in
+ * time and count and sends traffic to 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
+ * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10] [--only http|fork|spec]
+ * [--spec-n 20 (specialisations per runtime)]
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ const arg = (name: string, def: string) => {
 const seconds = Number(arg('--seconds', '10'));
 const out = arg('--out', '');
 const reps = Number(arg('--rounds', '3'));
+const specN = Number(arg('--spec-n', '20'));
 
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -375,7 +377,7 @@ async function main(): Promise<void> {
       return 0;
     }
   })();
-  say(`- command: \`npx tsc -p tsconfig.json && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js${only !== 'all' ? ` --only ${only}` : ''} --seconds ${seconds} --rounds ${reps}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
+  say(`- command: \`npx tsc -p tsconfig.json && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js${only !== 'all' ? ` --only ${only}` : ''} --seconds ${seconds} --rounds ${reps}${specN !== 20 ? ` --spec-n ${specN}` : ''}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
   say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();
@@ -384,7 +386,7 @@ async function main(): Promise<void> {
     await httpMode('50 ms function', 50, reps);
   }
   if (only === 'all' || only === 'fork') await forkMode();
-  if (only === 'all' || only === 'spec') await specialisation(20);
+  if (only === 'all' || only === 'spec') await specialisation(specN);
   if (out) writeFileSync(join(repo, out), lines.join('\n') + '\n');
 }
 
