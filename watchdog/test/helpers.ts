@@ -27,6 +27,8 @@ export const fixtures = join(repo, 'watchdog', 'test', 'fixtures');
 export const mainJs = join(here, '..', 'src', 'main.js');
 /** runtimeJs is the Node runtime. */
 export const runtimeJs = join(repo, 'watchdog', 'runtime', 'node', 'server.js');
+/** runtimePy is the Python runtime. */
+export const runtimePy = join(repo, 'watchdog', 'runtime', 'python', 'server.py');
 
 /** freePort asks the kernel for a free port on 127.0.0.1. */
 export function freePort(): Promise<number> {
