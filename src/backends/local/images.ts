@@ -271,6 +271,25 @@ export async function hasRequirements(file: string): Promise<boolean> {
   return (await readFile(file, 'utf8')).split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
 }
 
+/**
+ * sourceRequirement returns the first line of a requirements.txt that pip would build from source whatever
+ * --only-binary says (an editable, a VCS URL, a local folder, an sdist archive), or a nested -r/-c file this check
+ * cannot see into; undefined when there is none. Building runs the package's code as the provider's user.
+ */
+export function sourceRequirement(text: string): string | undefined {
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (!line) continue;
+    if (/^(-e|--editable|-r|--requirement|-c|--constraint)(\s|=|$)/.test(line)) return raw.trim();
+    if (line.startsWith('-')) continue; // --no-index, --find-links, --index-url ...
+    const at = line.indexOf(' @ ') >= 0 ? line.indexOf(' @ ') + 3 : line.indexOf('@') + 1;
+    const ref = line.slice(at).split(';')[0]!.trim();
+    if (/^(git|hg|svn|bzr)\+/.test(ref) || /\.(tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$/i.test(ref)) return raw.trim();
+    if (/^(\.|\/|~|file:)/.test(ref) && !ref.endsWith('.whl')) return raw.trim();
+  }
+  return undefined;
+}
+
 /** run runs a tool to its end; it rejects with the last 4000 characters of its output when it fails. */
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv | undefined, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -503,6 +522,13 @@ export class ImageResolver {
         }
         const req = join(d, 'requirements.txt');
         if (await hasRequirements(req)) {
+          const source = sourceRequirement(await readFile(req, 'utf8'));
+          if (source !== undefined) {
+            throw new BackendError(
+              'Invalid',
+              `${relative(tmp, req)} of ${src}: "${source}" would be built from source on the provider; only wheels are installed (build it with pip wheel and list the .whl, or a --find-links folder holding it)`,
+            );
+          }
           try {
             await this.pip(req, join(tmp, 'python'));
           } catch (e) {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBackendError } from '../../../src/backends/backend.js';
 import { repoRoot } from '../../../src/paths.js';
-import { dockerfileEnv, hashDir, ImageResolver, imageCandidates, normaliseImage, readTemplateInfo } from '../../../src/backends/local/images.js';
+import { dockerfileEnv, hashDir, ImageResolver, imageCandidates, normaliseImage, readTemplateInfo, sourceRequirement } from '../../../src/backends/local/images.js';
 
 async function fnDir(dir: string, files: Record<string, string>): Promise<void> {
   for (const [rel, text] of Object.entries(files)) {
@@ -247,6 +247,39 @@ describe('local backend images', () => {
       expect(pipCalls[0]!.target).to.match(/\/python$/);
       expect(await readFile(join(r.dir, 'python', 'dep', '__init__.py'), 'utf8')).to.equal('X = 1\n');
       expect((await readdir(join(r.dir, 'function', '__pycache__'))).some((f) => f.startsWith('handler.'))).to.equal(true);
+    });
+
+    const sources: [string, string | undefined][] = [
+      ['tinydep==1.0\n--no-index\n--find-links ./wheels\n-f wheels\n# ./src in a comment\n', undefined],
+      ['requests>=2; python_version >= "3.8"\n', undefined],
+      ['./wheels/tinydep-1.0-py3-none-any.whl\n', undefined],
+      ['tinydep @ https://example.com/tinydep-1.0-py3-none-any.whl\n', undefined],
+      ['-e ./src\n', '-e ./src'],
+      ['--editable=git+https://example.com/x.git\n', '--editable=git+https://example.com/x.git'],
+      ['ok==1\n./src\n', './src'],
+      ['/abs/pkg-1.0.tar.gz\n', '/abs/pkg-1.0.tar.gz'],
+      ['pkg @ file:///srv/pkg\n', 'pkg @ file:///srv/pkg'],
+      ['pkg@https://example.com/pkg-1.0.zip\n', 'pkg@https://example.com/pkg-1.0.zip'],
+      ['git+https://example.com/x.git#egg=x\n', 'git+https://example.com/x.git#egg=x'],
+      ['-r more.txt\n', '-r more.txt'],
+    ];
+    for (const [text, want] of sources) {
+      it(`sourceRequirement(${JSON.stringify(text)}) is ${JSON.stringify(want)}`, () => {
+        expect(sourceRequirement(text)).to.equal(want);
+      });
+    }
+
+    it('refuses a requirement pip would build from source, before running pip', async () => {
+      await writeFile(join(root, 'build', 'py', 'function', 'requirements.txt'), 'ok==1\n-e ./src\n');
+      const err = await resolver.resolve('py').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isBackendError(err, 'Invalid'), String(err)).to.equal(true);
+      expect((err as Error).message).to.equal(
+        `function/requirements.txt of ${join(root, 'build', 'py')}: "-e ./src" would be built from source on the provider; only wheels are installed (build it with pip wheel and list the .whl, or a --find-links folder holding it)`,
+      );
+      expect(pipCalls).to.deep.equal([]);
     });
 
     it('refuses the image with Invalid and pip\'s message when pip fails, and keeps nothing', async () => {
