@@ -72,7 +72,7 @@ def _header_list(h):
     return [(str(k), str(v)) for k, v in h]
 
 
-def _body_bytes(body, headers):
+def _body_bytes(body):
     """_body_bytes encodes a body and says which Content-Type goes with it when the handler named none."""
     if body is None:
         return b'', None
@@ -94,7 +94,7 @@ def format_response(res):
         body = res[0] if len(res) > 0 else ''
         status = int(res[1]) if len(res) > 1 else 200
         headers = _header_list(res[2]) if len(res) > 2 else []
-    data, ctype = _body_bytes(body, headers)
+    data, ctype = _body_bytes(body)
     if ctype and not any(k.lower() == 'content-type' for k, _ in headers):
         headers.append(('Content-Type', ctype))
     return status, headers, data
