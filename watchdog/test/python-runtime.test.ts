@@ -31,7 +31,7 @@ describe('watchdog with the Python runtime: python3-http template at home, a gen
     expect((await status()).runtime).to.equal('python');
   });
 
-  it('specialises the generic slot by importing the handler module, and serves it', async () => {
+  it('specialises the generic slot by importing the handler module (its dependencies from <dir>/python), and serves it', async () => {
     const r = await control({ op: 'specialise', function: 'py-hello.openfaas-fn', code: { kind: 'dir', path: join(fixtures, 'py-hello') }, env: { GREETING: 'hi' }, capacity: 2 });
     expect(r.reply.ok, r.reply.error).to.equal(true);
     expect(r.reply.ms).to.be.a('number');
@@ -41,6 +41,7 @@ describe('watchdog with the Python runtime: python3-http template at home, a gen
     expect(res.headers.get('x-hyperfaas-slot')).to.equal('guest');
     expect(await res.json()).to.deep.equal({
       greeting: 'hello you',
+      shouted: 'YOU',
       method: 'PUT',
       path: '/a/b',
       query: { x: ['1', '2'] },
