@@ -8,6 +8,9 @@ command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
 # OCI images: skopeo pulls them, umoci unpacks them (the provider needs both to deploy an image by reference).
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+# Python functions (the python3-http template) run on Debian's python3; pip installs their requirements.txt.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
 # The observability tests scrape the provider with a real Prometheus and drive the dashboard in headless Chromium.
 if [ "${HYPERFAAS_NEED_TEST_TOOLS:-1}" = 1 ]; then

@@ -1,12 +1,13 @@
 /**
  * bench/watchdog/run: what one watchdog hop costs (http mode, trivial and 50 ms functions) next to calling the
  * function directly and next to a minimal undici proxy; fork mode with fprocess=cat; and guest-slot specialisation to
- * first response next to starting a new runtime process. Every run is bounded in time and count and sends traffic to
- * 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
- * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10]
+ * first response next to starting a new runtime process, for the Node and the Python runtime. Every run is bounded in
+ * time and count and sends traffic to 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
+ * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10] [--only http|fork|spec]
+ * [--spec-n 20 (specialisations per runtime)]
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -35,6 +36,7 @@ function findRepo(start: string): string {
 const repo = findRepo(here);
 const benchDir = join(repo, 'bench', 'watchdog');
 const runtime = join(repo, 'watchdog', 'runtime', 'node', 'server.js');
+const pyRuntime = join(repo, 'watchdog', 'runtime', 'python', 'server.py');
 const fnDir = join(repo, 'watchdog', 'test', 'fixtures', 'fn-hello');
 
 const args = process.argv.slice(2);
@@ -45,6 +47,7 @@ const arg = (name: string, def: string) => {
 const seconds = Number(arg('--seconds', '10'));
 const out = arg('--out', '');
 const reps = Number(arg('--rounds', '3'));
+const specN = Number(arg('--spec-n', '20'));
 
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -269,56 +272,100 @@ function control(url: string, body: unknown): Promise<{ ok: boolean; error?: str
   });
 }
 
+/** SpecRuntime is one runtime whose guest slot the specialisation bench measures. */
+interface SpecRuntime {
+  label: string;
+  /** env makes the watchdog's guest slot this runtime. */
+  env: Record<string, string>;
+  /** fn is the function directory specialised into the slot (a prepared copy: Python's with its bytecode). */
+  fn: string;
+  /** cold is the command that serves fn as a new process (a new instance's worker). */
+  cold: string[];
+  wd?: { proc: ChildProcess; url: string };
+  warm: number[];
+  ipc: number[];
+  replied: number[];
+  coldMs: number[];
+}
+
+/** pythonFunction copies the py-echo example and compiles it as the local backend prepares a Python function. */
+function pythonFunction(): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'wd-bench-py-')), 'py-echo');
+  cpSync(join(repo, 'stack-templates', 'examples', 'build', 'py-echo'), dir, { recursive: true });
+  execFileSync('python3', ['-m', 'compileall', '-q', dir]);
+  return dir;
+}
+
+async function specialiseOnce(r: SpecRuntime): Promise<void> {
+  const wd = r.wd!;
+  for (let t = 0; t < 200; t++) {
+    const s = (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as { slots: { state: string }[] };
+    if (s.slots[1]!.state === 'generic') break;
+    await sleep(10);
+  }
+  await sleep(50); // let the fresh generic runtime settle
+  const t0 = performance.now();
+  const rep = await control(wd.url, { op: 'specialise', function: 'hello.openfaas-fn', code: { kind: 'dir', path: r.fn } });
+  if (!rep.ok) throw new Error(`${r.label}: specialise failed: ${rep.error}`);
+  const t1 = performance.now();
+  await waitOk(`${wd.url}/`, { 'x-hyperfaas-function': 'hello.openfaas-fn' });
+  r.warm.push(performance.now() - t0);
+  r.ipc.push(rep.ms ?? 0);
+  r.replied.push(t1 - t0);
+  await control(wd.url, { op: 'release' });
+}
+
+async function coldOnce(r: SpecRuntime): Promise<void> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const c = track(spawn(r.cold[0]!, [...r.cold.slice(1), r.fn], { env: { ...process.env, http_port: String(port) }, stdio: 'ignore', detached: true }));
+  await waitOk(`http://127.0.0.1:${port}/`);
+  r.coldMs.push(performance.now() - t0);
+  await stop(c);
+}
+
+/**
+ * specialisation measures control "specialise" -> first 200 through a guest slot, for the Node and the Python
+ * runtime in the same run with their rounds interleaved (so both see the same host load), next to starting a new
+ * worker process of each.
+ */
 async function specialisation(n: number): Promise<void> {
-  const wdPort = await freePort();
-  const wd = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdPort}`, HYPERFAAS_FUNCTION: 'bench', HYPERFAAS_CONTROL_TOKEN: benchControlToken });
-  const warm: number[] = [];
-  const ipc: number[] = [];
-  const replied: number[] = [];
-  for (let i = 0; i < n; i++) {
-    for (let t = 0; t < 200; t++) {
-      const s = (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as { slots: { state: string }[] };
-      if (s.slots[1]!.state === 'generic') break;
-      await sleep(10);
-    }
-    await sleep(50); // let the fresh generic runtime settle
-    const t0 = performance.now();
-    const rep = await control(wd.url, { op: 'specialise', function: 'hello.openfaas-fn', code: { kind: 'dir', path: fnDir } });
-    if (!rep.ok) throw new Error(`specialise failed: ${rep.error}`);
-    const t1 = performance.now();
-    await waitOk(`${wd.url}/`, { 'x-hyperfaas-function': 'hello.openfaas-fn' });
-    warm.push(performance.now() - t0);
-    ipc.push(rep.ms ?? 0);
-    replied.push(t1 - t0);
-    await control(wd.url, { op: 'release' });
+  const rts: SpecRuntime[] = [
+    { label: 'Node', env: {}, fn: fnDir, cold: [process.execPath, runtime], warm: [], ipc: [], replied: [], coldMs: [] },
+    { label: 'Python', env: { HYPERFAAS_RUNTIME: 'python' }, fn: pythonFunction(), cold: ['python3', pyRuntime], warm: [], ipc: [], replied: [], coldMs: [] },
+  ];
+  for (const r of rts) {
+    const wdPort = await freePort();
+    r.wd = await startWatchdog({ mode: 'http', fprocess: `${process.execPath} ${join(benchDir, 'upstream.mjs')}`, upstream_url: `http://127.0.0.1:${wdPort}`, HYPERFAAS_FUNCTION: 'bench', HYPERFAAS_CONTROL_TOKEN: benchControlToken, ...r.env });
   }
-  await stop(wd.proc);
-  const cold: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const port = await freePort();
-    const t0 = performance.now();
-    const c = track(spawn(process.execPath, [runtime, fnDir], { env: { ...process.env, http_port: String(port) }, stdio: 'ignore', detached: true }));
-    await waitOk(`http://127.0.0.1:${port}/`);
-    cold.push(performance.now() - t0);
-    await stop(c);
-  }
+  for (let i = 0; i < n; i++) for (const r of rts) await specialiseOnce(r);
+  for (const r of rts) await stop(r.wd!.proc);
+  for (let i = 0; i < n; i++) for (const r of rts) await coldOnce(r);
   const q = (xs: number[], p: number) => {
     const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor(p * s.length))]!.toFixed(1);
+    return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
   };
-  say(`### guest-slot specialisation vs a new runtime process (n=${n} each)`);
+  const row = (what: string, pick: (r: SpecRuntime) => number[]) => {
+    const [node, py] = rts.map(pick) as [number[], number[]];
+    const cells = [node, py].map((xs) => `${q(xs, 0.5).toFixed(1)} / ${q(xs, 0).toFixed(1)} / ${q(xs, 0.9).toFixed(1)}`);
+    say(`| ${what} | ${cells[0]} | ${cells[1]} | ${(q(py, 0.5) / q(node, 0.5)).toFixed(2)}x |`);
+  };
+  say(`### guest-slot specialisation vs a new runtime process, Node and Python (n=${n} each, rounds interleaved)`);
   say();
-  say('| operation | p50 ms | min ms | p90 ms |');
+  say('Node specialises with `watchdog/test/fixtures/fn-hello`; Python with the py-echo example, compiled to bytecode as the local backend prepares it.');
+  say();
+  say('| operation | Node p50 / min / p90 ms | Python p50 / min / p90 ms | Python / Node (p50) |');
   say('| --- | ---: | ---: | ---: |');
-  say(`| control "specialise" -> first 200 through the watchdog (guest slot) | ${q(warm, 0.5)} | ${q(warm, 0)} | ${q(warm, 0.9)} |`);
-  say(`| control "specialise" -> its reply (HTTP to the watchdog, IPC to the runtime and back) | ${q(replied, 0.5)} | ${q(replied, 0)} | ${q(replied, 0.9)} |`);
-  say(`| of which the watchdog's specialise (IPC, import handler, swap listener; its own clock) | ${q(ipc, 0.5)} | ${q(ipc, 0)} | ${q(ipc, 0.9)} |`);
-  say(`| spawn \`node server.js <fn>\` -> first 200 (a new instance's worker, cold) | ${q(cold, 0.5)} | ${q(cold, 0)} | ${q(cold, 0.9)} |`);
+  row('control "specialise" -> first 200 through the watchdog (guest slot)', (r) => r.warm);
+  row('control "specialise" -> its reply (HTTP to the watchdog, IPC to the runtime and back)', (r) => r.replied);
+  row("of which the watchdog's specialise (IPC, import handler, swap handler; its own clock)", (r) => r.ipc);
+  row('a new worker process (`node server.js <fn>` / `python3 server.py <fn>`) -> first 200 (cold)', (r) => r.coldMs);
   say();
 }
 
 async function main(): Promise<void> {
   const started = new Date();
+  const only = arg('--only', 'all');
   say('# Watchdog benchmarks');
   say();
   say(`- date: ${started.toISOString()}`);
@@ -330,17 +377,16 @@ async function main(): Promise<void> {
       return 0;
     }
   })();
-  say(`- command: \`npx tsc -b && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js --seconds ${seconds} --rounds ${reps}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
+  say(`- command: \`npx tsc -b && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js${only !== 'all' ? ` --only ${only}` : ''} --seconds ${seconds} --rounds ${reps}${specN !== 20 ? ` --spec-n ${specN}` : ''}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
   say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();
-  const only = arg('--only', 'all');
   if (only === 'all' || only === 'http') {
     await httpMode('trivial function', 0, reps);
     await httpMode('50 ms function', 50, reps);
   }
   if (only === 'all' || only === 'fork') await forkMode();
-  if (only === 'all' || only === 'spec') await specialisation(20);
+  if (only === 'all' || only === 'spec') await specialisation(specN);
   if (out) writeFileSync(join(repo, out), lines.join('\n') + '\n');
 }
 

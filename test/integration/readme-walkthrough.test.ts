@@ -5,25 +5,14 @@
  * to publish, images resolve only inside HYPERFAAS_IMAGE_PATH, and command images answer like the classic watchdog.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { packDir } from '../../src/bundle.js';
-import { outRoot, repoRoot } from '../../src/paths.js';
 import { httpCall } from '../support/http.js';
+import { readmeBlock, runWalkthrough } from '../support/readme.js';
 import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';
-
-function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
 
 describe('README faas-cli walkthrough and deploy-time image rules (real provider)', function () {
   this.timeout(180_000);
@@ -59,22 +48,10 @@ describe('README faas-cli walkthrough and deploy-time image rules (real provider
   });
 
   it('runs the walkthrough as written from a fresh folder and answers the handler JSON', async () => {
-    const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
-    const m = /<!-- walkthrough:start -->\n```sh\n([\s\S]*?)```\n<!-- walkthrough:end -->/.exec(readme);
-    expect(m, 'the README walkthrough block').to.not.equal(null);
+    const block = await readmeBlock('walkthrough');
+    expect(block, 'the README walkthrough block').to.not.equal(undefined);
+    const r = await runWalkthrough(block!, tmp, base);
     const home = join(tmp, 'home');
-    const bin = join(tmp, 'bin');
-    await mkdir(home);
-    await mkdir(bin);
-    // faas-cli on PATH is the 0.17.6 stand-in; everything else in the block runs for real.
-    await writeFile(join(bin, 'faas-cli'), `#!/bin/sh\nexec "${process.execPath}" "${join(outRoot, 'test', 'support', 'faas-cli.js')}" "$@"\n`);
-    await chmod(join(bin, 'faas-cli'), 0o755);
-    const script = join(tmp, 'walkthrough.sh');
-    await writeFile(script, `set -eu\n${m![1]}`);
-    const r = await run('bash', [script], {
-      cwd: home,
-      env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: home, HYPERFAAS: repoRoot, OPENFAAS_URL: base },
-    });
     expect(r.code, `${r.out}\nprovider:\n${output()}`).to.equal(0);
     expect(r.out).to.contain('{"message":"Hello, world!"}');
     expect(r.out).to.contain('Published build/hello as hello:latest');

@@ -41,7 +41,7 @@ export async function readCredentials(dir: string): Promise<InstanceCredentials>
  * KEEP are the HYPERFAAS_* variables a function may see: its own identity and where its runtime and secrets are,
  * nothing that grants anything. Every other HYPERFAAS_* and every NATS_* variable is the watchdog's alone.
  */
-const KEEP = new Set(['HYPERFAAS_INSTANCE_ID', 'HYPERFAAS_FUNCTION', 'HYPERFAAS_NAMESPACE', 'HYPERFAAS_RUNTIME', 'HYPERFAAS_NODE_RUNTIME', 'HYPERFAAS_SECRETS_DIR']);
+const KEEP = new Set(['HYPERFAAS_INSTANCE_ID', 'HYPERFAAS_FUNCTION', 'HYPERFAAS_NAMESPACE', 'HYPERFAAS_RUNTIME', 'HYPERFAAS_NODE_RUNTIME', 'HYPERFAAS_PYTHON_RUNTIME', 'HYPERFAAS_SECRETS_DIR']);
 
 /** functionEnv is env without the watchdog's own settings (control token, credentials dir, NATS URL and creds). */
 export function functionEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

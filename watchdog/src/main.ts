@@ -12,10 +12,15 @@ import { Watchdog } from './watchdog.js';
 import { NatsLink } from './ics/nats-link.js';
 import { readCredentials } from './credentials.js';
 
-/** findRuntime locates the Node runtime shipped with the watchdog: <pkg>/runtime/node/server.js above this file. */
-export function findRuntime(from = dirname(fileURLToPath(import.meta.url))): string {
+/** runtimeFile is the file of the shipped runtime for a runtime name: python* runs on Python, anything else on Node. */
+export function runtimeFile(name: string): string {
+  return name.startsWith('python') ? 'python/server.py' : 'node/server.js';
+}
+
+/** findRuntime locates a runtime shipped with the watchdog (<pkg>/runtime/<file> above this file). */
+export function findRuntime(from = dirname(fileURLToPath(import.meta.url)), file = 'node/server.js'): string {
   for (let dir = from; ; dir = dirname(dir)) {
-    for (const rel of ['runtime/node/server.js', 'watchdog/runtime/node/server.js']) {
+    for (const rel of [`runtime/${file}`, `watchdog/runtime/${file}`]) {
       const p = join(dir, rel);
       if (existsSync(p)) return p;
     }
@@ -43,9 +48,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (creds.controlToken) cfg = Object.freeze({ ...cfg, controlToken: creds.controlToken });
-  const runtime = cfg.guest.runtime ? resolve(cfg.guest.runtime) : findRuntime();
-  // The function's own children find the runtime through this variable (the node20 template's index.js reads it).
-  if (runtime && !process.env.HYPERFAAS_NODE_RUNTIME) process.env.HYPERFAAS_NODE_RUNTIME = runtime;
+  // The function's own children find the runtimes through these variables (the templates' entry points read them).
+  const node = findRuntime();
+  const python = findRuntime(undefined, runtimeFile('python'));
+  if (node && !process.env.HYPERFAAS_NODE_RUNTIME) process.env.HYPERFAAS_NODE_RUNTIME = node;
+  if (python && !process.env.HYPERFAAS_PYTHON_RUNTIME) process.env.HYPERFAAS_PYTHON_RUNTIME = python;
+  // The guest slot runs the runtime of this instance's own (HYPERFAAS_RUNTIME), so it lends to functions of that one.
+  const runtime = cfg.guest.runtime ? resolve(cfg.guest.runtime) : runtimeFile(cfg.runtime) === runtimeFile('python') ? python : node;
   const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '' });
   // Under HyperFaaS the ICS talks to the global scheduler over NATS; without it the watchdog works alone.
   const link = cfg.natsUrl

@@ -1,10 +1,11 @@
 /**
  * workers starts the processes behind the slots: the home function's long-lived upstream (http mode) and the guest
- * slot's pre-forked generic Node runtime, which a control request specialises with another function's code over IPC.
+ * slot's pre-started generic runtime (Node, or Python for a server.py), which a control request specialises with
+ * another function's code over IPC.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { pipeLogs } from './logs.js';
+import { log, pipeLogs } from './logs.js';
 
 /** LogOptions are how child output is forwarded. */
 export interface LogOptions {
@@ -42,16 +43,23 @@ export async function waitForTcp(host: string, port: number, stop: () => boolean
   }
 }
 
-/** RuntimeMessage is what the Node runtime sends over IPC. */
+/** RuntimeMessage is what a runtime (Node or Python) sends over IPC. */
 export type RuntimeMessage =
   | { type: 'generic'; port: number }
   | { type: 'ready'; port: number; ms?: number }
   | { type: 'error'; error: string }
   | { type: 'released' };
 
+/** pythonBinary is the interpreter a Python guest runtime runs on (guest_python, default python3 on PATH). */
+export function pythonBinary(env: NodeJS.ProcessEnv): string {
+  return env.guest_python || 'python3';
+}
+
 /**
  * GuestWorker is the generic runtime process: it listens at once (answering 503) and turns into a function server
  * when told to specialise. Release ends the process; the watchdog forks a fresh generic one, so no code survives.
+ * A runtime ending in .py runs on Python; it speaks the same messages over the same channel (Node's IPC socket, one
+ * JSON object per line, at the fd named in NODE_CHANNEL_FD).
  */
 export class GuestWorker {
   readonly child: ChildProcess;
@@ -59,9 +67,20 @@ export class GuestWorker {
   port = 0;
   readonly started: Promise<number>;
   private waiters: ((m: RuntimeMessage) => void)[] = [];
+  private spawnError: Error | undefined;
 
   constructor(runtime: string, env: NodeJS.ProcessEnv, o: LogOptions) {
-    this.child = fork(runtime, ['--generic'], { env: { ...env, http_port: '0' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const opts = { env: { ...env, http_port: '0' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ['ignore', 'pipe', 'pipe', 'ipc'] };
+    this.child = runtime.endsWith('.py') ? spawn(pythonBinary(env), [runtime, '--generic'], { ...opts, serialization: 'json' }) : fork(runtime, ['--generic'], opts);
+    this.child.on('error', (err) => {
+      if (this.child.pid !== undefined) return;
+      // It never ran (no such interpreter): no 'exit' follows, so whoever waits for a message hears it now.
+      log(`Guest runtime ${runtime} did not start: ${err.message}`);
+      this.spawnError = err;
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f({ type: 'error', error: err.message });
+    });
     forwardLogs(this.child, o);
     this.child.on('message', (m: RuntimeMessage) => {
       const w = this.waiters;
@@ -78,6 +97,10 @@ export class GuestWorker {
   /** next resolves with the runtime's next IPC message, or rejects if it exits first. */
   next(): Promise<RuntimeMessage> {
     return new Promise((resolve, reject) => {
+      if (this.spawnError) {
+        reject(new Error(`guest runtime did not start: ${this.spawnError.message}`));
+        return;
+      }
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         reject(new Error('guest runtime exited'));
         return;
@@ -91,7 +114,7 @@ export class GuestWorker {
     });
   }
 
-  /** specialise loads <dir>/function/handler.js into the runtime and resolves once it serves. */
+  /** specialise loads <dir>/function/handler.js (or handler.py) into the runtime and resolves once it serves. */
   async specialise(dir: string, env: Record<string, string>): Promise<void> {
     await this.started;
     const reply = this.next();

@@ -65,7 +65,7 @@ describe('watchdog forking modes (a process per request)', function () {
     });
     started.push(wd);
     const seen = JSON.parse((await post(`${wd.url}/`, '')).body) as string[];
-    expect(seen).to.deep.equal(['HYPERFAAS_FUNCTION', 'HYPERFAAS_INSTANCE_ID', 'HYPERFAAS_NODE_RUNTIME']);
+    expect(seen).to.deep.equal(['HYPERFAAS_FUNCTION', 'HYPERFAAS_INSTANCE_ID', 'HYPERFAAS_NODE_RUNTIME', 'HYPERFAAS_PYTHON_RUNTIME']);
     const control = (token: string) => post(`${wd.url}/_/hyperfaas/control`, '{"op":"resize","capacity":3}', { 'x-hyperfaas-token': token });
     const withEnvToken = await control('env-token');
     expect([withEnvToken.status, withEnvToken.body]).to.deep.equal([403, "x-hyperfaas-token is not this instance's control token\n"]);

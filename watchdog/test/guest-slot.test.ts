@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { fixtures, freePort, repo, startWatchdog, waitFor, type Running } from './helpers.js';
+import { fixtures, freePort, repo, slotClient, startWatchdog, waitFor, type Running } from './helpers.js';
 
 interface Report {
   slots: { kind: string; state: string; function?: string; inflight: number; capacity: number }[];
@@ -11,17 +11,7 @@ describe('watchdog guest slot: specialise, serve, release (node20 template at ho
   this.timeout(60_000);
   let wd: Running;
   const token = 'guest-slot-test-token';
-  const control = async (body: unknown) => {
-    const res = await fetch(`${wd.url}/_/hyperfaas/control`, {
-      method: 'POST',
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-      headers: { 'x-hyperfaas-token': token },
-    });
-    return { status: res.status, reply: (await res.json().catch(() => ({}))) as { ok: boolean; error?: string; ms?: number } };
-  };
-  const status = async () => (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as Report;
-  const guestCall = (fn: string, path = '/', init: RequestInit = {}) =>
-    fetch(`${wd.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-hyperfaas-function': fn } });
+  const { control, status, guestCall } = slotClient(() => wd, token);
 
   before(async () => {
     const up = await freePort();

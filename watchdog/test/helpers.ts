@@ -27,6 +27,8 @@ export const fixtures = join(repo, 'watchdog', 'test', 'fixtures');
 export const mainJs = join(here, '..', 'src', 'main.js');
 /** runtimeJs is the Node runtime. */
 export const runtimeJs = join(repo, 'watchdog', 'runtime', 'node', 'server.js');
+/** runtimePy is the Python runtime. */
+export const runtimePy = join(repo, 'watchdog', 'runtime', 'python', 'server.py');
 
 /** freePort asks the kernel for a free port on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -139,5 +141,32 @@ export async function httpUpstreamEnv(extra: Record<string, string> = {}): Promi
     upstream_url: `http://127.0.0.1:${up}`,
     guest_slot: 'false',
     ...extra,
+  };
+}
+
+/** SlotReport is the part of /_/hyperfaas/status the slot tests read. */
+export interface SlotReport {
+  runtime?: string;
+  draining: boolean;
+  slots: { kind: string; state: string; function?: string; inflight: number; capacity: number }[];
+}
+
+/**
+ * slotClient talks to a running watchdog's slots: control requests with its token (a string body is sent as it is),
+ * the status report, and calls routed to a function by x-hyperfaas-function.
+ */
+export function slotClient(wd: () => Running, token: string) {
+  return {
+    async control(body: unknown) {
+      const res = await fetch(`${wd().url}/_/hyperfaas/control`, {
+        method: 'POST',
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { 'x-hyperfaas-token': token },
+      });
+      return { status: res.status, reply: (await res.json().catch(() => ({}))) as { ok: boolean; error?: string; ms?: number } };
+    },
+    status: async () => (await (await fetch(`${wd().url}/_/hyperfaas/status`)).json()) as SlotReport,
+    guestCall: (fn: string, path = '/', init: RequestInit = {}) =>
+      fetch(`${wd().url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-hyperfaas-function': fn } }),
   };
 }

@@ -17,7 +17,9 @@
  * refused. Each of these is Invalid with a message saying so, as is an image that resolves to nothing.
  *
  * A directory is prepared once per content hash into <data>/images/<hash>/: copied, made world-readable, and given
- * its dependencies (`npm ci`, or `npm install`, with --omit=dev) only when a package.json declares some.
+ * its dependencies (`npm ci`, or `npm install`, with --omit=dev) only when a package.json declares some. A Python
+ * function's requirements.txt (in the handler folder or beside it) is installed with pip into <hash>/python, where
+ * the Python runtime finds it, and its sources are compiled to bytecode there (an instance cannot write its folder).
  *
  * An image that resolves to nothing runs `envProcess` as a command (classic watchdog mode: one process per request,
  * CGI Http_* env) only when the function is meant to run a command: its image is one of the generic images that
@@ -34,7 +36,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BackendError } from '../backend.js';
 import { PublishedImages } from './published.js';
@@ -173,7 +175,9 @@ const hostOwned = new Set([
   'lock_file',
   'bind_address',
   'HYPERFAAS_NODE_RUNTIME',
+  'HYPERFAAS_PYTHON_RUNTIME',
   'guest_runtime',
+  'guest_python',
 ]);
 
 /** readTemplateInfo reads template.yml (fprocess, handler_folder) and the Dockerfile's ENV (which wins). */
@@ -238,17 +242,65 @@ export async function hasDependencies(pkgJson: string): Promise<boolean> {
 export type InstallStep = (dir: string) => Promise<void>;
 
 /** npmInstall runs `npm ci --omit=dev` when a package-lock.json exists, else `npm install --omit=dev`. */
-export const npmInstall: InstallStep = (dir) =>
-  new Promise((resolve, reject) => {
-    const args = existsSync(join(dir, 'package-lock.json')) ? ['ci'] : ['install'];
-    args.push('--omit=dev', '--no-audit', '--no-fund', '--loglevel=error');
-    const child = spawn('npm', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+export const npmInstall: InstallStep = (dir) => {
+  const args = existsSync(join(dir, 'package-lock.json')) ? ['ci'] : ['install'];
+  args.push('--omit=dev', '--no-audit', '--no-fund', '--loglevel=error');
+  return run('npm', args, dir, undefined, `npm ${args[0]} in ${dir}`);
+};
+
+/**
+ * pipInstall installs a requirements.txt into target with `python3 -m pip install --target`, run in the file's folder
+ * (so relative paths and --find-links in it resolve there). Wheels only: building an sdist would run the package's
+ * own code as the provider's user. pip sees the provider's PIP_* and proxy variables (an index, find-links, no-index)
+ * and nothing else of its environment.
+ */
+export const pipInstall = (requirements: string, target: string): Promise<void> => {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' };
+  for (const [k, v] of Object.entries(process.env)) if (/^(PIP_|https?_proxy$|no_proxy$)/i.test(k)) env[k] = v;
+  const args = ['-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--root-user-action=ignore', '--only-binary=:all:'];
+  args.push('--target', target, '-r', requirements);
+  return run('python3', args, dirname(requirements), env, 'pip install');
+};
+
+/** compilePython writes the bytecode of every .py under dir beside it (a missing python3 is no error: nothing to do). */
+const compilePython = (dir: string): Promise<void> => run('python3', ['-m', 'compileall', '-q', dir], dir, { PATH: process.env.PATH ?? '/usr/bin:/bin' }, 'compileall');
+
+/** hasRequirements reports whether a requirements.txt names anything (a line that is neither blank nor a comment). */
+export async function hasRequirements(file: string): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  return (await readFile(file, 'utf8')).split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+}
+
+/**
+ * sourceRequirement returns the first line of a requirements.txt that pip would build from source whatever
+ * --only-binary says (an editable, a VCS URL, a local folder, an sdist archive), or a nested -r/-c file this check
+ * cannot see into; undefined when there is none. Building runs the package's code as the provider's user.
+ */
+export function sourceRequirement(text: string): string | undefined {
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (!line) continue;
+    if (/^(-e|--editable|-r|--requirement|-c|--constraint)(\s|=|$)/.test(line)) return raw.trim();
+    if (line.startsWith('-')) continue; // --no-index, --find-links, --index-url ...
+    const at = line.indexOf(' @ ') >= 0 ? line.indexOf(' @ ') + 3 : line.indexOf('@') + 1;
+    const ref = line.slice(at).split(';')[0]!.trim();
+    if (/^(git|hg|svn|bzr)\+/.test(ref) || /\.(tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$/i.test(ref)) return raw.trim();
+    if (/^(\.|\/|~|file:)/.test(ref) && !ref.endsWith('.whl')) return raw.trim();
+  }
+  return undefined;
+}
+
+/** run runs a tool to its end; it rejects with the last 4000 characters of its output when it fails. */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv | undefined, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4000)));
     child.stderr.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4000)));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm ${args[0]} in ${dir} exited ${code}: ${out.trim()}`))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${what} exited ${code}: ${out.trim()}`))));
   });
+}
 
 async function makeReadable(dir: string): Promise<void> {
   await chmod(dir, 0o755);
@@ -307,6 +359,7 @@ export class ImageResolver {
     private readonly install: InstallStep = npmInstall,
     /** oci pulls images from registries; without it only local builds resolve. */
     readonly oci?: OciImageStore,
+    private readonly pip: (requirements: string, target: string) => Promise<void> = pipInstall,
   ) {
     this.imagesDir = join(dataDir, 'images');
     this.published = new PublishedImages(join(dataDir, 'published'));
@@ -467,7 +520,24 @@ export class ImageResolver {
             throw new BackendError('Invalid', `installing dependencies of ${src}: ${(e as Error).message}`, { cause: e });
           }
         }
+        const req = join(d, 'requirements.txt');
+        if (await hasRequirements(req)) {
+          const source = sourceRequirement(await readFile(req, 'utf8'));
+          if (source !== undefined) {
+            throw new BackendError(
+              'Invalid',
+              `${relative(tmp, req)} of ${src}: "${source}" would be built from source on the provider; only wheels are installed (build it with pip wheel and list the .whl, or a --find-links folder holding it)`,
+            );
+          }
+          try {
+            await this.pip(req, join(tmp, 'python'));
+          } catch (e) {
+            const rel = relative(tmp, req);
+            throw new BackendError('Invalid', `installing the Python dependencies of ${src} (${rel}): ${(e as Error).message}`, { cause: e });
+          }
+        }
       }
+      if (existsSync(join(tmp, info.handlerFolder, 'handler.py'))) await compilePython(tmp).catch(() => undefined);
       await makeReadable(tmp);
       await writeFile(join(tmp, '.hyperfaas-ready'), `${src}\n`, { mode: 0o644 });
       await rm(target, { recursive: true, force: true });

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBackendError } from '../../../src/backends/backend.js';
-import { dockerfileEnv, hashDir, ImageResolver, imageCandidates, normaliseImage, readTemplateInfo } from '../../../src/backends/local/images.js';
+import { repoRoot } from '../../../src/paths.js';
+import { dockerfileEnv, hashDir, ImageResolver, imageCandidates, normaliseImage, readTemplateInfo, sourceRequirement } from '../../../src/backends/local/images.js';
 
 async function fnDir(dir: string, files: Record<string, string>): Promise<void> {
   for (const [rel, text] of Object.entries(files)) {
@@ -196,6 +197,103 @@ describe('local backend images', () => {
       await fnDir(join(root, 'empty/echo'), { 'index.js': '' });
       await fnDir(join(root, 'build/echo'), { Dockerfile: dockerfile });
       expect(resolver.find('echo').dir).to.equal(join(root, 'build/echo'));
+    });
+  });
+
+  describe('Python functions (python3-http)', () => {
+    const template = join(repoRoot, 'stack-templates', 'template', 'python3-http');
+    let root: string;
+    let pipCalls: { requirements: string; target: string }[];
+    let pipFails: string | undefined;
+    let resolver: ImageResolver;
+    beforeEach(async () => {
+      root = await mkdtemp(join(tmpdir(), 'hf-img-py-'));
+      pipCalls = [];
+      pipFails = undefined;
+      const npm = async () => {
+        throw new Error('npm must not run for a Python function');
+      };
+      resolver = new ImageResolver(join(root, 'data'), [join(root, 'build')], npm, undefined, async (requirements, target) => {
+        pipCalls.push({ requirements, target });
+        if (pipFails) throw new Error(pipFails);
+        await fnDir(target, { 'dep/__init__.py': 'X = 1\n' });
+      });
+      await cp(template, join(root, 'build', 'py'), { recursive: true });
+    });
+    afterEach(async () => {
+      await rm(root, { recursive: true, force: true });
+    });
+
+    it('reads the template: python3 index.py in http mode, runtime python, no container-only paths', async () => {
+      const info = await readTemplateInfo(join(root, 'build', 'py'));
+      expect(info.fprocess).to.equal('python3 index.py');
+      expect(info.mode).to.equal('http');
+      expect(info.env).to.include({ HYPERFAAS_RUNTIME: 'python', PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' });
+      expect(info.env).to.not.have.any.keys('HYPERFAAS_PYTHON_RUNTIME', 'guest_runtime');
+    });
+
+    it('installs nothing for a requirements.txt of blank lines and comments', async () => {
+      await writeFile(join(root, 'build', 'py', 'function', 'requirements.txt'), '\n# nothing yet\n   \n');
+      const r = await resolver.resolve('py');
+      expect(pipCalls).to.deep.equal([]);
+      expect(existsSync(join(r.dir, 'python'))).to.equal(false);
+    });
+
+    it('installs requirements.txt into <function>/python and compiles the sources', async () => {
+      await writeFile(join(root, 'build', 'py', 'function', 'requirements.txt'), 'dep==1.0\n');
+      const r = await resolver.resolve('py');
+      expect(pipCalls).to.have.length(1);
+      expect(pipCalls[0]!.requirements).to.match(/function\/requirements\.txt$/);
+      expect(pipCalls[0]!.target).to.match(/\/python$/);
+      expect(await readFile(join(r.dir, 'python', 'dep', '__init__.py'), 'utf8')).to.equal('X = 1\n');
+      expect((await readdir(join(r.dir, 'function', '__pycache__'))).some((f) => f.startsWith('handler.'))).to.equal(true);
+    });
+
+    const sources: [string, string | undefined][] = [
+      ['tinydep==1.0\n--no-index\n--find-links ./wheels\n-f wheels\n# ./src in a comment\n', undefined],
+      ['requests>=2; python_version >= "3.8"\n', undefined],
+      ['./wheels/tinydep-1.0-py3-none-any.whl\n', undefined],
+      ['tinydep @ https://example.com/tinydep-1.0-py3-none-any.whl\n', undefined],
+      ['-e ./src\n', '-e ./src'],
+      ['--editable=git+https://example.com/x.git\n', '--editable=git+https://example.com/x.git'],
+      ['ok==1\n./src\n', './src'],
+      ['/abs/pkg-1.0.tar.gz\n', '/abs/pkg-1.0.tar.gz'],
+      ['pkg @ file:///srv/pkg\n', 'pkg @ file:///srv/pkg'],
+      ['pkg@https://example.com/pkg-1.0.zip\n', 'pkg@https://example.com/pkg-1.0.zip'],
+      ['git+https://example.com/x.git#egg=x\n', 'git+https://example.com/x.git#egg=x'],
+      ['-r more.txt\n', '-r more.txt'],
+    ];
+    for (const [text, want] of sources) {
+      it(`sourceRequirement(${JSON.stringify(text)}) is ${JSON.stringify(want)}`, () => {
+        expect(sourceRequirement(text)).to.equal(want);
+      });
+    }
+
+    it('refuses a requirement pip would build from source, before running pip', async () => {
+      await writeFile(join(root, 'build', 'py', 'function', 'requirements.txt'), 'ok==1\n-e ./src\n');
+      const err = await resolver.resolve('py').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isBackendError(err, 'Invalid'), String(err)).to.equal(true);
+      expect((err as Error).message).to.equal(
+        `function/requirements.txt of ${join(root, 'build', 'py')}: "-e ./src" would be built from source on the provider; only wheels are installed (build it with pip wheel and list the .whl, or a --find-links folder holding it)`,
+      );
+      expect(pipCalls).to.deep.equal([]);
+    });
+
+    it('refuses the image with Invalid and pip\'s message when pip fails, and keeps nothing', async () => {
+      await writeFile(join(root, 'build', 'py', 'function', 'requirements.txt'), 'nope==9\n');
+      pipFails = 'pip install exited 1: ERROR: No matching distribution found for nope==9';
+      const err = await resolver.resolve('py').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isBackendError(err) && err.kind).to.equal('Invalid');
+      expect((err as Error).message).to.equal(
+        `installing the Python dependencies of ${join(root, 'build', 'py')} (function/requirements.txt): pip install exited 1: ERROR: No matching distribution found for nope==9`,
+      );
+      expect((await readdir(join(root, 'data', 'images'))).filter((n) => !n.startsWith('empty'))).to.deep.equal([]);
     });
   });
 });
