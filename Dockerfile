@@ -7,23 +7,27 @@
 
 ARG NODE_VERSION=20
 
-# ---- build: all dependencies, compile the provider (src/ + the shared watchdog/src/protocol.ts) and the watchdog
+# ---- build: all dependencies, compile the watchdog (an npm workspace, watchdog/dist) and then the provider (dist/),
+# which imports the watchdog's shared modules by package name
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY watchdog/package.json ./watchdog/
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY src ./src
 COPY watchdog ./watchdog
-# Compile only what ships (the repo tsconfig also includes test/ and bench/).
-RUN printf '{"extends":"./tsconfig.json","include":["src","watchdog/src"]}\n' > tsconfig.build.json \
- && npx tsc -p tsconfig.build.json --outDir dist \
- && npx tsc -p watchdog/tsconfig.json
+# Compile only what ships (the repo tsconfig also includes test/ and bench/, and references the watchdog's tests).
+RUN npx tsc -b watchdog \
+ && printf '{"extends":"./tsconfig.json","include":["src"],"references":[{"path":"watchdog"}]}\n' > tsconfig.build.json \
+ && npx tsc -p tsconfig.build.json --outDir dist
 
-# ---- prod-deps: the provider's runtime dependencies only, from the lock file
+# ---- prod-deps: the provider's runtime dependencies only, from the lock file (node_modules/@hyperfaas/watchdog is
+# the workspace's link to ../../watchdog, filled in the provider stage)
 FROM node:${NODE_VERSION}-bookworm-slim AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY watchdog/package.json ./watchdog/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # ---- watchdog: what function images copy (/opt/hyperfaas/watchdog: package.json, dist/src, node_modules, runtime).
@@ -47,6 +51,8 @@ WORKDIR /app
 RUN groupadd --gid 10001 app && useradd --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY watchdog/package.json ./watchdog/
+COPY --from=build /app/watchdog/dist/src ./watchdog/dist/src
 COPY --from=build /app/dist ./dist
 # uid 10001 matches runAsUser in yaml/base/provider.yaml (the kubelet needs a numeric user for runAsNonRoot).
 USER app

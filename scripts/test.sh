@@ -6,6 +6,6 @@ bash scripts/ensure-tools.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-rm -rf dist
-npx tsc -p tsconfig.json
+rm -rf dist watchdog/dist
+npx tsc -b
 npx mocha "$@"

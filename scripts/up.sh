@@ -8,7 +8,7 @@ HYPERFAAS_NEED_KUBECTL="${HYPERFAAS_NEED_KUBECTL:-0}" HYPERFAAS_NEED_TEST_TOOLS=
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-npx tsc -p tsconfig.json
+npx tsc -b
 
 data="${HYPERFAAS_DATA:-$PWD/.data}"
 nats_pid=""

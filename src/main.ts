@@ -209,6 +209,8 @@ async function main(): Promise<void> {
       if (a.kind === 'resize') functions.boosted(key);
     },
   });
+  // A request for a function at zero asks the scaler, the one writer of replicas, to decide about it now.
+  scheduler.setWaker((namespace, name) => scaler.wake(namespace, name));
   scaler.start();
   const app = createApp({
     config,

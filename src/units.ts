@@ -3,9 +3,9 @@
  * (the watchdog's, so the provider validates an instance's env exactly as the watchdog will read it) and the one
  * error for settings that do not parse.
  */
-import { parseDuration } from '../watchdog/src/units.js';
+import { parseDuration } from '@hyperfaas/watchdog/units';
 
-export { parseCpu, parseMemory, parseQuantity } from '../watchdog/src/units.js';
+export { parseCpu, parseMemory, parseQuantity } from '@hyperfaas/watchdog/units';
 
 /**
  * parseDurationMs reads "30" (seconds), "2.5s", "500ms", "1m30s" or "1.5h" into milliseconds; undefined when the

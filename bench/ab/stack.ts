@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
+import { subjects, type LoadReport } from '@hyperfaas/watchdog/protocol';
 import { providerMain } from '../../src/paths.js';
 import { startNatsServer, type NatsServer } from '../../test/support/nats-server.js';
 import { freePort, waitForPort } from '../../test/support/ports.js';

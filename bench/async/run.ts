@@ -138,7 +138,7 @@ const lines = [
   `- machine: ${type()} ${process.arch}, ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
   `- load average when the run ended (other work on the machine skews results): ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   `- software: Node ${process.version}, ${natsVersion} (file storage, one server on 127.0.0.1), @nats-io/jetstream 3.3.1`,
-  `- command: \`npx tsc -p tsconfig.json --outDir .build/async && node .build/async/bench/async/run.js ${N} ${CONNECTIONS} ${CONCURRENCIES.join(',')}\``,
+  `- command: \`npx tsc -b && npx tsc -p tsconfig.json --outDir .build/async && node .build/async/bench/async/run.js ${N} ${CONNECTIONS} ${CONCURRENCIES.join(',')}\``,
   `- setup: one process runs the express app with the AsyncService handler, the queue worker, a trivial upstream (200 "ok")`,
   `  and the callback sink; ${N} POSTs of ${BODY.length} bytes per round over ${CONNECTIONS} keep-alive connections.`,
   '  Accept phase: worker stopped, every 202 waits for the JetStream publish ack (stored on disk).',

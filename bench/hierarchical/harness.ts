@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { providerMain } from '../../src/paths.js';
-import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
+import { subjects, type LoadReport } from '@hyperfaas/watchdog/protocol';
 import { freePort, waitForPort } from '../../test/support/ports.js';
 import { eventually, httpCall as call, type Reply } from '../../test/support/http.js';
 

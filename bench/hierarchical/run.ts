@@ -246,7 +246,7 @@ try {
 } catch {
   natsVersion = 'unknown';
 }
-const command = `npx tsc -p tsconfig.json --outDir .build/hier && node .build/hier/bench/hierarchical/run.js ${process.argv.slice(2).join(' ')}`.trim();
+const command = `npx tsc -b && npx tsc -p tsconfig.json --outDir .build/hier && node .build/hier/bench/hierarchical/run.js ${process.argv.slice(2).join(' ')}`.trim();
 const lines: string[] = [];
 lines.push('# Hierarchical scheduling: step burst, plain 429 + retries vs bounce-back and queue');
 lines.push('');

@@ -14,6 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { watchdogMain } from '../../src/paths.js';
 
 interface AutocannonResult {
   requests: { average: number };
@@ -34,7 +35,6 @@ function findRepo(start: string): string {
 }
 const repo = findRepo(here);
 const benchDir = join(repo, 'bench', 'watchdog');
-const watchdogMain = join(here, '..', '..', 'watchdog', 'src', 'main.js');
 const runtime = join(repo, 'watchdog', 'runtime', 'node', 'server.js');
 const pyRuntime = join(repo, 'watchdog', 'runtime', 'python', 'server.py');
 const fnDir = join(repo, 'watchdog', 'test', 'fixtures', 'fn-hello');
@@ -377,7 +377,7 @@ async function main(): Promise<void> {
       return 0;
     }
   })();
-  say(`- command: \`npx tsc -p tsconfig.json && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js${only !== 'all' ? ` --only ${only}` : ''} --seconds ${seconds} --rounds ${reps}${specN !== 20 ? ` --spec-n ${specN}` : ''}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
+  say(`- command: \`npx tsc -b && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js${only !== 'all' ? ` --only ${only}` : ''} --seconds ${seconds} --rounds ${reps}${specN !== 20 ? ` --spec-n ${specN}` : ''}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
   say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();

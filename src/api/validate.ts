@@ -2,7 +2,7 @@
  * validate checks request bodies before anything is touched. Every function returns a list of "field: problem"
  * strings (empty when the body is fine), so one 400 can tell the user everything to fix at once.
  */
-import { ConfigError as WatchdogConfigError, readConfig as readWatchdogConfig } from '../../watchdog/src/config.js';
+import { ConfigError as WatchdogConfigError, readConfig as readWatchdogConfig } from '@hyperfaas/watchdog/config';
 import { labelProblem, secretNameProblem } from '../names.js';
 import { validateScalingLabels } from '../scaling/labels.js';
 import type { FunctionDeployment, FunctionResources } from '../types/index.js';

@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { subjects } from '../../watchdog/src/protocol.js';
+import { subjects } from '@hyperfaas/watchdog/protocol';
 import type { Logger } from '../logger.js';
 import type { AsyncMetrics } from './metrics.js';
 import { functionKey } from '../names.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { subjects } from '../../watchdog/src/protocol.js';
+import { subjects } from '@hyperfaas/watchdog/protocol';
 import type { Logger } from '../logger.js';
 import { groupHeaderPairs, headerPairsFromRaw } from '../messaging/headers.js';
 import type { AsyncConfig } from './config.js';

@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { subjects } from '../../watchdog/src/protocol.js';
+import { subjects } from '@hyperfaas/watchdog/protocol';
 import type { Logger } from '../logger.js';
 
 /** deadLetterMaxAgeMs is how long dead-lettered requests are kept (7 days), long enough to inspect and replay them. */

@@ -1,4 +1,4 @@
-import type { ControlRequest } from '../../watchdog/src/protocol.js';
+import type { ControlRequest } from '@hyperfaas/watchdog/protocol';
 import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest, Secret } from '../types/index.js';
 
 /** BackendErrorKind is what went wrong, independent of the backend; api/errors.ts maps it to a status code. */

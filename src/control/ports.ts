@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { LoadReport } from '../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { GuestSharing } from '../gs/sharing.js';
 import type { ReportView } from '../gs/report-view.js';
@@ -104,6 +104,10 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
         guests,
         node: { cpuCores: cores, cpuFree: Math.max(0, cores - promised) },
       };
+    },
+
+    waiting(fn: FunctionStatus, nowMs: number): number {
+      return d.scheduler.demandOf(functionKey(fn.name, fn.namespace), nowMs).waiting;
     },
 
     async act(fn: FunctionStatus, a: ScalingAction): Promise<void> {

@@ -1,8 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import { functionKey } from '../names.js';
-import { labelKeys, parseScalingLabels } from '../scaling/labels.js';
-import type { FunctionSpec, Phase, PolicyInput, PolicyName, ScalingAction, ScalingPolicy } from '../scaling/types.js';
+import { labelKeys, parseScalingLabels, wakeReplicasOf } from '../scaling/labels.js';
+import type { Decision, FunctionSpec, Phase, PolicyInput, PolicyName, ScalingAction, ScalingPolicy } from '../scaling/types.js';
 import type { FunctionStatus } from '../types/index.js';
 import { parseCpu, parseMemory } from '../units.js';
 
@@ -15,6 +15,8 @@ export interface ScalerPorts {
   functions(): Promise<FunctionStatus[]>;
   /** observe gathers one function's instances, demand, guest slots and node figures. */
   observe(fn: FunctionStatus, spec: FunctionSpec, nowMs: number): Observation;
+  /** waiting counts the requests waiting in the GS for an instance of the function right now. */
+  waiting(fn: FunctionStatus, nowMs: number): number;
   /** act carries out one action (resize, specialise, scale...). */
   act(fn: FunctionStatus, action: ScalingAction): Promise<void>;
   /** setRoutable applies a policy's routable list (undefined: every ready instance may take requests). */
@@ -96,12 +98,22 @@ export function specFor(fn: FunctionStatus, defaultPolicy: PolicyName): { spec?:
  * ScalerLoop is the impure shell around the pure scaling policies: on every tick it asks each function's policy
  * (label com.hyperfaas.policy, else the provider default) for a decision and carries out its actions. One tick runs
  * at a time; a slow tick makes the next one skip, never pile up. Every phase change is a metric and a log line.
+ *
+ * It is the only part of the provider that changes replica counts on its own (the scale API is the user's). Its
+ * floor applies whatever the policy (hpa and none included, and labels that no longer parse): a function at zero
+ * replicas that requests wait for goes to wakeReplicas (min, at least 1). The GS asks for that at once through wake, so a cold request does not wait for the next tick; decisions
+ * about one function never overlap, so concurrent wakes and ticks scale it up once.
  */
 export class ScalerLoop {
   private readonly states = new Map<string, { policy: PolicyName; state: unknown; phase: Phase }>();
   private readonly history = new Map<string, DecisionRecord[]>();
   private readonly warned = new Set<string>();
   private running = false;
+  /** lanes chain the decisions about each function, so a wake and a tick never decide about it at once. */
+  private readonly lanes = new Map<string, Promise<unknown>>();
+  /** listing numbers each read of the functions; decided holds the newest listing each function was decided on. */
+  private listing = 0;
+  private readonly decided = new Map<string, number>();
   private readonly log: Logger;
   private readonly phases?: Counter<'function' | 'phase'>;
   private readonly actions?: Counter<'function' | 'kind'>;
@@ -147,15 +159,17 @@ export class ScalerLoop {
     this.running = true;
     try {
       const nowMs = this.o.now();
+      const listing = ++this.listing;
       const fns = await this.o.ports.functions();
       const seen = new Set<string>();
       for (const fn of fns) {
         const key = functionKey(fn.name, fn.namespace);
         seen.add(key);
-        await this.tickOne(fn, key, nowMs);
+        await this.inLane(key, () => this.tickOne(fn, key, nowMs, listing));
       }
       for (const k of this.states.keys()) if (!seen.has(k)) this.states.delete(k);
       for (const k of this.history.keys()) if (!seen.has(k)) this.history.delete(k);
+      for (const k of this.decided.keys()) if (!seen.has(k)) this.decided.delete(k);
     } catch (e) {
       this.log.warn('scaler tick failed', { error: String(e) });
     } finally {
@@ -163,32 +177,74 @@ export class ScalerLoop {
     }
   }
 
-  private async tickOne(fn: FunctionStatus, key: string, nowMs: number): Promise<void> {
+  /**
+   * wake decides about one function now, outside the ticks, because a request waits for it at zero replicas: the
+   * floor (or the policy's own from-zero step) scales it up. It rejects with the error of a scale-up that failed, so
+   * the waiting request can answer with it; it resolves when there was nothing to do (already scaled up, deleted).
+   */
+  async wake(namespace: string, name: string): Promise<void> {
+    const key = functionKey(name, namespace);
+    const failed = await this.inLane(key, async () => {
+      // Listed inside the lane, so a scale-up another decision just made is seen and not repeated.
+      const listing = ++this.listing;
+      const fn = (await this.o.ports.functions()).find((f) => f.name === name && f.namespace === namespace);
+      return fn ? this.tickOne(fn, key, this.o.now(), listing) : undefined;
+    });
+    if (failed) throw failed.error;
+  }
+
+  /** inLane runs f once every decision about key queued before it has settled. */
+  private inLane<T>(key: string, f: () => Promise<T>): Promise<T> {
+    const run = (this.lanes.get(key) ?? Promise.resolve()).then(f);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lanes.set(key, settled);
+    void settled.then(() => {
+      if (this.lanes.get(key) === settled) this.lanes.delete(key);
+    });
+    return run;
+  }
+
+  /**
+   * tickOne decides about one function from the listing numbered `listing` (skipped when a newer listing was already
+   * decided on), carries out the actions and returns the first failed scale-up, if any.
+   */
+  private async tickOne(fn: FunctionStatus, key: string, nowMs: number, listing: number): Promise<{ error: unknown } | undefined> {
+    if ((this.decided.get(key) ?? 0) > listing) return undefined;
+    this.decided.set(key, listing);
     const { spec, errors } = specFor(fn, this.o.defaultPolicy);
     if (!spec) {
       if (!this.warned.has(key)) this.log.warn('scaling labels ignored', { function: key, errors });
       this.warned.add(key);
-      return;
     }
-    const policy = this.o.policies[spec.labels.policy];
-    if (!policy || spec.labels.policy === 'none') return;
-    let st = this.states.get(key);
-    if (!st || st.policy !== policy.name) {
-      st = { policy: policy.name, state: policy.initialState(nowMs), phase: 'steady' };
-      this.states.set(key, st);
+    const name: PolicyName = spec?.labels.policy ?? 'none';
+    const policy = name === 'none' ? undefined : this.o.policies[name];
+    let st = spec && policy ? this.states.get(key) : undefined;
+    let d: Decision<unknown> | undefined;
+    if (spec && policy) {
+      if (!st || st.policy !== policy.name) {
+        st = { policy: policy.name, state: policy.initialState(nowMs), phase: 'steady' };
+        this.states.set(key, st);
+      }
+      const input: PolicyInput = { nowMs, spec, replicas: fn.replicas, ...this.o.ports.observe(fn, spec, nowMs) };
+      d = policy.decide(input, st.state);
+      st.state = d.state;
     }
-    const input: PolicyInput = { nowMs, spec, replicas: fn.replicas, ...this.o.ports.observe(fn, spec, nowMs) };
-    const d = policy.decide(input, st.state);
-    st.state = d.state;
-    const changed = d.phase !== st.phase;
+    // Without a policy (none, or labels that do not parse) only the floor may act, and nothing is remembered.
+    d = this.withFloor(fn, d, nowMs);
+    if (!d) return undefined;
+    const changed = d.phase !== st?.phase;
     if (changed) {
       this.phases?.inc({ function: key, phase: d.phase });
-      this.log.info('scaling phase', { function: key, policy: policy.name, from: st.phase, to: d.phase, replicas: d.replicas, reasons: d.reasons });
-      st.phase = d.phase;
+      this.log.info('scaling phase', { function: key, policy: name, from: st?.phase, to: d.phase, replicas: d.replicas, reasons: d.reasons });
+      if (st) st.phase = d.phase;
     }
     this.desired?.set({ function: key }, d.replicas);
-    this.o.ports.setRoutable?.(fn, d.routable);
+    if (st) this.o.ports.setRoutable?.(fn, d.routable);
     const done: DecisionRecord['actions'] = [];
+    let failed: { error: unknown } | undefined;
     for (const a of d.actions) {
       try {
         await this.o.ports.act(fn, a);
@@ -199,13 +255,30 @@ export class ScalerLoop {
       } catch (e) {
         done.push({ kind: a.kind, error: String(e) });
         this.log.warn('scaling action failed', { function: key, action: a, error: String(e) });
+        if (a.kind === 'scaleTo' && !failed) failed = { error: e };
       }
     }
     if (changed || done.length > 0) {
       let h = this.history.get(key);
       if (!h) this.history.set(key, (h = []));
-      h.push({ at: nowMs, policy: policy.name, phase: d.phase, replicas: d.replicas, reasons: d.reasons, actions: done });
+      h.push({ at: nowMs, policy: name, phase: d.phase, replicas: d.replicas, reasons: d.reasons, actions: done });
       if (h.length > HISTORY_LENGTH) h.splice(0, h.length - HISTORY_LENGTH);
     }
+    return failed;
+  }
+
+  /**
+   * withFloor adds the floor to a decision (undefined: no policy ran): a function at zero replicas with requests
+   * waiting goes to wakeReplicas, unless the policy already scales it up. It returns undefined when no policy ran and
+   * the floor has nothing to do.
+   */
+  private withFloor(fn: FunctionStatus, d: Decision<unknown> | undefined, nowMs: number): Decision<unknown> | undefined {
+    if (fn.replicas !== 0 || d?.actions.some((a) => a.kind === 'scaleTo' && a.replicas > 0)) return d;
+    const waiting = this.o.ports.waiting(fn, nowMs);
+    if (waiting === 0) return d;
+    const floor = wakeReplicasOf(fn.labels);
+    const reason = `floor: ${waiting} request(s) waiting at zero replicas: start ${floor}`;
+    const base = d ?? { actions: [], state: undefined, reasons: [] };
+    return { ...base, actions: [...base.actions, { kind: 'scaleTo', replicas: floor }], phase: 'from-zero', replicas: floor, reasons: [...base.reasons, reason] };
   }
 }

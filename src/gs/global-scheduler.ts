@@ -1,9 +1,9 @@
 /**
  * global-scheduler is the GS: it keeps the live view of instances attached to the backend, leases instances through
- * the placement policy, counts demand and wakes functions from zero. view.ts holds what exists, placement.ts picks
- * one, demand.ts counts; everything outside gs/ reaches them through this class's methods.
+ * the placement policy and counts demand. view.ts holds what exists, placement.ts picks one, demand.ts counts;
+ * everything outside gs/ reaches them through this class's methods. It never sets replicas: a request for a function
+ * at zero waits, counted as demand, and asks the scaler (the one writer of the replica count) to look at it now.
  */
-import { minReplicasOf } from '../scaling/labels.js';
 import type { Counter } from 'prom-client';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { Instance } from '../backends/backend.js';
@@ -44,9 +44,15 @@ export class SchedulerError extends Error {
   }
 }
 
+/**
+ * SchedulerBackend is the part of the backend the GS uses: reading a function and following its instances. It leaves
+ * out scale on purpose: the replica count has one writer, the scaler.
+ */
+export type SchedulerBackend = Pick<FunctionBackend, 'get' | 'watchInstances' | 'instances'>;
+
 /** GlobalSchedulerOptions configure a GlobalScheduler. */
 export interface GlobalSchedulerOptions {
-  backend: FunctionBackend;
+  backend: SchedulerBackend;
   logger: Logger;
   /** rng drives the power of two choices; Math.random by default. */
   rng?: Rng;
@@ -59,10 +65,11 @@ export interface GlobalSchedulerOptions {
 }
 
 
-/** minReplicas reads com.openfaas.scale.min, at least 1: the count a function is woken to. */
-export function minReplicas(labels: Record<string, string> | undefined): number {
-  return Math.max(1, minReplicasOf(labels));
-}
+/**
+ * Waker asks the scaler to decide about one function now, because a request waits for it at zero replicas; it
+ * settles once the scaler has acted, and rejects with the error of a scale-up that failed.
+ */
+export type Waker = (namespace: string, name: string) => Promise<void>;
 
 /** GlobalScheduler leases instances to requests and wakes functions that have none ready. */
 export class GlobalScheduler {
@@ -70,13 +77,14 @@ export class GlobalScheduler {
   private readonly view: InstanceView;
   /** demand counts arrivals, lease times, waiters and bounces per function, for the scaling policies. */
   private readonly demand = new DemandTracker();
-  private readonly backend: FunctionBackend;
+  private readonly backend: SchedulerBackend;
   private readonly logger: Logger;
   private readonly rng: Rng;
   private readonly coldStartTimeoutMs: number;
   private readonly reroutes: Counter<'reason'> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly waking = new Map<string, Promise<void>>();
+  private waker: Waker | undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(opts: GlobalSchedulerOptions) {
@@ -141,6 +149,11 @@ export class GlobalScheduler {
   /** rerouted counts one request the router or invoker sends to another instance after the first refused it. */
   rerouted(reason: RerouteReason): void {
     this.reroutes?.inc({ reason });
+  }
+
+  /** setWaker connects the scaler: acquire asks it about a function at zero replicas that a request waits for. */
+  setWaker(waker: Waker): void {
+    this.waker = waker;
   }
 
   /** start attaches the view to the backend; call once before serving. */
@@ -215,9 +228,10 @@ export class GlobalScheduler {
   }
 
   /**
-   * acquire leases a ready instance, waiting for one when the function has none: when its desired replicas are 0
-   * it asks the backend for max(1, com.openfaas.scale.min) first. Rejects with BackendError NotFound for an unknown
-   * function and SchedulerError when the wait times out or is aborted.
+   * acquire leases a ready instance, waiting for one when the function has none: when its desired replicas are 0 it
+   * first asks the scaler to wake it (the request already counts as waiting, which is the demand the scaler's floor
+   * answers). Rejects with BackendError NotFound for an unknown function, with the scaler's error when the wake
+   * failed, and with SchedulerError when the wait times out or is aborted.
    */
   async acquire(namespace: string, name: string, opts: AcquireOptions = {}): Promise<Lease> {
     const now = this.tryAcquire(namespace, name, opts.exclude);
@@ -228,7 +242,7 @@ export class GlobalScheduler {
     const fn = functionKey(name, namespace);
     this.demand.waitStart(fn);
     try {
-      if (status.replicas === 0) await this.wake(namespace, name, minReplicas(status.labels));
+      if (status.replicas === 0) await this.wake(namespace, name);
       for (;;) {
         const lease = this.tryAcquire(namespace, name, opts.exclude);
         if (lease) return lease;
@@ -239,13 +253,17 @@ export class GlobalScheduler {
     }
   }
 
-  /** wake scales a function up from zero once, however many requests ask at the same time. */
-  private wake(namespace: string, name: string, replicas: number): Promise<void> {
+  /** wake asks the scaler about a function at zero once, however many requests ask at the same time. */
+  private wake(namespace: string, name: string): Promise<void> {
     const key = functionKey(name, namespace);
     let p = this.waking.get(key);
     if (!p) {
-      this.logger.info('scaling from zero', { namespace, function: name, replicas });
-      p = this.backend.scale(namespace, name, replicas).finally(() => this.waking.delete(key));
+      if (!this.waker) {
+        this.logger.warn('a request waits for a function at zero replicas, but no scaler is connected to wake it', { namespace, function: name });
+        return Promise.resolve();
+      }
+      this.logger.info('waking from zero', { namespace, function: name });
+      p = this.waker(namespace, name).finally(() => this.waking.delete(key));
       this.waking.set(key, p);
     }
     return p;

@@ -1,4 +1,4 @@
-import type { LoadReport } from '../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 
 /** ReportEntry is the latest accepted report of one instance and when the GS received it. */
 export interface ReportEntry {

@@ -1,5 +1,5 @@
 import type { Counter } from 'prom-client';
-import type { ControlReply, ControlRequest } from '../../watchdog/src/protocol.js';
+import type { ControlReply, ControlRequest } from '@hyperfaas/watchdog/protocol';
 import type { FunctionBackend, Instance } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import { functionKey, parseFunctionKey } from '../names.js';

@@ -18,7 +18,7 @@ export class InstanceView {
   private unwatch: (() => void) | undefined;
 
   /** attach seeds the view from the backend and follows its instance watch until detach. */
-  attach(backend: FunctionBackend): void {
+  attach(backend: Pick<FunctionBackend, 'watchInstances' | 'instances'>): void {
     this.detach();
     // Subscribe first so nothing that changes between the snapshot and the subscription is lost; apply is idempotent.
     this.unwatch = backend.watchInstances((ev) => this.apply(ev));

@@ -25,7 +25,7 @@ import {
   type OperatorLimits,
   type User,
 } from '@nats-io/jwt';
-import { subjects } from '../../watchdog/src/protocol.js';
+import { subjects } from '@hyperfaas/watchdog/protocol';
 
 /** AUTH_FILES are the files initNatsAuth writes into its directory (0700, each file 0600). */
 export const AUTH_FILES = {

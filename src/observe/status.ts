@@ -6,7 +6,7 @@
  * backend's own in-memory get/list. It also exports the same picture as hyperfaas_function_* gauges.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { LoadReport, SlotReport } from '../../watchdog/src/protocol.js';
+import type { LoadReport, SlotReport } from '@hyperfaas/watchdog/protocol';
 import type { FunctionBackend } from '../backends/backend.js';
 import type { DecisionRecord } from '../control/scaler-loop.js';
 import type { Phase, PolicyName } from '../scaling/types.js';

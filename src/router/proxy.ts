@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { headers as ICS } from '../../watchdog/src/protocol.js';
+import { headers as ICS } from '@hyperfaas/watchdog/protocol';
 import { isBackendError } from '../backends/backend.js';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../metrics.js';

@@ -4,7 +4,7 @@
  * connection goes to another instance.
  */
 import { isBackendError } from '../backends/backend.js';
-import { headers as ICS } from '../../watchdog/src/protocol.js';
+import { headers as ICS } from '@hyperfaas/watchdog/protocol';
 import { SchedulerError, type GlobalScheduler, type Lease } from '../gs/global-scheduler.js';
 import type { FunctionMetrics } from '../observe/function-metrics.js';
 import { Attempts, isRetryableConnectError, upstreamErrorStatus } from '../invoke/attempts.js';

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
-import { hopByHop as sharedHopByHop } from '../../watchdog/src/http-headers.js';
+import { hopByHop as sharedHopByHop } from '@hyperfaas/watchdog/http-headers';
 
 /** UpstreamsOptions configure the per-instance pools. */
 export interface UpstreamsOptions {

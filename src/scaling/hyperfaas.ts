@@ -29,6 +29,7 @@ import type {
   ScalingPolicy,
 } from './types.js';
 import type { TimedValue } from './hpa.js';
+import { wakeReplicas } from './labels.js';
 
 /** HyperfaasParams tune the policy; HYPERFAAS_DEFAULTS documents the defaults. */
 export interface HyperfaasParams {
@@ -268,7 +269,7 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   const live = input.instances.filter(isLive);
   const ready = live.filter((i) => i.ready);
   const starting = Math.max(input.replicas - ready.length, live.filter((i) => !i.ready).length, 0);
-  const floor = Math.min(labels.max, Math.max(1, labels.min));
+  const floor = wakeReplicas(labels);
 
   // Activity (for scale to zero).
   const busy = demand.arrivalRate > 0 || demand.queued > 0 || input.instances.some((i) => i.inflight > 0);

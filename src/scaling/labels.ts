@@ -194,6 +194,23 @@ export function minReplicasOf(labels: Record<string, string> | undefined): numbe
   return readInt(labels?.[labelKeys.min], 0, maxReplicasLimit) ?? labelDefaults.min;
 }
 
+/**
+ * wakeReplicas is the scaler's floor for a function at zero replicas that requests wait for: com.openfaas.scale.min,
+ * at least 1 and at most com.openfaas.scale.max.
+ */
+export function wakeReplicas(labels: Pick<ScalingLabels, 'min' | 'max'>): number {
+  return Math.min(labels.max, Math.max(1, labels.min));
+}
+
+/**
+ * wakeReplicasOf is wakeReplicas read from a function's raw labels; labels that do not parse (stored before the API
+ * refused them) fall back to com.openfaas.scale.min alone, at least 1, so such a function still wakes.
+ */
+export function wakeReplicasOf(labels: Record<string, string> | undefined): number {
+  const r = parseScalingLabels(labels);
+  return r.ok ? wakeReplicas(r.labels) : Math.max(1, minReplicasOf(labels));
+}
+
 /** runtimeOf reads com.hyperfaas.runtime: the runtime whose generic slots the function may borrow, if any. */
 export function runtimeOf(labels: Record<string, string> | undefined): string | undefined {
   return labels?.[labelKeys.runtime];

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { AUTH_FILES, NatsAuthority } from '../../src/messaging/nats-auth.js';
 import { startReportSubscriber } from '../../src/gs/nats/report-subscriber.js';
-import { decodeBounceReply, encodeBounceRequest } from '../../watchdog/src/ics/bounce-codec.js';
+import { decodeBounceReply, encodeBounceRequest } from '@hyperfaas/watchdog/bounce-codec';
 import { startBounceResponder } from '../../src/gs/nats/bounce-responder.js';
 import { silentLogger } from '../../src/logger.js';
 import type { InvokeRequest, Invoker } from '../../src/invoke/invoker.js';
-import { BounceUnavailable, NatsLink } from '../../watchdog/src/ics/nats-link.js';
-import { subjects, type ControlRequest, type LoadReport } from '../../watchdog/src/protocol.js';
+import { BounceUnavailable, NatsLink } from '@hyperfaas/watchdog/nats-link';
+import { subjects, type ControlRequest, type LoadReport } from '@hyperfaas/watchdog/protocol';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually } from '../contract/backend.contract.js';
 

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { InvokeRequest, Invoker } from '../../src/invoke/invoker.js';
 import { GlobalScheduler } from '../../src/gs/global-scheduler.js';
 import { InstanceView } from '../../src/gs/view.js';
-import { BounceUnavailable, NatsLink } from '../../watchdog/src/ics/nats-link.js';
+import { BounceUnavailable, NatsLink } from '@hyperfaas/watchdog/nats-link';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually } from '../contract/backend.contract.js';
 import { sumMetric } from '../../bench/hierarchical/harness.js';

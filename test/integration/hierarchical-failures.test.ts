@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Provider, ReportWatch, httpCall, until, type Reply } from '../../bench/hierarchical/harness.js';
-import { subjects, type LoadReport } from '../../watchdog/src/protocol.js';
+import { subjects, type LoadReport } from '@hyperfaas/watchdog/protocol';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 
 /** listenerPid finds the process listening on 127.0.0.1:port (the instance's watchdog). */

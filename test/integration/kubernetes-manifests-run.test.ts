@@ -132,7 +132,7 @@ node "$R/podenv.mjs" "$R/fn.json" > "$R/fn.env" 2>> "$R/provider.log"
 HF_UID=$(sed -n 's/^HF_UID=//p' "$R/fn.env"); read -r PPATH PPORT <<< "$(sed -n 's/^HF_PROBE=//p' "$R/fn.env")"
 mapfile -t FNENV < <(grep -v '^HF_' "$R/fn.env")
 result watchdog_uid "$HF_UID"
-env -i PATH=/usr/local/bin:/usr/bin:/bin "\${FNENV[@]}" setpriv --reuid "$HF_UID" --regid "$HF_UID" --clear-groups node dist/watchdog/src/main.js > "$R/watchdog.log" 2>&1 &
+env -i PATH=/usr/local/bin:/usr/bin:/bin "\${FNENV[@]}" setpriv --reuid "$HF_UID" --regid "$HF_UID" --clear-groups node watchdog/dist/src/main.js > "$R/watchdog.log" 2>&1 &
 WD=$!
 result watchdog_ready "$(probe "http://127.0.0.1:$PPORT$PPATH")"
 kill -TERM $WD; wait $WD; result watchdog_exit $?

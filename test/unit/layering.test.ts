@@ -2,11 +2,11 @@
  * The provider's layers, read from the import graph of src/: a module imports only from its own folder and from
  * the layers below its own, so no import runs upward and no two folders import each other. A folder or file at
  * the top of src/ that is not placed here fails the test, so every new one is given its place on purpose.
- * The watchdog is its own package: the provider may use only the modules its package.json exports, never its
- * internals.
+ * The watchdog is its own package (an npm workspace): the provider imports it by name, @hyperfaas/watchdog/<module>,
+ * and only the modules its package.json exports, never a path inside watchdog/.
  */
 import { expect } from 'chai';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { repoRoot } from '../../src/paths.js';
 
@@ -27,19 +27,16 @@ const layers: readonly (readonly string[])[] = [
   ['main'],
 ];
 
-/**
- * watchdogShared are the watchdog modules the provider may import: those its package.json exports (the wire
- * protocol and the rules both sides share), as paths under watchdog/src without ".js".
- */
-const watchdogPackage = JSON.parse(readFileSync(join(repoRoot, 'watchdog', 'package.json'), 'utf8')) as { exports: Record<string, string> };
+/** watchdogShared are the subpaths the watchdog's package.json exports for the provider ("protocol", "units", ...). */
+const watchdogPackage = JSON.parse(readFileSync(join(repoRoot, 'watchdog', 'package.json'), 'utf8')) as { name: string; exports: Record<string, string> };
 const watchdogShared = new Set(
-  Object.entries(watchdogPackage.exports)
-    .filter(([name]) => name !== '.' && name !== './package.json')
-    .map(([, target]) => target.replace(/^\.\/dist\/src\//, '').replace(/\.js$/, '')),
+  Object.keys(watchdogPackage.exports)
+    .filter((name) => name !== '.' && name !== './package.json')
+    .map((name) => name.slice(2)),
 );
 
 const src = join(repoRoot, 'src');
-const watchdogSrc = join(repoRoot, 'watchdog', 'src');
+const watchdogDir = join(repoRoot, 'watchdog');
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -51,12 +48,17 @@ function sources(dir: string): string[] {
   return out;
 }
 
-/** relativeImports returns every relative module a file imports or re-exports, static or dynamic. */
-function relativeImports(file: string): string[] {
+/** importsOf returns every module a file imports or re-exports, static or dynamic, as written. */
+function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)) out.push(m[1]!);
+  for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm)) out.push(m[1]!);
   return out;
+}
+
+/** relativeImports returns the relative modules among a file's imports. */
+function relativeImports(file: string): string[] {
+  return importsOf(file).filter((spec) => /^\.{1,2}\//.test(spec));
 }
 
 /** unitOf names the top-level folder or file of src/ that path belongs to ("gs", "main"). */
@@ -90,17 +92,32 @@ describe('layering of src/', () => {
     expect(bad).to.deep.equal([]);
   });
 
-  it("imports only the watchdog's shared modules, never its internals", () => {
+  it('imports the watchdog by its package name, never by a path inside watchdog/', () => {
     const bad: string[] = [];
     for (const file of files) {
       for (const spec of relativeImports(file)) {
         const target = resolve(dirname(file), spec);
-        if (!target.startsWith(watchdogSrc + '/')) continue;
-        const mod = relative(watchdogSrc, target).replace(/\.js$/, '');
-        if (!watchdogShared.has(mod)) bad.push(`${relative(repoRoot, file)} imports ${spec}`);
+        if (target === watchdogDir || target.startsWith(watchdogDir + '/')) bad.push(`${relative(repoRoot, file)} imports ${spec}`);
       }
     }
     expect(bad).to.deep.equal([]);
+  });
+
+  it("imports only the watchdog's exported modules, never its internals", () => {
+    const bad: string[] = [];
+    for (const file of files) {
+      for (const spec of importsOf(file)) {
+        if (spec !== watchdogPackage.name && !spec.startsWith(watchdogPackage.name + '/')) continue;
+        if (!watchdogShared.has(spec.slice(watchdogPackage.name.length + 1))) bad.push(`${relative(repoRoot, file)} imports ${spec}`);
+      }
+    }
+    expect(bad).to.deep.equal([]);
+  });
+
+  it("resolves the watchdog's package name to this repository's watchdog/", () => {
+    // npm links the workspace into node_modules; a node_modules borrowed from another checkout would link to that
+    // checkout's watchdog instead, and the provider would run against a different build of the shared protocol.
+    expect(realpathSync(join(repoRoot, 'node_modules', ...watchdogPackage.name.split('/')))).to.equal(realpathSync(watchdogDir));
   });
 
   it('reads imports the way the compiler writes them', () => {
@@ -108,5 +125,6 @@ describe('layering of src/', () => {
     const main = relativeImports(join(src, 'main.ts'));
     expect(main).to.include('./config.js');
     expect(main.some((s) => s.startsWith('./backends/kubernetes/'))).to.equal(true);
+    expect(importsOf(join(src, 'gs', 'nats', 'bounce-responder.ts'))).to.include(`${watchdogPackage.name}/bounce-codec`);
   });
 });

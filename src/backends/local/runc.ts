@@ -68,8 +68,9 @@ export async function mountPoints(): Promise<string[]> {
 
 /** installBinds are the read-only binds that bring the watchdog, its modules and the Node runtime to /opt/hyperfaas. */
 export function installBinds(watchdogMain: string, root: string): { binds: Bind[]; main: string } {
-  // watchdogMain is <out>/watchdog/src/main.js; its package dir goes to /opt/hyperfaas/dist/watchdog, and the repo's
-  // package.json (ESM), node_modules and the Node runtime beside it, where Node's resolution finds them.
+  // watchdogMain is <watchdog package>/dist/src/main.js; its compiled tree (<package>/dist) goes to
+  // /opt/hyperfaas/dist/watchdog, and the repo's package.json (ESM), node_modules and the Node runtime beside it, where
+  // Node's resolution and the watchdog's search for its runtime find them.
   const pkg = dirname(dirname(watchdogMain));
   const binds: Bind[] = [
     { source: pkg, destination: `${CONTAINER.install}/dist/watchdog` },

@@ -1,8 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseFunctionKey } from '../../names.js';
 import type { Counter } from 'prom-client';
-import { decodeBounceRequest, encodeBounceReply } from '../../../watchdog/src/ics/bounce-codec.js';
-import { headers as H, subjects } from '../../../watchdog/src/protocol.js';
+import { decodeBounceRequest, encodeBounceReply } from '@hyperfaas/watchdog/bounce-codec';
+import { headers as H, subjects } from '@hyperfaas/watchdog/protocol';
 import { isBackendError } from '../../backends/backend.js';
 import type { Logger } from '../../logger.js';
 import type { Invoker } from '../../invoke/invoker.js';

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { request } from 'undici';
-import { headers as H, subjects, type ControlReply } from '../../../watchdog/src/protocol.js';
+import { headers as H, subjects, type ControlReply } from '@hyperfaas/watchdog/protocol';
 import type { ControlChannel } from '../sharing.js';
 
 /** TokenFor returns the control token to send to one instance (its own, or a shared fallback), if any. */

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Counter } from 'prom-client';
-import { subjects, type LoadReport } from '../../../watchdog/src/protocol.js';
+import { subjects, type LoadReport } from '@hyperfaas/watchdog/protocol';
 import type { Logger } from '../../logger.js';
 import { ReportView, type ApplyResult } from '../report-view.js';
 

@@ -6,6 +6,9 @@ import { readConfig, type ProviderConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { Upstreams } from '../../../src/router/upstream.js';
 import { GlobalScheduler } from '../../../src/gs/global-scheduler.js';
+import { createScalerPorts } from '../../../src/control/ports.js';
+import { ScalerLoop } from '../../../src/control/scaler-loop.js';
+import { policyFor } from '../../../src/scaling/index.js';
 import { FakeBackend, type FakeBackendOptions } from '../../support/fake-backend.js';
 
 /** TestApp is an app plus the fakes behind it. */
@@ -13,6 +16,7 @@ export interface TestApp {
   app: express.Express;
   backend: FakeBackend;
   scheduler: GlobalScheduler;
+  scaler: ScalerLoop;
   registry: Registry;
   config: ProviderConfig;
   upstreams: Upstreams;
@@ -29,6 +33,16 @@ export function buildApp(
   const logger = silentLogger();
   const scheduler = new GlobalScheduler({ backend, logger, coldStartTimeoutMs: config.coldStartTimeoutMs });
   scheduler.start();
+  // The scaler never ticks here; it only answers the GS's wakes from zero, as the provider's does between ticks.
+  const scaler = new ScalerLoop({
+    ports: createScalerPorts({ backend, scheduler }),
+    policies: { hyperfaas: policyFor('hyperfaas'), hpa: policyFor('hpa'), 'hpa-tuned': policyFor('hpa-tuned') },
+    defaultPolicy: config.defaultPolicy,
+    now: Date.now,
+    ticker: { start: () => undefined, stop: () => undefined },
+    logger,
+  });
+  scheduler.setWaker((namespace, name) => scaler.wake(namespace, name));
   const registry = new Registry();
   const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const app = createApp({ config, backend, scheduler, logger, registry, upstreams, ...opts.deps });
@@ -36,6 +50,7 @@ export function buildApp(
     app,
     backend,
     scheduler,
+    scaler,
     registry,
     config,
     upstreams,

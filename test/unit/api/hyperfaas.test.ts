@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { DecisionRecord } from '../../../src/control/scaler-loop.js';
-import type { LoadReport } from '../../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 import { ReportView } from '../../../src/gs/report-view.js';
 import { buildApp, type TestApp } from './build-app.js';
 

@@ -84,6 +84,7 @@ describe('scaling labels: what the API accepts, the scaler runs', () => {
       ports: {
         functions: () => t.backend.list('openfaas-fn'),
         observe: () => ({}) as Observation,
+        waiting: () => 0,
         act: async () => {},
       },
       policies: { hyperfaas: recording('hyperfaas', seen), hpa: recording('hpa', seen), 'hpa-tuned': recording('hpa-tuned', seen) },

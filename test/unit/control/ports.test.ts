@@ -4,7 +4,7 @@ import { ReportView } from '../../../src/gs/report-view.js';
 import { silentLogger } from '../../../src/logger.js';
 import { specFor } from '../../../src/control/scaler-loop.js';
 import { GlobalScheduler } from '../../../src/gs/global-scheduler.js';
-import type { LoadReport } from '../../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 import { FakeBackend } from '../../support/fake-backend.js';
 
 function report(instance: string, fn: string, namespace: string, runtime: string, at: number): LoadReport {

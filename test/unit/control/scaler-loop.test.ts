@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { ScalerLoop, specFor, type ScalerPorts, type Ticker } from '../../../src/control/scaler-loop.js';
 import { silentLogger } from '../../../src/logger.js';
-import type { PolicyInput, ScalingAction, ScalingPolicy } from '../../../src/scaling/types.js';
+import { policyFor } from '../../../src/scaling/index.js';
+import type { PolicyInput, PolicyName, ScalingAction, ScalingPolicy } from '../../../src/scaling/types.js';
 import type { FunctionStatus } from '../../../src/types/index.js';
 
 function status(name: string, labels: Record<string, string> = {}, extra: Partial<FunctionStatus> = {}): FunctionStatus {
@@ -42,6 +43,7 @@ function ports(fns: FunctionStatus[], acted: { fn: string; a: ScalingAction }[])
   return {
     functions: async () => fns,
     observe: () => ({ instances: [], demand: { windowMs: 1000, arrivalRate: 0, queued: 0, bounced: 0 }, guests: [], node: { cpuCores: 2, cpuFree: 2 } }),
+    waiting: () => 0,
     act: async (fn, a) => void acted.push({ fn: fn.name, a }),
   };
 }
@@ -122,6 +124,66 @@ describe('ScalerLoop', () => {
     await loop.tick();
     await loop.tick();
     expect(states).to.deep.equal([0, 1, 2]);
+  });
+
+  describe('from zero: the floor', () => {
+    /** zeroPorts serve functions at zero replicas with `waiting` requests; a scaleTo sets the listed replicas. */
+    function zeroPorts(fns: FunctionStatus[], acted: { fn: string; a: ScalingAction }[], waiting: number): ScalerPorts {
+      return {
+        ...ports(fns, acted),
+        waiting: () => waiting,
+        act: async (fn, a) => {
+          acted.push({ fn: fn.name, a });
+          const listed = fns.find((f) => f.name === fn.name)!;
+          if (a.kind === 'scaleTo') listed.replicas = a.replicas;
+        },
+      };
+    }
+    const policies = { hyperfaas: policyFor('hyperfaas'), hpa: policyFor('hpa'), 'hpa-tuned': policyFor('hpa-tuned') } as Partial<Record<PolicyName, ScalingPolicy<unknown>>>;
+    const loopOver = (p: ScalerPorts) => new ScalerLoop({ ports: p, policies, defaultPolicy: 'hyperfaas', now: () => 1_000, ticker: manual(), logger: silentLogger() });
+
+    const cases: [string, Record<string, string>, number][] = [
+      ['hyperfaas', { 'com.hyperfaas.policy': 'hyperfaas', 'com.openfaas.scale.min': '2' }, 2],
+      ['hpa', { 'com.hyperfaas.policy': 'hpa', 'com.openfaas.scale.min': '3' }, 3],
+      ['hpa-tuned', { 'com.hyperfaas.policy': 'hpa-tuned' }, 1],
+      ['none', { 'com.hyperfaas.policy': 'none', 'com.openfaas.scale.min': '2' }, 2],
+      ['labels that do not parse', { 'com.openfaas.scale.min': '2', 'com.openfaas.scale.max': 'lots' }, 2],
+    ];
+    for (const [what, labels, want] of cases) {
+      it(`wakes a function at zero that requests wait for to its floor (${what}) at once, outside the ticks`, async () => {
+        const acted: { fn: string; a: ScalingAction }[] = [];
+        const loop = loopOver(zeroPorts([status('z', labels, { replicas: 0 })], acted, 1));
+        await loop.wake('openfaas-fn', 'z');
+        expect(acted.filter((x) => x.a.kind === 'scaleTo')).to.deep.equal([{ fn: 'z', a: { kind: 'scaleTo', replicas: want } }]);
+        expect(loop.decisions('z.openfaas-fn').at(-1)).to.include({ phase: 'from-zero', replicas: want });
+      });
+    }
+
+    it('leaves a function at zero alone while no request waits for it (a deliberate scale to zero stays)', async () => {
+      const acted: { fn: string; a: ScalingAction }[] = [];
+      const loop = loopOver(zeroPorts([status('z', { 'com.hyperfaas.policy': 'hpa' }, { replicas: 0 }), status('n', { 'com.hyperfaas.policy': 'none' }, { replicas: 0 })], acted, 0));
+      await loop.tick();
+      await loop.wake('openfaas-fn', 'z');
+      expect(acted).to.deep.equal([]);
+    });
+
+    it('scales up once when wakes and a tick decide about the same function at the same time', async () => {
+      const acted: { fn: string; a: ScalingAction }[] = [];
+      const loop = loopOver(zeroPorts([status('z', { 'com.hyperfaas.policy': 'hpa', 'com.openfaas.scale.min': '2' }, { replicas: 0 })], acted, 3));
+      await Promise.all([loop.tick(), loop.wake('openfaas-fn', 'z'), loop.wake('openfaas-fn', 'z')]);
+      expect(acted.filter((x) => x.a.kind === 'scaleTo')).to.deep.equal([{ fn: 'z', a: { kind: 'scaleTo', replicas: 2 } }]);
+    });
+
+    it('rejects a wake with the error of the scale-up that failed', async () => {
+      const p: ScalerPorts = {
+        ...zeroPorts([status('z', { 'com.hyperfaas.policy': 'none' }, { replicas: 0 })], [], 1),
+        act: async () => {
+          throw new Error('no capacity');
+        },
+      };
+      const err = await loopOver(p).wake('openfaas-fn', 'z').then(() => undefined, (e: unknown) => e);
+      expect(String(err)).to.equal('Error: no capacity');
+    });
   });
 
   it('derives the spec from limits, requests and max_inflight', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isBackendError } from '../../../src/backends/backend.js';
 import { silentLogger } from '../../../src/logger.js';
-import { GlobalScheduler, minReplicas, SchedulerError } from '../../../src/gs/global-scheduler.js';
+import { GlobalScheduler, SchedulerError } from '../../../src/gs/global-scheduler.js';
 import { FakeBackend } from '../../support/fake-backend.js';
 
 describe('GlobalScheduler', () => {
@@ -69,17 +69,50 @@ describe('GlobalScheduler', () => {
     }
   });
 
-  it('scales a function at zero to its minimum once, whatever the number of waiters, and leases when ready', async () => {
-    start((ns, name, n) => {
+  it('asks the scaler once about a function at zero, whatever the number of waiters, and leases when ready', async () => {
+    start();
+    const asked: { name: string; waiting: number }[] = [];
+    gs.setWaker(async (ns, name) => {
+      await new Promise((r) => setTimeout(r, 20)); // every request below is waiting by now
+      asked.push({ name, waiting: gs.demandOf(`${name}.${ns}`, Date.now()).waiting });
       setTimeout(() => {
-        for (let k = 0; k < n; k++) backend.addInstance(ns, name, url);
-      }, 50);
+        for (let k = 0; k < 3; k++) backend.addInstance(ns, name, url);
+      }, 30);
     });
     gs.start();
     backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn', labels: { 'com.openfaas.scale.min': '3' } }, 0);
     const leases = await Promise.all([1, 2, 3, 4].map(() => gs.acquire('openfaas-fn', 'f')));
     expect(leases).to.have.length(4);
-    expect(backend.callsOf('scale').map((c) => c.args)).to.deep.equal([['openfaas-fn', 'f', 3]]);
+    // The waiting requests are the demand the scaler's floor answers.
+    expect(asked).to.deep.equal([{ name: 'f', waiting: 4 }]);
+  });
+
+  it('never sets replicas itself: at zero it only asks the scaler, and waits', async () => {
+    start();
+    const asked: string[] = [];
+    gs.setWaker(async (ns, name) => void asked.push(`${name}.${ns}`));
+    gs.start();
+    backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn' }, 0);
+    try {
+      await gs.acquire('openfaas-fn', 'f', { timeoutMs: 100 });
+      expect.fail('should time out: the waker started nothing');
+    } catch (e) {
+      expect((e as SchedulerError).kind).to.equal('timeout');
+    }
+    expect(asked).to.deep.equal(['f.openfaas-fn']);
+    expect(backend.callsOf('scale')).to.have.length(0);
+    expect((await backend.get('openfaas-fn', 'f')).replicas).to.equal(0);
+  });
+
+  it("fails the waiting requests with the scaler's error when the wake failed", async () => {
+    start();
+    gs.setWaker(async () => {
+      throw new Error('no capacity');
+    });
+    gs.start();
+    backend.addFunction({ service: 'f', image: 'i', namespace: 'openfaas-fn' }, 0);
+    const results = await Promise.allSettled([gs.acquire('openfaas-fn', 'f'), gs.acquire('openfaas-fn', 'f')]);
+    expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'leased'))).to.deep.equal(['Error: no capacity', 'Error: no capacity']);
   });
 
   it('waits without scaling when instances are starting', async () => {
@@ -118,21 +151,6 @@ describe('GlobalScheduler', () => {
       expect.fail('should reject');
     } catch (e) {
       expect((e as SchedulerError).kind).to.equal('aborted');
-    }
-  });
-
-  describe('minReplicas', () => {
-    const cases: [Record<string, string> | undefined, number][] = [
-      [undefined, 1],
-      [{}, 1],
-      [{ 'com.openfaas.scale.min': '0' }, 1],
-      [{ 'com.openfaas.scale.min': '4' }, 4],
-      [{ 'com.openfaas.scale.min': 'x' }, 1],
-    ];
-    for (const [labels, want] of cases) {
-      it(`wakes to ${want} with labels ${JSON.stringify(labels)}`, () => {
-        expect(minReplicas(labels)).to.equal(want);
-      });
     }
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ReportView } from '../../../src/gs/report-view.js';
-import type { LoadReport } from '../../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 
 function report(over: Partial<LoadReport> = {}): LoadReport {
   return {

@@ -100,10 +100,10 @@ describe('OCI spec of an instance', () => {
   });
 
   it('brings the watchdog, its package.json, modules and runtime under /opt/hyperfaas', () => {
-    const r = installBinds('/repo/dist/watchdog/src/main.js', '/nonexistent-repo');
+    const r = installBinds('/repo/watchdog/dist/src/main.js', '/nonexistent-repo');
     expect(r.main).to.equal('/opt/hyperfaas/dist/watchdog/src/main.js');
     expect(r.binds).to.deep.equal([
-      { source: '/repo/dist/watchdog', destination: '/opt/hyperfaas/dist/watchdog' },
+      { source: '/repo/watchdog/dist', destination: '/opt/hyperfaas/dist/watchdog' },
       { source: '/nonexistent-repo/package.json', destination: '/opt/hyperfaas/package.json' },
     ]);
   });

@@ -79,13 +79,13 @@ describe('local backend launch command', () => {
   });
 
   it('keeps /tmp private for an install under /tmp by binding it at /var/openfaas/install first', () => {
-    const l = buildLaunch({ ...base, watchdogMain: '/tmp/tmp.ab/ci/dist/watchdog/src/main.js', cgroupProcs: [], mountNamespace: true });
+    const l = buildLaunch({ ...base, watchdogMain: '/tmp/tmp.ab/ci/watchdog/dist/src/main.js', cgroupProcs: [], mountNamespace: true });
     const lines = l.args[l.args.length - 1]!.split('\n');
     const bind = lines.indexOf("mount --bind '/tmp/tmp.ab' /var/openfaas/install");
     const tmp = lines.findIndex((x) => x.endsWith(' hyperfaas-tmp /tmp'));
     expect(bind, 'the install is bound').to.be.greaterThan(-1);
     expect(tmp, 'the private /tmp is mounted after it').to.be.greaterThan(bind);
-    expect(lines.at(-1)).to.equal("exec '/usr/bin/node' '/var/openfaas/install/ci/dist/watchdog/src/main.js'");
+    expect(lines.at(-1)).to.equal("exec '/usr/bin/node' '/var/openfaas/install/ci/watchdog/dist/src/main.js'");
   });
 
   it('binds nothing extra for an install outside /tmp', () => {

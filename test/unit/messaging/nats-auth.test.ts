@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decode, parseCreds, type User } from '@nats-io/jwt';
 import { AUTH_FILES, initNatsAuth, instancePermissions, NatsAuthority, readNatsAuthEnv } from '../../../src/messaging/nats-auth.js';
 import { reportMatchesSubject } from '../../../src/gs/nats/report-subscriber.js';
-import type { LoadReport } from '../../../watchdog/src/protocol.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 
 describe('NATS authorization material', () => {
   let dir: string;

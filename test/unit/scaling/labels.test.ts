@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { labelDefaults, minReplicasOf, parseScalingLabels, validateScalingLabels } from '../../../src/scaling/labels.js';
+import { labelDefaults, minReplicasOf, parseScalingLabels, validateScalingLabels, wakeReplicasOf } from '../../../src/scaling/labels.js';
 import type { ScalingLabels } from '../../../src/scaling/types.js';
 
 describe('scaling labels', () => {
@@ -87,6 +87,19 @@ describe('minReplicasOf', () => {
     { name: 'falls back to one above the replica cap', labels: { 'com.openfaas.scale.min': '1001' }, want: 1 },
   ];
   for (const c of cases) it(c.name, () => expect(minReplicasOf(c.labels)).to.equal(c.want));
+});
+
+describe('wakeReplicasOf', () => {
+  const cases: [Record<string, string> | undefined, number][] = [
+    [undefined, 1],
+    [{}, 1],
+    [{ 'com.openfaas.scale.min': '0' }, 1],
+    [{ 'com.openfaas.scale.min': '4' }, 4],
+    [{ 'com.openfaas.scale.min': '4', 'com.openfaas.scale.max': '2' }, 4], // min above max does not parse: min alone
+    [{ 'com.openfaas.scale.min': 'x' }, 1],
+    [{ 'com.openfaas.scale.min': '3', 'com.openfaas.scale.factor': '500' }, 3],
+  ];
+  for (const [labels, want] of cases) it(`wakes to ${want} with labels ${JSON.stringify(labels)}`, () => expect(wakeReplicasOf(labels)).to.equal(want));
 });
 
 describe('policyFor', () => {
