@@ -10,7 +10,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { packDir } from '../../src/bundle.js';
+import { packDir } from '../../watchdog/src/bundle.js';
 import { outRoot, repoRoot } from '../../src/paths.js';
 import { httpCall } from '../support/http.js';
 import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';

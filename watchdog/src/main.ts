@@ -11,6 +11,7 @@ import { log } from './logs.js';
 import { Watchdog } from './watchdog.js';
 import { NatsLink } from './ics/nats-link.js';
 import { readCredentials } from './credentials.js';
+import { CodeCache, fetchBundle } from './code-fetch.js';
 
 /** findRuntime locates the Node runtime shipped with the watchdog: <pkg>/runtime/node/server.js above this file. */
 export function findRuntime(from = dirname(fileURLToPath(import.meta.url))): string {
@@ -46,9 +47,12 @@ async function main(): Promise<void> {
   const runtime = cfg.guest.runtime ? resolve(cfg.guest.runtime) : findRuntime();
   // The function's own children find the runtime through this variable (the node20 template's index.js reads it).
   if (runtime && !process.env.HYPERFAAS_NODE_RUNTIME) process.env.HYPERFAAS_NODE_RUNTIME = runtime;
-  const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '' });
-  // Under HyperFaaS the ICS talks to the global scheduler over NATS; without it the watchdog works alone.
-  const link = cfg.natsUrl
+  // Under HyperFaaS the ICS talks to the global scheduler over NATS; without it the watchdog works alone. Guest code
+  // objects come over the same connection, into a private directory of this watchdog (its container's own /tmp).
+  let link: NatsLink | undefined;
+  const code = cfg.natsUrl ? new CodeCache({ fetch: (ref) => fetchBundle(link!, ref) }) : undefined;
+  const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '', ...(code ? { code } : {}) });
+  link = cfg.natsUrl
     ? new NatsLink({
         url: cfg.natsUrl,
         instanceId: cfg.instanceId,
