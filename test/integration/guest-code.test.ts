@@ -2,12 +2,13 @@
  * Guest code through the JetStream object store, against a real nats-server in operator mode with HyperFaaS's
  * generated authorization: the provider's CodeStore publishes function directories into one bucket per namespace,
  * and a watchdog reads them back with nothing but its own instance's NATS user (fetchBundle, CodeCache), checked
- * against the hash. Then the Kubernetes backend against the fake API server: real watchdog processes stand for the
- * pods, and the GS specialises one's guest slot with another function's code from the object store.
+ * against the hash. Then both backends end to end: Kubernetes against the fake API server with real watchdog
+ * processes standing for the pods, and the local backend with real instances and its data dir under /tmp or under a
+ * 0700 parent; in each, the GS specialises a lender's guest slot with another function's code from the object store.
  */
 import { expect } from 'chai';
-import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
@@ -19,6 +20,7 @@ import { CodeStore } from '../../src/messaging/code-store.js';
 import { AUTH_FILES, NatsAuthority } from '../../src/messaging/nats-auth.js';
 import { readKubernetesConfig } from '../../src/backends/kubernetes/config.js';
 import { createKubernetesBackend } from '../../src/backends/kubernetes/index.js';
+import { createLocalBackend, readLocalConfig, type LocalBackend } from '../../src/backends/local/index.js';
 import type { FunctionBackend } from '../../src/backends/backend.js';
 import { GlobalScheduler } from '../../src/gs/global-scheduler.js';
 import { GuestSharing } from '../../src/gs/sharing.js';
@@ -274,3 +276,92 @@ describe('guest code on the Kubernetes backend: real watchdogs stand for the pod
     expect(await res.json()).to.deep.include({ method: 'POST', body: 'from the object store', instance: pod });
   });
 });
+
+/**
+ * The local backend in this process with real instances (runc containers as root where runc works, else process
+ * groups: the backend picks as in production), a real nats-server with per-instance users, and the provider's data
+ * dir where the measured failure was: under /tmp, and under a parent only root may enter (0700).
+ */
+for (const placement of ['under /tmp', 'under a 0700 parent'] as const) {
+  describe(`guest code on the local backend, data dir ${placement}`, function () {
+    this.timeout(180_000);
+    let nats: NatsServer;
+    let nc: NatsConnection;
+    let root: string;
+    let backend: LocalBackend;
+    let scheduler: GlobalScheduler;
+    const outcomes: [string, string, ControlReply][] = [];
+
+    before(async () => {
+      nats = await startNatsServer({ auth: true });
+      nc = await connect({ servers: nats.url, authenticator: credsAuthenticator(await readFile(join(nats.authDir!, AUTH_FILES.providerCreds))) });
+      root = await mkdtemp(join(tmpdir(), 'hf-guest-local-'));
+      let data = join(root, 'data');
+      if (placement === 'under a 0700 parent') {
+        await mkdir(join(root, 'private', 'nested'), { recursive: true });
+        await chmod(join(root, 'private'), 0o700);
+        data = join(root, 'private', 'nested', 'data');
+      }
+      const authority = await NatsAuthority.load(join(nats.authDir!, AUTH_FILES.signingKey));
+      const store = new CodeStore(nc);
+      backend = await createLocalBackend(
+        readLocalConfig({
+          HYPERFAAS_DATA: data,
+          NATS_URL: nats.url,
+          HYPERFAAS_HEALTH_INTERVAL: '200ms',
+          HYPERFAAS_START_CPU: '0',
+          HYPERFAAS_CGROUP_PARENT: `hyperfaas-guest-code-${process.pid}`,
+        }),
+        silentLogger(),
+        { instanceFiles: async (who) => ({ 'nats.creds': await authority.mintInstanceCreds(who) }), publishCode: store.publish },
+      );
+      scheduler = new GlobalScheduler({ backend, logger: silentLogger() });
+      scheduler.start();
+    });
+    after(async () => {
+      scheduler?.close();
+      await backend?.close();
+      await nc?.close();
+      await nats?.dispose();
+      await rm(root, { recursive: true, force: true });
+    });
+
+    it("a lender of another function specialises its guest slot from the object store and serves the borrower's requests", async () => {
+      const labels = { 'com.hyperfaas.runtime': 'node', 'com.hyperfaas.policy': 'none' };
+      await backend.deploy({ service: 'lender', image: 'hyperfaas/echo:latest', namespace: NS, labels });
+      await backend.deploy({ service: 'borrower', image: 'hyperfaas/sleep:latest', namespace: NS, labels });
+      const code = await backend.codeRef!(NS, 'borrower');
+      expect(code).to.include({ kind: 'object', bucket: 'hyperfaas-code-openfaas-fn' });
+
+      const lender = await eventually(() => {
+        const [i] = backend.instances(NS, 'lender').filter((x) => x.ready);
+        expect(i, 'a ready lender').to.not.equal(undefined);
+        return i!;
+      }, 90_000);
+      const guestState = async () => ((await (await fetch(`${lender.url}/_/hyperfaas/status`)).json()) as { slots: { kind: string; state: string }[] }).slots[1]!.state;
+      await eventually(async () => expect(await guestState()).to.equal('generic'), 30_000);
+
+      const sharing = new GuestSharing({ slots: scheduler, backend, control: controlChannel(() => nc), logger: silentLogger(), onSpecialise: (f, h, r) => outcomes.push([f, h, r]) });
+      // The lender's watchdog joins NATS in the background: retried until its control subject answers.
+      const r = await eventually(async () => {
+        const reply = await sharing.specialise(lender.id, 'borrower.openfaas-fn');
+        expect(reply, JSON.stringify(reply)).to.include({ ok: true });
+        return reply;
+      }, 30_000, 250);
+      expect(r.ok).to.equal(true);
+
+      const res = await fetch(`${lender.url}/`, { method: 'POST', headers: { [H.function]: 'borrower.openfaas-fn' }, body: 'lent' });
+      let digest = Buffer.from('lent');
+      for (let i = 0; i < 200; i++) digest = createHash('sha256').update(digest).digest();
+      expect(await res.json()).to.deep.equal({ slept: 50, digest: digest.toString('hex').slice(0, 16) });
+      expect(res.headers.get(H.slot)).to.equal('guest');
+      expect(outcomes.at(-1)!.slice(0, 2)).to.deep.equal(['borrower.openfaas-fn', lender.id]);
+
+      // Its own function still answers from its home slot.
+      const own = await fetch(`${lender.url}/`, { method: 'POST', body: 'own' });
+      expect(own.headers.get(H.slot)).to.not.equal('guest');
+      expect(((await own.json()) as { body: string }).body).to.equal('own');
+      expect((await sharing.release(lender.id)).ok).to.equal(true);
+    });
+  });
+}
