@@ -30,6 +30,15 @@ import { repoRoot } from '../../src/paths.js';
 import { startFakeKubeApi, type FakeKube } from '../support/fake-kube-api.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually } from '../support/http.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { chromium, type Browser } from 'playwright-core';
+import { createApp, requestListener } from '../../src/api/app.js';
+import { readConfig } from '../../src/config.js';
+import { Upstreams } from '../../src/router/upstream.js';
+import { backendReplicas, functionMetricsFor } from '../../src/observe/function-metrics.js';
+import type { FunctionStatusDoc } from '../../src/observe/status.js';
 import { freePort, startWatchdog, type Running } from '../../watchdog/test/helpers.js';
 
 const NS = 'openfaas-fn';
@@ -363,5 +372,55 @@ for (const placement of ['under /tmp', 'under a 0700 parent'] as const) {
       expect(((await own.json()) as { body: string }).body).to.equal('own');
       expect((await sharing.release(lender.id)).ok).to.equal(true);
     });
+
+    if (placement === 'under /tmp') {
+      it('a tampered code object: the watchdog refuses it, the provider counts and warns, and the dashboard shows the failure', async () => {
+        const registry = new Registry();
+        const functions = functionMetricsFor(registry, backendReplicas(backend));
+        const upstreams = new Upstreams({ headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
+        const app = createApp({ config: readConfig({}), backend, scheduler, logger: silentLogger(), registry, upstreams, functions });
+        const server = createServer(requestListener(app));
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        let browser: Browser | undefined;
+        try {
+          const labels = { 'com.hyperfaas.runtime': 'node', 'com.hyperfaas.policy': 'none', 'com.openfaas.scale.min': '0' };
+          await backend.deploy({ service: 'tampered', image: 'hyperfaas/cpu:latest', namespace: NS, labels });
+          const ref = (await backend.codeRef!(NS, 'tampered')) as CodeObject;
+          // Someone with write access to the bucket (never an instance) puts other bytes under the published hash.
+          const evil = await packDir(join(repoRoot, 'stack-templates', 'examples', 'build', 'echo'));
+          await (await new Objm(nc).open(ref.bucket)).putBlob({ name: ref.key }, evil);
+
+          const [lender] = backend.instances(NS, 'lender').filter((x) => x.ready);
+          const sharing = new GuestSharing({
+            slots: scheduler,
+            backend,
+            control: controlChannel(() => nc),
+            logger: silentLogger(),
+            onSpecialise: (fnKey, host, r) => functions.specialised(fnKey, host, r.ok, r.error),
+          });
+          const r = await sharing.specialise(lender!.id, 'tampered.openfaas-fn');
+          const why = `fetching tampered.openfaas-fn's code failed: code bundle ${ref.key} has hash ${sha256Hex(evil)}, expected ${ref.hash}: refused`;
+          expect(r).to.include({ ok: false, error: why });
+
+          const metrics = await (await fetch(`${base}/metrics`)).text();
+          expect(metrics).to.contain('hyperfaas_specialisations_total{function_name="tampered.openfaas-fn",outcome="failed"} 1');
+          const doc = (await (await fetch(`${base}/system/hyperfaas/functions/tampered`)).json()) as FunctionStatusDoc;
+          expect(doc.warnings.specialiseFailures.map((f) => [f.host, f.error])).to.deep.equal([[lender!.id, why]]);
+
+          browser = await chromium.launch({ executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+          const page = await browser.newPage();
+          await page.goto(`${base}/ui/hyperfaas/`);
+          const warning = `[data-function="tampered.openfaas-fn"] [data-warning="specialise-failed"]`;
+          await page.waitForSelector(warning, { timeout: 30_000 });
+          expect(await page.textContent(warning)).to.contain(`guest slot on ${lender!.id} not specialised: ${why}`);
+        } finally {
+          await browser?.close();
+          server.closeAllConnections();
+          await new Promise((r) => server.close(r));
+          await upstreams.close();
+        }
+      });
+    }
   });
 }

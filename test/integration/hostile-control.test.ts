@@ -98,15 +98,15 @@ const postOwn = (url, headers) => new Promise((resolve) => {
   out.streamInfo = await req('$JS.API.STREAM.INFO.faas-request', '');
   out.drainVictim = await req('hyperfaas.control.' + ${JSON.stringify(victimId)}, '{"op":"drain"}');
   // Guest code: its own namespace's code bucket may be read with message gets, and nothing else.
-  const own = 'OBJ_hyperfaas-code-openfaas-fn';
+  const codeStream = 'OBJ_hyperfaas-code-openfaas-fn';
   out.code = {
-    ownRead: await req('$JS.API.STREAM.MSG.GET.' + own, '{"seq":1}'),
+    ownRead: await req('$JS.API.STREAM.MSG.GET.' + codeStream, '{"seq":1}'),
     otherNamespace: await req('$JS.API.STREAM.MSG.GET.OBJ_hyperfaas-code-tenant-b', '{"seq":1}'),
     put: await req('$O.hyperfaas-code-openfaas-fn.C.evil', 'tampered'),
-    deleteMsg: await req('$JS.API.STREAM.MSG.DELETE.' + own, '{"seq":1}'),
-    purge: await req('$JS.API.STREAM.PURGE.' + own, ''),
-    deleteStream: await req('$JS.API.STREAM.DELETE.' + own, ''),
-    consumer: await req('$JS.API.CONSUMER.CREATE.' + own, '{"stream_name":"' + own + '","config":{"deliver_subject":"hyperfaas.control.x"}}'),
+    deleteMsg: await req('$JS.API.STREAM.MSG.DELETE.' + codeStream, '{"seq":1}'),
+    purge: await req('$JS.API.STREAM.PURGE.' + codeStream, ''),
+    deleteStream: await req('$JS.API.STREAM.DELETE.' + codeStream, ''),
+    consumer: await req('$JS.API.CONSUMER.CREATE.' + codeStream, '{"stream_name":"' + codeStream + '","config":{"deliver_subject":"hyperfaas.control.x"}}'),
     otherStream: await req('$JS.API.STREAM.MSG.GET.faas-request', '{"seq":1}'),
   };
   await nc.close().catch(() => undefined);
