@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   let codeStore: CodeStore | undefined;
   const publishCode: PublishCode = (namespace, fnKey, dir) =>
     codeStore ? codeStore.publish(namespace, fnKey, dir) : Promise.reject(new Error('no NATS connection: set NATS_URL'));
-  const backend = await createBackend(config, env, logger, { instanceFiles, publishCode });
+  const backend = await createBackend(config, env, logger, { instanceFiles, ...(config.natsUrl ? { publishCode } : {}) });
   backend.watchInstances((ev) => {
     if (ev.type === 'deleted') tokens.forget(ev.instance.id);
   });

@@ -287,12 +287,17 @@ describe('guest code on the Kubernetes backend: real watchdogs stand for the pod
 });
 
 /**
- * The local backend in this process with real instances (runc containers as root where runc works, else process
- * groups: the backend picks as in production), a real nats-server with per-instance users, and the provider's data
- * dir where the measured failure was: under /tmp, and under a parent only root may enter (0700).
+ * The local backend in this process with real instances (auto: runc containers as root where runc works, else
+ * process groups, as in production; process: process groups, confined as far as the host allows), a real nats-server
+ * with per-instance users, and the provider's data dir where the measured failure was: under /tmp, and under a parent
+ * only root may enter (0700).
  */
-for (const placement of ['under /tmp', 'under a 0700 parent'] as const) {
-  describe(`guest code on the local backend, data dir ${placement}`, function () {
+for (const [placement, isolation] of [
+  ['under /tmp', 'auto'],
+  ['under a 0700 parent', 'auto'],
+  ['under a 0700 parent', 'process'],
+] as const) {
+  describe(`guest code on the local backend, data dir ${placement} (HYPERFAAS_ISOLATION=${isolation})`, function () {
     this.timeout(180_000);
     let nats: NatsServer;
     let nc: NatsConnection;
@@ -320,6 +325,7 @@ for (const placement of ['under /tmp', 'under a 0700 parent'] as const) {
           HYPERFAAS_HEALTH_INTERVAL: '200ms',
           HYPERFAAS_START_CPU: '0',
           HYPERFAAS_CGROUP_PARENT: `hyperfaas-guest-code-${process.pid}`,
+          HYPERFAAS_ISOLATION: isolation,
         }),
         silentLogger(),
         { instanceFiles: async (who) => ({ 'nats.creds': await authority.mintInstanceCreds(who) }), publishCode: store.publish },
@@ -373,7 +379,7 @@ for (const placement of ['under /tmp', 'under a 0700 parent'] as const) {
       expect((await sharing.release(lender.id)).ok).to.equal(true);
     });
 
-    if (placement === 'under /tmp') {
+    if (placement === 'under /tmp' && isolation === 'auto') {
       it('a tampered code object: the watchdog refuses it, the provider counts and warns, and the dashboard shows the failure', async () => {
         const registry = new Registry();
         const functions = functionMetricsFor(registry, backendReplicas(backend));
