@@ -20,7 +20,7 @@ import type { CodeObject } from '../../../watchdog/src/protocol.js';
 import { existsSync } from 'node:fs';
 import { functionKey } from '../../names.js';
 import type { Logger } from '../../logger.js';
-import { labelKeys, minReplicasOf } from '../../scaling/labels.js';
+import { labelKeys, minReplicasOf, runtimeOf } from '../../scaling/labels.js';
 import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import type { KubernetesBackendConfig } from './config.js';
 import { createKubeApi, type KubeApi, type LogStream, type V1Deployment, type V1Pod, type Watcher } from './kube-api.js';
@@ -273,7 +273,7 @@ export class KubernetesBackend implements FunctionBackend {
   async deploy(fd: FunctionDeployment & { namespace: string }): Promise<void> {
     const pull = await this.checkSpec(fd);
     // Published before the Deployment exists, so no lending can name code that is not there yet.
-    await this.publishCode(fd.namespace, fd.service, fd.image);
+    await this.publishCode(fd.namespace, fd.service, fd.image, fd.labels);
     let created: V1Deployment;
     try {
       created = await this.api.createDeployment(fd.namespace, toDeployment(fd, this.cfg, minReplicasOf(fd.labels), pull));
@@ -301,7 +301,7 @@ export class KubernetesBackend implements FunctionBackend {
    */
   async update(fd: FunctionDeployment & { namespace: string }): Promise<void> {
     let pull: string[] | undefined;
-    await this.publishCode(fd.namespace, fd.service, fd.image);
+    await this.publishCode(fd.namespace, fd.service, fd.image, fd.labels);
     for (let attempt = 1; ; attempt++) {
       const existing = await this.api.readDeployment(fd.namespace, fd.service);
       pull ??= await this.checkSpec(fd);
@@ -357,8 +357,12 @@ export class KubernetesBackend implements FunctionBackend {
     return ref;
   }
 
-  /** publishCode publishes at deploy and update; a failure is logged and publishing is tried again at lending. */
-  private async publishCode(namespace: string, name: string, image: string): Promise<void> {
+  /**
+   * publishCode publishes at deploy and update when the function may be lent (it names a runtime); a failure is
+   * logged and publishing is tried again at lending.
+   */
+  private async publishCode(namespace: string, name: string, image: string, labels?: Record<string, string>): Promise<void> {
+    if (!runtimeOf(labels)) return;
     try {
       const ref = await this.publishedCode(namespace, name, image);
       if (ref) this.log.info(`published the code of ${functionKey(name, namespace)} for guest slots`, { bucket: ref.bucket, key: ref.key });

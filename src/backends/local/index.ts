@@ -366,8 +366,12 @@ class LocalBackendImpl implements LocalBackend {
     return ref;
   }
 
-  /** publishCode publishes fn's code at deploy or update; a failure is logged and publishing is tried again at lending. */
+  /**
+   * publishCode publishes fn's code at deploy or update when it may be lent (it names a runtime: only functions of
+   * one runtime lend each other slots); a failure is logged and publishing is tried again at lending.
+   */
   private async publishCode(fn: FnState): Promise<void> {
+    if (!runtimeOf(fn.spec.labels)) return;
     try {
       const ref = await this.publishedCode(fn);
       if (ref) this.logLine(fn, 'hyperfaas', `published its code for guest slots as ${ref.key} in ${ref.bucket}`);
