@@ -21,11 +21,13 @@ import { createApp, requestListener } from './api/app.js';
 import { isBackendError, type FunctionBackend } from './backends/backend.js';
 import { createLocalBackend, type LocalBackendOptions } from './backends/local/index.js';
 import { readLocalConfig } from './backends/local/config.js';
+import { PublishedImages } from './backends/local/published.js';
 import { createAsync, readAsyncConfig } from './async/index.js';
 import { readConfig, type ProviderConfig } from './config.js';
 import { startBounceResponder } from './gs/nats/bounce-responder.js';
 import { startReportSubscriber } from './gs/nats/report-subscriber.js';
 import { connectNats } from './messaging/nats.js';
+import { CodeStore, type PublishCode } from './messaging/code-store.js';
 import { NatsAuthority, readNatsAuthEnv, type NatsAuthEnv } from './messaging/nats-auth.js';
 import { ControlTokens } from './gs/control-tokens.js';
 import { createLogger, type Logger } from './logger.js';
@@ -60,7 +62,12 @@ async function createBackend(config: ProviderConfig, env: Env, logger: Logger, o
     case 'kubernetes': {
       // Loaded only when chosen, so a local provider never pulls in @kubernetes/client-node.
       const k8s = await import('./backends/kubernetes/index.js');
-      return k8s.createKubernetesBackend(k8s.readKubernetesConfig(env), logger);
+      // Builds published to the provider (HYPERFAAS_DATA/published) are the code guest slots borrow on Kubernetes too.
+      const published = env.HYPERFAAS_DATA ? new PublishedImages(join(env.HYPERFAAS_DATA, 'published')) : undefined;
+      return k8s.createKubernetesBackend(k8s.readKubernetesConfig(env), logger, {
+        ...(opts.publishCode ? { publishCode: opts.publishCode } : {}),
+        ...(published ? { published, codeDir: (image: string) => published.dirFor(image) } : {}),
+      });
     }
   }
 }
@@ -173,7 +180,11 @@ async function main(): Promise<void> {
     'control-token': tokens.issue(who.instanceId),
     ...(authority ? { 'nats.creds': await authority.mintInstanceCreds(who) } : {}),
   });
-  const backend = await createBackend(config, env, logger, { instanceFiles });
+  // Guest code goes through each namespace's JetStream object store bucket, once NATS is connected (below).
+  let codeStore: CodeStore | undefined;
+  const publishCode: PublishCode = (namespace, fnKey, dir) =>
+    codeStore ? codeStore.publish(namespace, fnKey, dir) : Promise.reject(new Error('no NATS connection: set NATS_URL'));
+  const backend = await createBackend(config, env, logger, { instanceFiles, ...(config.natsUrl ? { publishCode } : {}) });
   backend.watchInstances((ev) => {
     if (ev.type === 'deleted') tokens.forget(ev.instance.id);
   });
@@ -190,12 +201,14 @@ async function main(): Promise<void> {
   const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const functions = functionMetricsFor(registry, backendReplicas(backend));
   const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions, auth: natsAuth }) : undefined;
+  if (link) codeStore = new CodeStore(link.nc);
   const sharing = new GuestSharing({
     slots: scheduler,
     backend,
     control: controlChannel(() => link?.nc, (id) => tokens.get(id) ?? config.controlToken),
     logger,
     counter: new Counter({ name: 'hyperfaas_guest_slot_operations_total', help: 'Guest slot specialise/release operations', labelNames: ['op', 'outcome'], registers: [registry] }),
+    onSpecialise: (fnKey, host, r) => functions.specialised(fnKey, host, r.ok, r.error),
   });
   const scaler = new ScalerLoop({
     ports: createScalerPorts({ backend, scheduler, sharing, reports: () => link?.reports }),

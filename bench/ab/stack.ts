@@ -115,8 +115,8 @@ export async function tapReports(url: string): Promise<ReportTap> {
 /** startStack starts nats-server and the provider and waits until /healthz answers. */
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const nats = await startNatsServer();
-  // Not under /tmp and not 0700: an isolated instance has a private /tmp and runs as an unprivileged user, and a guest
-  // slot reads the borrowed function's prepared directory (the backend's codeRef) straight from the data dir.
+  // World-readable, for process-group instances run as an unprivileged user that read their own function from it
+  // (guest slots fetch borrowed code from the JetStream object store, wherever the data dir is).
   const dataDir = await mkdtemp(join(o.dataParent ?? '/var/tmp', 'hf-ab-'));
   await chmod(dataDir, 0o755);
   const port = await freePort();

@@ -133,12 +133,11 @@ export interface FunctionBackend {
   resize(instanceId: string, limits: ResourceLimits): Promise<void>;
 
   /**
-   * codeRef says where another instance's ICS can load this function's code from to specialise its guest slot
-   * (a directory on the local backend, the JetStream object store on Kubernetes); undefined when it cannot.
-   * forInstance is the instance whose guest slot will load it: a backend whose instances cannot see each other's
-   * files (containers) makes the code visible to that one and answers the path it sees.
+   * codeRef names this function's code object in its namespace's code bucket (JetStream object store, published by
+   * the provider at deploy), which another instance's ICS fetches to specialise its guest slot; undefined when the
+   * function has no code to lend. Rejects when the code cannot be published.
    */
-  codeRef?(namespace: string, name: string, forInstance?: string): Promise<CodeRef | undefined>;
+  codeRef?(namespace: string, name: string): Promise<CodeRef | undefined>;
 
   /** published, where present, takes function builds uploaded to the provider (PUT /system/images). */
   readonly published?: PublishedBuilds;

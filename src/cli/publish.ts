@@ -15,7 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
-import { packDir } from '../bundle.js';
+import { packDir } from '@hyperfaas/watchdog/bundle';
 
 /** defaultGateway is faas-cli's. */
 export const defaultGateway = 'http://127.0.0.1:8080';

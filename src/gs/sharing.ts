@@ -26,6 +26,8 @@ export interface GuestSharingOptions {
   timeoutMs?: number;
   /** specialisations counts specialise/release outcomes. */
   counter?: Counter<'op' | 'outcome'>;
+  /** onSpecialise hears every specialise outcome of a function ("name.namespace") on a host instance. */
+  onSpecialise?: (fnKey: string, hostId: string, reply: ControlReply) => void;
 }
 
 /**
@@ -43,10 +45,15 @@ export class GuestSharing {
   /** specialise lends hostId's guest slot to fnKey ("name.namespace"); resolves to the ICS's reply. */
   async specialise(hostId: string, fnKey: string): Promise<ControlReply> {
     const host = this.o.slots.instanceOf(hostId);
-    if (!host) return this.done('specialise', { ok: false, error: `unknown host instance ${hostId}` });
+    if (!host) return this.failed(hostId, fnKey, `unknown host instance ${hostId}`);
     const { name, namespace } = parseFunctionKey(fnKey, host.namespace);
-    const code = await this.o.backend.codeRef?.(namespace, name, hostId);
-    if (!code) return this.done('specialise', { ok: false, error: `the ${this.o.backend.name} backend has no code source for ${fnKey}` });
+    let code;
+    try {
+      code = await this.o.backend.codeRef?.(namespace, name);
+    } catch (e) {
+      return this.failed(hostId, fnKey, `publishing ${fnKey}'s code failed: ${(e as Error).message}`);
+    }
+    if (!code) return this.failed(hostId, fnKey, `the ${this.o.backend.name} backend has no code of ${fnKey} to lend`);
     const st = await this.o.backend.get(namespace, name);
     const capacity = Number(st.envVars?.max_inflight ?? 0);
     const req: ControlRequest = {
@@ -58,12 +65,18 @@ export class GuestSharing {
       ...(capacity > 0 ? { capacity } : {}),
     };
     const reply = await this.o.control(host, req, this.o.timeoutMs ?? 10_000).catch((e: unknown) => ({ ok: false, error: String(e) }) as ControlReply);
-    if (reply.ok) {
-      this.o.slots.addGuest(hostId, namespace, name);
-      this.log.info('guest slot specialised', { host: hostId, function: fnKey, ms: reply.ms });
-    } else {
-      this.log.warn('guest slot specialisation failed', { host: hostId, function: fnKey, error: reply.error });
-    }
+    if (!reply.ok) return this.failed(hostId, fnKey, reply.error ?? 'specialise failed', reply.ms);
+    this.o.slots.addGuest(hostId, namespace, name);
+    this.log.info('guest slot specialised', { host: hostId, function: fnKey, ms: reply.ms });
+    this.o.onSpecialise?.(fnKey, hostId, reply);
+    return this.done('specialise', reply);
+  }
+
+  /** failed reports a specialisation that did not happen: a warning, the counter and onSpecialise. */
+  private failed(hostId: string, fnKey: string, error: string, ms?: number): ControlReply {
+    const reply: ControlReply = { ok: false, error, ...(ms !== undefined ? { ms } : {}) };
+    this.log.warn(`guest slot specialisation failed: ${error}`, { host: hostId, function: fnKey, error });
+    this.o.onSpecialise?.(fnKey, hostId, reply);
     return this.done('specialise', reply);
   }
 

@@ -25,7 +25,7 @@ import {
   type OperatorLimits,
   type User,
 } from '@nats-io/jwt';
-import { subjects } from '@hyperfaas/watchdog/protocol';
+import { codeBucket, subjects } from '@hyperfaas/watchdog/protocol';
 
 /** AUTH_FILES are the files initNatsAuth writes into its directory (0700, each file 0600). */
 export const AUTH_FILES = {
@@ -201,16 +201,20 @@ const subjectToken = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
  * instancePermissions are everything one instance's user may do: publish its load reports and its bounces, answer
- * the requests it receives (one reply each, resp), and subscribe to its own control subject and its own inbox
- * prefix. Anything else is refused by the server: other instances' reports and control, `_INBOX.>`, JetStream
- * (`$JS.>`), the async stream subjects, `>`.
+ * the requests it receives (one reply each, resp), subscribe to its own control subject and its own inbox prefix,
+ * and read guest code of its own namespace: JetStream message gets on that namespace's code bucket stream
+ * (`$JS.API.STREAM.MSG.GET.OBJ_hyperfaas-code-<namespace>`, answered to its inbox). Anything else is refused by the
+ * server: other instances' reports and control, `_INBOX.>`, every other JetStream API subject (stream info,
+ * consumers, deletes, purges, other streams and buckets), object store writes (`$O.>`), the async stream subjects, `>`.
  */
 export function instancePermissions(who: InstanceIdentity): Partial<User> {
   for (const [k, v] of Object.entries(who)) {
     if (!subjectToken.test(v)) throw new Error(`${k} ${JSON.stringify(v)} cannot be a NATS subject token (letters, digits, - and _ only)`);
   }
   return {
-    pub: { allow: [subjects.report(who.namespace, who.service, who.instanceId), subjects.bounce(who.instanceId)] },
+    pub: {
+      allow: [subjects.report(who.namespace, who.service, who.instanceId), subjects.bounce(who.instanceId), subjects.codeGet(codeBucket(who.namespace))],
+    },
     sub: { allow: [subjects.control(who.instanceId), `${subjects.inboxPrefix(who.instanceId)}.>`] },
     resp: { max: 1, ttl: 0 },
     // Two subscriptions are enough (control and the request inbox); a few more leave room for a reconnect.

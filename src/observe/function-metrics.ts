@@ -35,6 +35,19 @@ export function functionMetricsFor(registry: Registry, replicas: ReplicaSource):
   return m;
 }
 
+/** SpecialiseFailure is one failed attempt to specialise a guest slot with a function's code. */
+export interface SpecialiseFailure {
+  /** at is epoch milliseconds. */
+  at: number;
+  /** host is the instance whose guest slot was to serve the function. */
+  host: string;
+  /** error is the reason, as the ICS or the provider gave it. */
+  error: string;
+}
+
+/** keptFailures is how many recent specialisation failures each function keeps for its status. */
+const keptFailures = 5;
+
 /** FunctionMetrics records invocations; `now` is injected so tests can drive the live series. */
 export class FunctionMetrics {
   readonly live = new LiveSeries();
@@ -42,6 +55,8 @@ export class FunctionMetrics {
   private readonly invocations: Counter<'function_name' | 'code'>;
   private readonly seconds: Histogram<'function_name' | 'code'>;
   private readonly startedCounter: Counter<'function_name'>;
+  private readonly specialisations: Counter<'function_name' | 'outcome'>;
+  private readonly failures = new Map<string, SpecialiseFailure[]>();
 
   constructor(
     registry: Registry,
@@ -65,6 +80,12 @@ export class FunctionMetrics {
       name: 'gateway_function_invocation_started',
       help: 'The total number of function HTTP requests started.',
       labelNames: ['function_name'],
+      registers: [registry],
+    });
+    this.specialisations = new Counter({
+      name: 'hyperfaas_specialisations_total',
+      help: "Guest slots specialised with each function's code (phase 2), by outcome (ok, failed)",
+      labelNames: ['function_name', 'outcome'],
       registers: [registry],
     });
     const service = new Gauge({
@@ -103,6 +124,20 @@ export class FunctionMetrics {
   /** bounced records a request an instance of fn handed back to the scheduler. */
   bounced(fn: string): void {
     this.live.bounce(fn, this.now());
+  }
+
+  /** specialised records an attempt to specialise host's guest slot with fn's code; a failure is kept for the status. */
+  specialised(fn: string, host: string, ok: boolean, error?: string): void {
+    this.specialisations.inc({ function_name: fn, outcome: ok ? 'ok' : 'failed' });
+    if (ok) return;
+    const list = this.failures.get(fn) ?? [];
+    list.push({ at: this.now(), host, error: error ?? 'specialise failed' });
+    this.failures.set(fn, list.slice(-keptFailures));
+  }
+
+  /** specialiseFailures are fn's most recent specialisation failures, oldest first. */
+  specialiseFailures(fn: string): readonly SpecialiseFailure[] {
+    return this.failures.get(fn) ?? [];
   }
 
   /** boosted records a phase-1 CPU scale-up of one of fn's instances. */

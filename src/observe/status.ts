@@ -12,7 +12,7 @@ import type { DecisionRecord } from '../control/scaler-loop.js';
 import type { Phase, PolicyName } from '../scaling/types.js';
 import type { Candidate } from '../gs/placement.js';
 import type { FunctionStatus } from '../types/index.js';
-import type { FunctionMetrics } from './function-metrics.js';
+import type { FunctionMetrics, SpecialiseFailure } from './function-metrics.js';
 import type { Point } from './live.js';
 import { functionKey } from '../names.js';
 
@@ -89,6 +89,11 @@ export interface FunctionStatusDoc {
     series: Point[];
   };
   decisions: readonly DecisionRecord[];
+  /**
+   * warnings are what went wrong that the dashboard shows: the last failures to specialise a guest slot with this
+   * function's code (e.g. its code could not be fetched or loaded), oldest first.
+   */
+  warnings: { specialiseFailures: readonly SpecialiseFailure[] };
 }
 
 /** StatusService builds status documents and the hyperfaas_function_* gauges. */
@@ -171,6 +176,7 @@ export class StatusService {
         series: this.p.metrics.live.points(key, now, seriesSeconds),
       },
       decisions: this.p.scaler?.decisions(key) ?? [],
+      warnings: { specialiseFailures: this.p.metrics.specialiseFailures(key) },
     };
   }
 

@@ -37,6 +37,7 @@ interface AttackResult {
   jsInfo: string;
   streamInfo: string;
   drainVictim: string;
+  code: { ownRead: string; otherNamespace: string; put: string; deleteMsg: string; purge: string; deleteStream: string; consumer: string; otherStream: string };
   statusErrors: string[];
   httpNoToken: { status: number; body: string };
   httpOwnToken: { status: number; body: string };
@@ -96,6 +97,18 @@ const postOwn = (url, headers) => new Promise((resolve) => {
   out.jsInfo = await req('$JS.API.INFO', '');
   out.streamInfo = await req('$JS.API.STREAM.INFO.faas-request', '');
   out.drainVictim = await req('hyperfaas.control.' + ${JSON.stringify(victimId)}, '{"op":"drain"}');
+  // Guest code: its own namespace's code bucket may be read with message gets, and nothing else.
+  const codeStream = 'OBJ_hyperfaas-code-openfaas-fn';
+  out.code = {
+    ownRead: await req('$JS.API.STREAM.MSG.GET.' + codeStream, '{"seq":1}'),
+    otherNamespace: await req('$JS.API.STREAM.MSG.GET.OBJ_hyperfaas-code-tenant-b', '{"seq":1}'),
+    put: await req('$O.hyperfaas-code-openfaas-fn.C.evil', 'tampered'),
+    deleteMsg: await req('$JS.API.STREAM.MSG.DELETE.' + codeStream, '{"seq":1}'),
+    purge: await req('$JS.API.STREAM.PURGE.' + codeStream, ''),
+    deleteStream: await req('$JS.API.STREAM.DELETE.' + codeStream, ''),
+    consumer: await req('$JS.API.CONSUMER.CREATE.' + codeStream, '{"stream_name":"' + codeStream + '","config":{"deliver_subject":"hyperfaas.control.x"}}'),
+    otherStream: await req('$JS.API.STREAM.MSG.GET.faas-request', '{"seq":1}'),
+  };
   await nc.close().catch(() => undefined);
   const token = fs.readFileSync(credsDir + '/control-token', 'utf8').trim();
   out.httpNoToken = await post(${JSON.stringify(victimUrl)}, {});
@@ -196,6 +209,21 @@ for (const isolation of ['none', 'auto'] as const) {
       const r = await httpCall(provider.base, 'POST', '/function/victim', 'still here');
       expect([r.status, r.body]).to.deep.equal([200, 'still here']);
       await until(() => expect(reports.latest.get(victimId)?.draining).to.equal(false), 5_000);
+    });
+
+    it("reads its own namespace's code bucket only, and can write, delete or purge nothing in it", () => {
+      const refused = (subject: string) => `Permissions Violation for Publish to "${subject}"`;
+      // The message get is allowed: JetStream itself answers (a message, or that there is none yet).
+      expect(result.code.ownRead).to.match(/^answered \{"type":"io\.nats\.jetstream\.api\.v1\.stream_msg_get_response"/);
+      expect(result.code).to.deep.include({
+        otherNamespace: refused('$JS.API.STREAM.MSG.GET.OBJ_hyperfaas-code-tenant-b'),
+        put: refused('$O.hyperfaas-code-openfaas-fn.C.evil'),
+        deleteMsg: refused('$JS.API.STREAM.MSG.DELETE.OBJ_hyperfaas-code-openfaas-fn'),
+        purge: refused('$JS.API.STREAM.PURGE.OBJ_hyperfaas-code-openfaas-fn'),
+        deleteStream: refused('$JS.API.STREAM.DELETE.OBJ_hyperfaas-code-openfaas-fn'),
+        consumer: refused('$JS.API.CONSUMER.CREATE.OBJ_hyperfaas-code-openfaas-fn'),
+        otherStream: refused('$JS.API.STREAM.MSG.GET.faas-request'),
+      });
     });
 
     it("cannot call the victim's HTTP control from loopback without a token or with its own", () => {

@@ -1,11 +1,5 @@
 import { expect } from 'chai';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Objm } from '@nats-io/obj';
 import { isBackendError, type InstanceEvent } from '../../src/backends/backend.js';
-import { NatsCodeSource, codeBucket } from '../../src/backends/kubernetes/code-source.js';
 import { readKubernetesConfig, type KubernetesBackendConfig } from '../../src/backends/kubernetes/config.js';
 import { KubernetesBackend, createKubernetesBackend } from '../../src/backends/kubernetes/index.js';
 import { createKubeApi, kubePermissions } from '../../src/backends/kubernetes/kube-api.js';
@@ -13,7 +7,6 @@ import { silentLogger } from '../../src/logger.js';
 import type { LogMessage } from '../../src/types/index.js';
 import { startFakeKubeApi, type FakeCall, type FakeKube, type FakeKubeOptions } from '../support/fake-kube-api.js';
 import { errorKindOf } from '../support/fake-kube-api.js';
-import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { eventually as pollUntil } from '../support/http.js';
 
 const NS = 'openfaas-fn';
@@ -251,91 +244,5 @@ describe('kubernetes backend against the fake API server', function () {
     expect(everyCall.length).to.be.greaterThan(20);
     const outside = everyCall.filter((c) => !allowed(c));
     expect(outside, JSON.stringify(outside.slice(0, 5))).to.deep.equal([]);
-  });
-});
-
-describe('kubernetes code source over the NATS JetStream object store', function () {
-  this.timeout(60_000);
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let dir: string;
-  before(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
-  after(async () => {
-    await nc?.close();
-    await nats?.dispose();
-  });
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hf-code-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const fnDir = async (name: string, body: string) => {
-    const d = join(dir, name);
-    await mkdir(join(d, 'function'), { recursive: true });
-    await writeFile(join(d, 'function', 'handler.js'), body);
-    await writeFile(join(d, 'package.json'), '{"name":"fn"}\n');
-    return d;
-  };
-
-  it('publishes a function directory under its content hash and fetches the same tree elsewhere', async () => {
-    const src = await fnDir('src', 'module.exports = async () => "hello";\n');
-    const home = new NatsCodeSource(nc);
-    const ref = await home.publish('hello.openfaas-fn', src);
-    expect(ref.bucket).to.equal(codeBucket);
-    expect(ref.key).to.equal(`sha256-${ref.hash}`);
-
-    // Another container, its own connection: it knows only the ref.
-    const nc2 = await connect({ servers: nats.url });
-    try {
-      const dest = join(dir, 'guest');
-      await new NatsCodeSource(nc2).fetch(ref, dest);
-      expect(await readFile(join(dest, 'function', 'handler.js'), 'utf8')).to.equal('module.exports = async () => "hello";\n');
-      expect(await readFile(join(dest, 'package.json'), 'utf8')).to.equal('{"name":"fn"}\n');
-    } finally {
-      await nc2.close();
-    }
-  });
-
-  it('stores identical code once, whichever function publishes it, and different code apart', async () => {
-    const src = new NatsCodeSource(nc);
-    const a = await src.publish('a.openfaas-fn', await fnDir('a', 'same\n'));
-    const b = await src.publish('b.openfaas-fn', await fnDir('b', 'same\n'));
-    const c = await src.publish('c.openfaas-fn', await fnDir('c', 'different\n'));
-    expect(b).to.deep.equal(a);
-    expect(c.key).not.to.equal(a.key);
-    const os = await new Objm(nc).open(codeBucket);
-    const names: string[] = [];
-    for (const info of await os.list()) names.push(info.name);
-    expect(names.filter((n) => n === a.key)).to.have.length(1);
-    expect(names).to.include(c.key);
-  });
-
-  it('refuses a bundle whose hash does not match the reference', async () => {
-    const src = new NatsCodeSource(nc);
-    const ref = await src.publish('x.openfaas-fn', await fnDir('x', 'x\n'));
-    let err: unknown;
-    await src.fetch({ ...ref, hash: '0'.repeat(64) }, join(dir, 'dest')).catch((e: unknown) => (err = e));
-    expect(String(err)).to.contain('expected');
-  });
-
-  it('refuses to fetch over an existing directory and leaves it as it was', async () => {
-    const src = new NatsCodeSource(nc);
-    const ref = await src.publish('y.openfaas-fn', await fnDir('y', 'y\n'));
-    const dest = await fnDir('taken', 'mine\n');
-    let err: unknown;
-    await src.fetch(ref, dest).catch((e: unknown) => (err = e));
-    expect(err).to.be.instanceOf(Error);
-    expect(await readFile(join(dest, 'function', 'handler.js'), 'utf8')).to.equal('mine\n');
-  });
-
-  it('answers a missing key with an error naming it', async () => {
-    let err: unknown;
-    await new NatsCodeSource(nc).fetch({ bucket: codeBucket, key: 'sha256-nothing', hash: 'nothing' }, join(dir, 'd')).catch((e: unknown) => (err = e));
-    expect(String(err)).to.contain('sha256-nothing');
   });
 });

@@ -9,7 +9,8 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { packDir } from '../../src/bundle.js';
+import { packDir } from '@hyperfaas/watchdog/bundle';
+import { outRoot, repoRoot } from '../../src/paths.js';
 import { httpCall } from '../support/http.js';
 import { readmeBlock, runWalkthrough } from '../support/readme.js';
 import { startProviderProcess, type ProviderProcess } from '../support/provider-process.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unpackTo } from '../../src/bundle.js';
+import { unpackTo } from '@hyperfaas/watchdog/bundle';
 
 /** bundleOf writes entries in the bundle format by hand, to build ones packDir never would. */
 function bundleOf(entries: { p: string; t: 'f' | 'd' | 'l'; body?: string }[]): Buffer {

@@ -13,7 +13,7 @@ import { repoRoot } from '../../src/paths.js';
 /** layers lists the top-level folders and files of src/, lowest first; a unit may import from lower layers only. */
 const layers: readonly (readonly string[])[] = [
   ['types', 'names', 'units', 'paths', 'logger', 'metrics'],
-  ['config', 'bundle', 'scaling'],
+  ['config', 'scaling'],
   ['messaging'],
   ['backends'],
   ['invoke'],

@@ -74,8 +74,9 @@
     charts.append(rate, lat);
     const inst = text('table', 'instances');
     const borrowed = text('div', 'borrowed');
+    const warnings = text('ul', 'warnings');
     const decisions = text('ol', 'decisions');
-    el.append(head, figures, charts, inst, borrowed, text('div', 'muted', 'recent scheduler decisions'), decisions);
+    el.append(head, figures, warnings, charts, inst, borrowed, text('div', 'muted', 'recent scheduler decisions'), decisions);
     const w = Math.max(320, Math.min(560, (root.clientWidth - 80) / 2));
     c = {
       el,
@@ -160,6 +161,15 @@
         borrowed.append(chip);
       }
     }
+    // Warnings: the last failed attempts to lend this function a guest slot (its code could not be fetched or loaded).
+    const failures = (doc.warnings && doc.warnings.specialiseFailures) || [];
+    el.querySelector('.warnings').replaceChildren(
+      ...failures.slice().reverse().map((f) => {
+        const li = text('li', 'warning', new Date(f.at).toLocaleTimeString() + ' guest slot on ' + f.host + ' not specialised: ' + f.error);
+        li.dataset.warning = 'specialise-failed';
+        return li;
+      }),
+    );
     const decisions = el.querySelector('.decisions');
     decisions.replaceChildren(
       ...doc.decisions.slice(-8).reverse().map((d) => {

@@ -5,6 +5,9 @@
 import { tokenMatches } from './credentials.js';
 import type { ControlReply, ControlRequest } from './protocol.js';
 
+/** SpecialiseCode is the code reference of a specialise request: an object in the code bucket, or a directory. */
+export type SpecialiseCode = Extract<ControlRequest, { op: 'specialise' }>['code'];
+
 /** ControlVerdict is whether an HTTP control request may run, and if not the status and message to answer. */
 export type ControlVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
 
@@ -22,7 +25,7 @@ export function controlAllowed(tokenHeader: string | string[] | undefined, token
 
 /** ControlTarget is what a control request acts on (the Watchdog). */
 export interface ControlTarget {
-  specialise(fn: string, dir: string, env?: Record<string, string>, capacity?: number): Promise<ControlReply>;
+  specialiseCode(fn: string, code: SpecialiseCode, env?: Record<string, string>, capacity?: number): Promise<ControlReply>;
   release(): Promise<ControlReply>;
   resize(r: { cpu?: number; memoryBytes?: number; capacity?: number }): ControlReply;
   drain(): Promise<ControlReply>;
@@ -33,8 +36,10 @@ export async function runControl(t: ControlTarget, req: ControlRequest): Promise
   switch (req?.op) {
     case 'specialise':
       if (typeof req.function !== 'string' || !req.function) return { ok: false, error: 'specialise needs a function' };
-      if (req.code?.kind !== 'dir') return { ok: false, error: `code kind ${String(req.code?.kind)} is not supported by this watchdog; use {kind:"dir"}` };
-      return t.specialise(req.function, req.code.path, req.env ?? {}, req.capacity);
+      if (req.code?.kind !== 'dir' && req.code?.kind !== 'object') {
+        return { ok: false, error: `code kind ${String((req.code as { kind?: unknown } | undefined)?.kind)} is not supported: use {kind:"object"} or {kind:"dir"}` };
+      }
+      return t.specialiseCode(req.function, req.code, req.env ?? {}, req.capacity);
     case 'release':
       return t.release();
     case 'resize':

@@ -11,6 +11,7 @@ import { log } from './logs.js';
 import { Watchdog } from './watchdog.js';
 import { NatsLink } from './ics/nats-link.js';
 import { readCredentials } from './credentials.js';
+import { CodeCache, fetchBundle } from './code-fetch.js';
 
 /** runtimeFile is the file of the shipped runtime for a runtime name: python* runs on Python, anything else on Node. */
 export function runtimeFile(name: string): string {
@@ -55,9 +56,12 @@ async function main(): Promise<void> {
   if (python && !process.env.HYPERFAAS_PYTHON_RUNTIME) process.env.HYPERFAAS_PYTHON_RUNTIME = python;
   // The guest slot runs the runtime of this instance's own (HYPERFAAS_RUNTIME), so it lends to functions of that one.
   const runtime = cfg.guest.runtime ? resolve(cfg.guest.runtime) : runtimeFile(cfg.runtime) === runtimeFile('python') ? python : node;
-  const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '' });
-  // Under HyperFaaS the ICS talks to the global scheduler over NATS; without it the watchdog works alone.
-  const link = cfg.natsUrl
+  // Under HyperFaaS the ICS talks to the global scheduler over NATS; without it the watchdog works alone. Guest code
+  // objects come over the same connection, into a private directory of this watchdog (its container's own /tmp).
+  let link: NatsLink | undefined;
+  const code = cfg.natsUrl ? new CodeCache({ fetch: (ref) => fetchBundle(link!, ref) }) : undefined;
+  const wd = new Watchdog(cfg, { runtime: cfg.guest.enabled ? runtime : '', ...(code ? { code } : {}) });
+  link = cfg.natsUrl
     ? new NatsLink({
         url: cfg.natsUrl,
         instanceId: cfg.instanceId,

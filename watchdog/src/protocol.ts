@@ -34,7 +34,43 @@ export const subjects = {
   /** asyncDeadLetterStream keeps what failed every attempt, on the asyncDeadLetter subjects. */
   asyncDeadLetterStream: 'faas-request-dead',
   asyncDeadLetterAll: 'faas-request-dead.>',
+  /**
+   * codeGet: the one JetStream API subject an instance may publish to for guest code: a message get on its own
+   * namespace's code bucket's stream (the meta record by last_by_subj, then each chunk by next_by_subj).
+   */
+  codeGet: (bucket: string) => `$JS.API.STREAM.MSG.GET.${codeStream(bucket)}`,
 } as const;
+
+/** dnsLabel is a Kubernetes namespace name (RFC 1123 label), which is also a safe NATS token and stream name part. */
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * codeBucket is the JetStream object store bucket holding one namespace's function code bundles. Guest slots are
+ * lent only within a namespace, so each namespace has its own bucket and an instance's NATS user may read only its
+ * own namespace's. Throws for a namespace that is not a DNS label.
+ */
+export function codeBucket(namespace: string): string {
+  if (!dnsLabel.test(namespace)) throw new Error(`namespace ${JSON.stringify(namespace)} is not a DNS label: it cannot name a code bucket`);
+  return `hyperfaas-code-${namespace}`;
+}
+
+/** codeStream is the JetStream stream behind an object store bucket (the object store's own naming). */
+export function codeStream(bucket: string): string {
+  return `OBJ_${bucket}`;
+}
+
+/** codeKey is the object name of a bundle in its bucket: its SHA-256, so equal code is stored once. */
+export function codeKey(hash: string): string {
+  return `sha256-${hash}`;
+}
+
+/** CodeObject names one published bundle: `code: { kind: 'object', ... }` of a specialise request. */
+export interface CodeObject {
+  bucket: string;
+  key: string;
+  /** hash is the bundle's SHA-256, hex; the watchdog refuses a bundle that does not match it. */
+  hash: string;
+}
 
 /** headers are the HTTP headers HyperFaaS adds or reads, lower-case as Node sees them. */
 export const headers = {
@@ -103,8 +139,12 @@ export type ControlRequest =
       op: 'specialise';
       /** function is "name.namespace". */
       function: string;
-      /** code is where the function's directory comes from. */
-      code: { kind: 'dir'; path: string } | { kind: 'object'; bucket: string; key: string; hash: string };
+      /**
+       * code is where the function's directory comes from: the provider always sends an object in the namespace's
+       * code bucket (the watchdog fetches it over its own NATS connection); a directory path serves a watchdog run
+       * on its own (tests, benchmarks).
+       */
+      code: { kind: 'dir'; path: string } | ({ kind: 'object' } & CodeObject);
       env?: Record<string, string>;
       secrets?: string[];
       capacity?: number;

@@ -11,7 +11,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Counter } from 'prom-client';
 import type { WatchdogConfig } from './config.js';
-import { runControl } from './control.js';
+import { CodeCache, checkCodeObject } from './code-fetch.js';
+import { runControl, type SpecialiseCode } from './control.js';
 import { Endpoints } from './endpoints.js';
 import { childEnv, type Executor } from './executors/executor.js';
 import { HttpExecutor, homeExecutor } from './executors/index.js';
@@ -21,7 +22,7 @@ import type { BounceMeta, BounceReply, HttpHeaders } from './ics/bounce-codec.js
 import { LoadReporter } from './load-reporter.js';
 import { log } from './logs.js';
 import { createMetrics, type WatchdogMetrics } from './metrics.js';
-import { headers as H, type ControlReply, type ControlRequest, type LoadReport } from './protocol.js';
+import { codeBucket, headers as H, type ControlReply, type ControlRequest, type LoadReport } from './protocol.js';
 import { internalError, noBody, readBody } from './respond.js';
 import { SlotTable, type Slot, type Ticket } from './slots.js';
 import { parseDuration } from './units.js';
@@ -33,6 +34,8 @@ export interface WatchdogOptions {
   runtime: string;
   /** exit is called when the watchdog must end the process (upstream died: code 1; after a drain: code 0). */
   exit?: (code: number) => void;
+  /** code fetches guest code objects from the namespace's code bucket (absent without NATS: only dir code loads). */
+  code?: CodeCache;
 }
 
 /** Bouncer hands a request to the global scheduler (the NATS link implements it); it throws when it cannot. */
@@ -199,6 +202,7 @@ export class Watchdog {
     await this.stopProcess(this.upstream);
     this.home.close();
     this.endpoints.close();
+    await this.opts.code?.close();
   }
 
   private async stopProcess(child: ChildProcess | undefined): Promise<void> {
@@ -218,10 +222,41 @@ export class Watchdog {
     return this.guest.specialise(fn, dir, env, capacity);
   }
 
+  /**
+   * specialiseCode specialises the guest slot from a code reference: an object is fetched from this namespace's code
+   * bucket, checked against its hash and unpacked into the watchdog's private cache first.
+   */
+  async specialiseCode(fn: string, code: SpecialiseCode, env: Record<string, string> = {}, capacity?: number): Promise<ControlReply> {
+    if (code.kind === 'dir') return this.specialise(fn, code.path, env, capacity);
+    if (!this.guest) return { ok: false, error: 'this instance has no guest slot' };
+    const cache = this.opts.code;
+    if (!cache) return { ok: false, error: `cannot fetch ${code.key}: this watchdog has no NATS connection for code` };
+    let wrong: string | undefined;
+    try {
+      wrong = checkCodeObject(code, codeBucket(this.config.namespace));
+    } catch (e) {
+      wrong = (e as Error).message;
+    }
+    if (wrong) return { ok: false, error: wrong };
+    const t0 = performance.now();
+    let dir: string;
+    try {
+      dir = await cache.dirFor(code);
+    } catch (e) {
+      return { ok: false, error: `fetching ${fn}'s code failed: ${(e as Error).message}`, ms: performance.now() - t0 };
+    }
+    const r = await this.specialise(fn, dir, env, capacity);
+    if (r.ok) cache.pin(code.hash);
+    return { ...r, ms: performance.now() - t0 };
+  }
+
   /** release stops admitting to the guest slot, waits for its requests, and replaces it with a fresh generic runtime. */
   release(): Promise<ControlReply> {
     if (!this.guest) return Promise.resolve({ ok: false, error: 'this instance has no guest slot' });
-    return this.guest.release();
+    return this.guest.release().then((r) => {
+      if (r.ok) this.opts.code?.pin(undefined);
+      return r;
+    });
   }
 
   /** resize changes the home slot's concurrency limit and the CPU/memory limits the watermarks are measured against. */

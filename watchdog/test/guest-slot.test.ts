@@ -47,7 +47,7 @@ describe('watchdog guest slot: specialise, serve, release (node20 template at ho
     expect(unknown.status).to.equal(409);
     expect(unknown.reply.ok).to.equal(false);
     const obj = await control({ op: 'specialise', function: 'x.ns', code: { kind: 'object', bucket: 'b', key: 'k', hash: 'h' } });
-    expect(obj.reply.ok).to.equal(false);
+    expect(obj.reply).to.deep.equal({ ok: false, error: 'cannot fetch k: this watchdog has no NATS connection for code' });
     const res = await fetch(`${wd.url}/_/hyperfaas/control`);
     expect(res.status).to.equal(405);
     const noToken = await fetch(`${wd.url}/_/hyperfaas/control`, { method: 'POST', body: '{"op":"release"}' });

@@ -12,9 +12,15 @@ import {
   type InstanceEvent,
   type ResourceLimits,
   type SecretInfo,
+  type CodeRef,
+  type PublishedBuilds,
 } from '../backend.js';
+import type { PublishCode } from '../../messaging/code-store.js';
+import type { CodeObject } from '@hyperfaas/watchdog/protocol';
+import { existsSync } from 'node:fs';
+import { functionKey } from '../../names.js';
 import type { Logger } from '../../logger.js';
-import { labelKeys, minReplicasOf } from '../../scaling/labels.js';
+import { labelKeys, minReplicasOf, runtimeOf } from '../../scaling/labels.js';
 import type { FunctionDeployment, FunctionStatus, LogMessage, LogRequest } from '../../types/index.js';
 import type { KubernetesBackendConfig } from './config.js';
 import { createKubeApi, type KubeApi, type LogStream, type V1Deployment, type V1Pod, type Watcher } from './kube-api.js';
@@ -35,6 +41,20 @@ export { readKubernetesConfig, type KubernetesBackendConfig, type KubeConnection
 export type { KubeApi } from './kube-api.js';
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/**
+ * KubernetesCodeOptions let guest slots borrow functions' code on Kubernetes: the provider publishes a function's
+ * build directory, which it holds when the build was published to it (`hyperfaas publish`), to the namespace's code
+ * bucket before its Deployment is created or replaced. The pods themselves run the function's registry image.
+ */
+export interface KubernetesCodeOptions {
+  /** publishCode stores a directory as its namespace's code object (messaging/code-store.ts). */
+  publishCode?: PublishCode;
+  /** codeDir names the build directory the provider holds for an image reference, if any. */
+  codeDir?: (image: string) => string | undefined;
+  /** published takes builds uploaded to the provider (PUT /system/images), which codeDir then finds. */
+  published?: PublishedBuilds;
+}
 
 /** updateAttempts bounds the read-modify-write of update when others keep changing the Deployment. */
 const updateAttempts = 5;
@@ -109,13 +129,18 @@ export class KubernetesBackend implements FunctionBackend {
   private readonly watchers: Watcher[] = [];
   private resizeSupported: boolean | undefined;
   private readonly log: Logger;
+  /** code is each function's published code object, with the image whose build it was made from. */
+  private readonly code = new Map<string, { image: string; ref: Promise<CodeObject> }>();
+  readonly published?: PublishedBuilds;
 
   constructor(
     private readonly api: KubeApi,
     private readonly cfg: KubernetesBackendConfig,
     logger: Logger,
+    private readonly codeOpts: KubernetesCodeOptions = {},
   ) {
     this.log = logger.child({ component: 'backend-kubernetes' });
+    if (codeOpts.published) this.published = codeOpts.published;
     if (cfg.resize === 'on') this.resizeSupported = true;
   }
 
@@ -247,6 +272,8 @@ export class KubernetesBackend implements FunctionBackend {
 
   async deploy(fd: FunctionDeployment & { namespace: string }): Promise<void> {
     const pull = await this.checkSpec(fd);
+    // Published before the Deployment exists, so no lending can name code that is not there yet.
+    await this.publishCode(fd.namespace, fd.service, fd.image, fd.labels);
     let created: V1Deployment;
     try {
       created = await this.api.createDeployment(fd.namespace, toDeployment(fd, this.cfg, minReplicasOf(fd.labels), pull));
@@ -274,6 +301,7 @@ export class KubernetesBackend implements FunctionBackend {
    */
   async update(fd: FunctionDeployment & { namespace: string }): Promise<void> {
     let pull: string[] | undefined;
+    await this.publishCode(fd.namespace, fd.service, fd.image, fd.labels);
     for (let attempt = 1; ; attempt++) {
       const existing = await this.api.readDeployment(fd.namespace, fd.service);
       pull ??= await this.checkSpec(fd);
@@ -303,10 +331,51 @@ export class KubernetesBackend implements FunctionBackend {
    * remove deletes the Deployment and Service. The garbage collector deletes the pods some time later; until then
    * they are still Running and Ready, so they leave the instance view now and do not come back.
    */
+  /**
+   * codeRef names the function's code object in its namespace's code bucket, published from the build the provider
+   * holds for its image; undefined when it holds none (a registry image only: no code to lend).
+   */
+  async codeRef(namespace: string, name: string): Promise<CodeRef | undefined> {
+    const image = this.deployments.get(key(namespace, name))?.spec?.template?.spec?.containers?.[0]?.image;
+    if (!image) throw new BackendError('NotFound', `function ${name} not found in ${namespace}`);
+    const ref = this.publishedCode(namespace, name, image);
+    return ref ? { kind: 'object', ...(await ref) } : undefined;
+  }
+
+  /** publishedCode is the function's code object, published now unless this image's build already was. */
+  private publishedCode(namespace: string, name: string, image: string): Promise<CodeObject> | undefined {
+    const publish = this.codeOpts.publishCode;
+    const dir = this.codeOpts.codeDir?.(image);
+    if (!publish || !dir || !existsSync(dir)) return undefined;
+    const k = key(namespace, name);
+    const had = this.code.get(k);
+    if (had?.image === image) return had.ref;
+    const ref = publish(namespace, functionKey(name, namespace), dir);
+    const entry = { image, ref };
+    this.code.set(k, entry);
+    ref.catch(() => this.code.get(k) === entry && this.code.delete(k));
+    return ref;
+  }
+
+  /**
+   * publishCode publishes at deploy and update when the function may be lent (it names a runtime); a failure is
+   * logged and publishing is tried again at lending.
+   */
+  private async publishCode(namespace: string, name: string, image: string, labels?: Record<string, string>): Promise<void> {
+    if (!runtimeOf(labels)) return;
+    try {
+      const ref = await this.publishedCode(namespace, name, image);
+      if (ref) this.log.info(`published the code of ${functionKey(name, namespace)} for guest slots`, { bucket: ref.bucket, key: ref.key });
+    } catch (e) {
+      this.log.warn(`publishing the code of ${functionKey(name, namespace)} failed (tried again when a guest slot is lent): ${(e as Error).message}`);
+    }
+  }
+
   async remove(namespace: string, name: string): Promise<void> {
     const k = key(namespace, name);
     const uid = this.deployments.get(k)?.metadata?.uid;
     await this.api.deleteDeployment(namespace, name);
+    this.code.delete(k);
     if (uid) this.tombstones.set(k, uid);
     this.deployments.delete(k);
     for (const [pk, p] of this.pods) {
@@ -619,9 +688,9 @@ export class KubernetesBackend implements FunctionBackend {
 export async function createKubernetesBackend(
   cfg: KubernetesBackendConfig,
   logger: Logger,
-  opts: { api?: KubeApi; syncTimeoutMs?: number } = {},
+  opts: { api?: KubeApi; syncTimeoutMs?: number } & KubernetesCodeOptions = {},
 ): Promise<FunctionBackend> {
-  const backend = new KubernetesBackend(opts.api ?? createKubeApi(cfg.connection), cfg, logger);
+  const backend = new KubernetesBackend(opts.api ?? createKubeApi(cfg.connection), cfg, logger, opts);
   await backend.start(opts.syncTimeoutMs);
   return backend;
 }

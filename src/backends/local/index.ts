@@ -39,6 +39,8 @@ import { findRunc, probeRunc, RuncRuntime } from './runc.js';
 import { ProcessRuntime, type InstanceFiles, type InstanceRuntime } from './runtime.js';
 import { limitsOf, toFunctionStatus } from './status.js';
 import { safeName, Store } from './store.js';
+import type { PublishCode } from '../../messaging/code-store.js';
+import type { CodeObject } from '@hyperfaas/watchdog/protocol';
 import { liveInProcess, Supervisor, type FnState, type Inst, type Spec } from './supervisor.js';
 
 export { readLocalConfig, type LocalBackendConfig } from './config.js';
@@ -72,6 +74,12 @@ export interface LocalBackendOptions {
    * directory in env HYPERFAAS_CREDENTIALS_DIR. Called once per instance start.
    */
   instanceFiles?: (who: { instanceId: string; namespace: string; service: string }) => Promise<Record<string, string>>;
+  /**
+   * publishCode stores a function's prepared directory as its namespace's code object (messaging/code-store.ts),
+   * from which a lender's watchdog fetches it to specialise its guest slot. Called at deploy and update, and again
+   * when a guest slot is lent and the code is not yet published (after a restart, or while NATS was down).
+   */
+  publishCode?: PublishCode;
 }
 
 /** UID_SPAN is how many uids, from HYPERFAAS_UID_BASE, functions get under runc. */
@@ -86,6 +94,8 @@ class LocalBackendImpl implements LocalBackend {
   private readonly pending = new Set<string>();
   private readonly secrets = new Map<string, Map<string, Buffer>>();
   private readonly listeners = new Set<(ev: InstanceEvent) => void>();
+  /** code is each function's published code object, with the prepared directory it was made from. */
+  private readonly code = new Map<string, { dir: string; ref: Promise<CodeObject> }>();
   private readonly images: ImageResolver;
   /** published takes builds users upload (PUT /system/images); images resolve them first. */
   get published(): PublishedBuilds {
@@ -291,6 +301,8 @@ class LocalBackendImpl implements LocalBackend {
         removed: false,
       };
       if (this.runtime.kind === 'runc') fn.uid = this.allocateUid();
+      // Published before the function is known, so no lending can name code that is not there yet.
+      await this.publishCode(fn);
       await this.save(fn);
       this.fns.set(k, fn);
       created = true;
@@ -310,6 +322,7 @@ class LocalBackendImpl implements LocalBackend {
     fn.image = image;
     delete fn.imageError;
     fn.generation++;
+    await this.publishCode(fn);
     await this.save(fn);
     this.logLine(fn, 'hyperfaas', `updated to ${fd.image}; rolling ${fn.replicas} instance(s)`);
     this.reconcile(fn);
@@ -319,6 +332,7 @@ class LocalBackendImpl implements LocalBackend {
     const fn = this.mustGet(namespace, name);
     fn.removed = true;
     this.fns.delete(fn.key);
+    this.code.delete(fn.key);
     await this.store.deleteFunction(namespace, name);
     this.reconcile(fn);
     await this.logs_.drop(fn.key);
@@ -329,17 +343,41 @@ class LocalBackendImpl implements LocalBackend {
   }
 
   /**
-   * codeRef hands a guest slot the function's prepared directory (template layout); fork-mode images have none.
-   * Under runc the directory is first bound read-only into the borrowing instance's container (forInstance), and
-   * the path is the one it sees there; without forInstance there is no path a container could read.
+   * codeRef names the function's code object in its namespace's code bucket (published from its prepared
+   * directory), which a lender's watchdog fetches over NATS; fork-mode and OCI images have no code to lend.
    */
-  async codeRef(namespace: string, name: string, forInstance?: string): Promise<CodeRef | undefined> {
+  async codeRef(namespace: string, name: string): Promise<CodeRef | undefined> {
     const fn = this.mustGet(namespace, name);
-    if (fn.image?.kind !== 'directory') return undefined;
-    if (!this.runtime.exposeCode) return { kind: 'dir', path: fn.image.dir };
-    const host = forInstance ? this.sup.all.get(forInstance) : undefined;
-    if (!host || !fn.image.hash) return undefined;
-    return { kind: 'dir', path: await this.runtime.exposeCode(host.id, fn.image.dir, fn.image.hash) };
+    const ref = this.publishedCode(fn);
+    return ref ? { kind: 'object', ...(await ref) } : undefined;
+  }
+
+  /** publishedCode is fn's code object, published now unless its current directory already was. */
+  private publishedCode(fn: FnState): Promise<CodeObject> | undefined {
+    const publish = this.opts.publishCode;
+    if (fn.image?.kind !== 'directory' || !publish) return undefined;
+    const dir = fn.image.dir;
+    const had = this.code.get(fn.key);
+    if (had?.dir === dir) return had.ref;
+    const ref = publish(fn.spec.namespace, fn.key, dir);
+    const entry = { dir, ref };
+    this.code.set(fn.key, entry);
+    ref.catch(() => this.code.get(fn.key) === entry && this.code.delete(fn.key));
+    return ref;
+  }
+
+  /**
+   * publishCode publishes fn's code at deploy or update when it may be lent (it names a runtime: only functions of
+   * one runtime lend each other slots); a failure is logged and publishing is tried again at lending.
+   */
+  private async publishCode(fn: FnState): Promise<void> {
+    if (!runtimeOf(fn.spec.labels)) return;
+    try {
+      const ref = await this.publishedCode(fn);
+      if (ref) this.logLine(fn, 'hyperfaas', `published its code for guest slots as ${ref.key} in ${ref.bucket}`);
+    } catch (e) {
+      this.logger.warn(`publishing the code of ${fn.key} failed (tried again when a guest slot is lent): ${(e as Error).message}`);
+    }
   }
 
   async list(namespace: string): Promise<FunctionStatus[]> {

@@ -12,8 +12,6 @@
 export interface Bind {
   source: string;
   destination: string;
-  /** slave receives mounts the host later makes below source (how lent guest code appears in a container). */
-  slave?: boolean;
 }
 
 /** ContainerSpec is everything oci needs for one instance. */
@@ -85,7 +83,7 @@ export function ociSpec(c: ContainerSpec): Record<string, unknown> {
     { destination: '/sys/fs/cgroup', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'noexec', 'nodev', 'mode=755', 'size=64k'] },
     ...c.cgroupDirs.map((d) => ({ destination: d, type: 'bind', source: d, options: [...ro, 'noexec'] })),
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${c.tmpBytes}`] },
-    ...c.binds.map((b) => ({ destination: b.destination, type: 'bind', source: b.source, options: b.slave ? [...ro, 'rslave'] : ro })),
+    ...c.binds.map((b) => ({ destination: b.destination, type: 'bind', source: b.source, options: ro })),
   ];
   const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] };
   if (c.limits.cpu !== undefined && c.limits.cpu > 0) resources.cpu = { quota: Math.max(1000, Math.round(c.limits.cpu * CPU_PERIOD_US)), period: CPU_PERIOD_US };

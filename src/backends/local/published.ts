@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { unpackTo } from '../../bundle.js';
+import { unpackTo } from '@hyperfaas/watchdog/bundle';
 import { BackendError, type PublishedBuild, type PublishedBuilds } from '../backend.js';
 
 

@@ -7,8 +7,8 @@
  * Files an instance sees, all read-only to it: the host's /usr (and the /bin, /lib... links or dirs), a few files of
  * /etc and a generated passwd/group, the watchdog at /opt/hyperfaas, its function at /var/openfaas/function, its
  * secrets at /var/openfaas/secrets (a tmpfs of HYPERFAAS_SECRETS_SIZE on the host, only its function's, owned by
- * its uid, mode 0400), its credentials at /var/openfaas/hyperfaas, lent guest code under /var/openfaas/guest, and
- * its own cgroup's files. /tmp and /dev/shm are private tmpfs.
+ * its uid, mode 0400), its credentials at /var/openfaas/hyperfaas, and its own cgroup's files. /tmp and /dev/shm are
+ * private tmpfs (a lent guest slot's code is fetched by the watchdog into its own /tmp, never bound from the host).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
@@ -26,7 +26,6 @@ export const CONTAINER = {
   function: '/var/openfaas/function',
   secrets: '/var/openfaas/secrets',
   credentials: '/var/openfaas/hyperfaas',
-  guest: '/var/openfaas/guest',
   install: '/opt/hyperfaas',
 } as const;
 
@@ -45,7 +44,7 @@ const SHM_SIZE = 64 * 1024 * 1024;
 /** RuncOptions configure a RuncRuntime. */
 export interface RuncOptions {
   runc: string;
-  /** dataDir holds the runtime's state (runc/), the shared empty root (runc/rootfs) and lent code (guest/). */
+  /** dataDir holds the runtime's state (runc/) and the shared empty root (runc/rootfs). */
   dataDir: string;
   node: string;
   watchdogMain: string;
@@ -99,14 +98,12 @@ export class RuncRuntime implements InstanceRuntime {
   readonly kind = 'runc';
   private readonly state: string;
   private readonly rootfs: string;
-  private readonly guestRoot: string;
   private readonly base: Bind[] = [];
   private readonly main: string;
 
   private constructor(private readonly o: RuncOptions) {
     this.state = join(o.dataDir, 'runc', 'state');
     this.rootfs = join(o.dataDir, 'runc', 'rootfs');
-    this.guestRoot = join(o.dataDir, 'guest');
     for (const d of TOP_DIRS) {
       try {
         if (!lstatSync(`/${d}`).isSymbolicLink()) this.base.push({ source: `/${d}`, destination: `/${d}` });
@@ -124,7 +121,7 @@ export class RuncRuntime implements InstanceRuntime {
     this.main = inst.main;
   }
 
-  /** create prepares the runtime's directories: the shared empty root and the shared mount lent code goes under. */
+  /** create prepares the runtime's directories: its state and the shared empty root. */
   static async create(o: RuncOptions): Promise<RuncRuntime> {
     const r = new RuncRuntime(o);
     await mkdir(r.state, { recursive: true, mode: 0o700 });
@@ -140,13 +137,6 @@ export class RuncRuntime implements InstanceRuntime {
       } catch {
         /* absent on this host, or made by a concurrent start */
       }
-    }
-    // guest/ is a shared mount: a bind made later below guest/<instance> shows up in that instance's container,
-    // whose /var/openfaas/guest is a slave of it.
-    await mkdir(r.guestRoot, { recursive: true, mode: 0o700 });
-    if (!(await mountPoints()).includes(r.guestRoot)) {
-      await tool('mount', ['--bind', r.guestRoot, r.guestRoot]);
-      await tool('mount', ['--make-rshared', r.guestRoot]);
     }
     return r;
   }
@@ -180,8 +170,6 @@ export class RuncRuntime implements InstanceRuntime {
   async start(l: Launch): Promise<ChildProcess> {
     const bundle = join(l.runDir, 'bundle');
     await mkdir(bundle, { recursive: true, mode: 0o700 });
-    const guest = join(this.guestRoot, l.id);
-    await mkdir(guest, { recursive: true, mode: 0o755 });
     // A run that died with its runc (killed provider) leaves its container behind under the same id.
     if (existsSync(join(this.state, l.id))) await this.delete(l.id);
     const cgroupDirs = [...new Set(Object.values(l.cgroup?.dirs ?? {}))].map((d) => ({ host: d, at: join('/sys/fs/cgroup', d.slice(this.o.cgroupRoot.length)) }));
@@ -208,7 +196,6 @@ export class RuncRuntime implements InstanceRuntime {
             { source: l.funcDir, destination: CONTAINER.function },
             { source: join(l.runDir, 'secrets'), destination: CONTAINER.secrets },
             { source: join(l.runDir, 'credentials'), destination: CONTAINER.credentials },
-            { source: guest, destination: CONTAINER.guest, slave: true },
           ],
       ...(img ? { netns: netnsPath(l.id) } : {}),
       tmpBytes: TMP_SIZE,
@@ -270,31 +257,17 @@ export class RuncRuntime implements InstanceRuntime {
     const mounts = await mountPoints();
     const secrets = join(runDir, 'secrets');
     if (mounts.includes(secrets)) await tool('umount', [secrets]).catch((e: Error) => this.o.logger.warn(e.message));
-    const guest = join(this.guestRoot, id);
-    for (const m of mounts.filter((p) => p.startsWith(`${guest}/`)).reverse()) {
-      await tool('umount', [m]).catch((e: Error) => this.o.logger.warn(e.message));
-    }
-    await rm(guest, { recursive: true, force: true }).catch(() => undefined);
   }
 
   async reap(id: string, runDir: string): Promise<void> {
     await this.release(id, runDir);
   }
 
-  async exposeCode(id: string, dir: string, hash: string): Promise<string> {
-    if (!/^[A-Za-z0-9_.-]+$/.test(hash)) throw new Error(`bad code hash ${hash}`);
-    const at = join(this.guestRoot, id, hash);
-    if (!(await mountPoints()).includes(at)) {
-      await mkdir(at, { recursive: true, mode: 0o755 });
-      await tool('mount', ['--bind', '-o', 'ro', dir, at]);
-    }
-    return `${CONTAINER.guest}/${hash}`;
-  }
-
   async close(): Promise<void> {
+    // Providers before guest code moved through the object store bound lent code under <data>/guest: unmount it.
+    const old = join(this.o.dataDir, 'guest');
     const mounts = await mountPoints();
-    for (const m of mounts.filter((p) => p.startsWith(`${this.guestRoot}/`)).reverse()) await tool('umount', [m]).catch(() => undefined);
-    if (mounts.includes(this.guestRoot)) await tool('umount', [this.guestRoot]).catch((e: Error) => this.o.logger.warn(e.message));
+    for (const m of mounts.filter((p) => p === old || p.startsWith(`${old}/`)).reverse()) await tool('umount', [m]).catch(() => undefined);
   }
 }
 

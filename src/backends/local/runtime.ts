@@ -65,11 +65,6 @@ export interface InstanceRuntime {
   /** reap ends an instance a previous provider process left running, before its run dir is removed. */
   reap(id: string, runDir: string): Promise<void>;
   /**
-   * exposeCode makes a prepared function directory readable inside a running instance (a lent guest slot loads it)
-   * and returns the path the instance sees; undefined where instances see host paths as they are.
-   */
-  exposeCode?(id: string, dir: string, hash: string): Promise<string>;
-  /**
    * prepareNetwork gives an instance its own network namespace, reachable from the host at the returned address
    * (an OCI image's watchdog listens on its fixed port 8080 there); released with the instance. Runtimes without it
    * cannot run OCI images.

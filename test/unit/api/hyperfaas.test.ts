@@ -6,6 +6,7 @@ import type { DecisionRecord } from '../../../src/control/scaler-loop.js';
 import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 import { ReportView } from '../../../src/gs/report-view.js';
 import { buildApp, type TestApp } from './build-app.js';
+import { functionMetricsFor } from '../../../src/observe/function-metrics.js';
 
 function upstream(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
@@ -101,6 +102,21 @@ describe('api: invocation metrics, status API, faas-cli version, dashboard', () 
     expect(res.body.borrowed).to.deep.equal([]);
     const all = await request(t.app).get('/system/hyperfaas/functions').expect(200);
     expect(all.body.map((d: { name: string }) => d.name)).to.deep.equal(['echo']);
+  });
+
+  it('counts failed specialisations and shows the last ones as warnings of the function', async () => {
+    const m = functionMetricsFor(t.registry, async () => []);
+    m.specialised('echo.openfaas-fn', 'lender-1', true);
+    for (let i = 1; i <= 7; i++) m.specialised('echo.openfaas-fn', `lender-${i}`, false, `fetch failed ${i}`);
+    const text = await t.registry.metrics();
+    expect(text).to.contain('hyperfaas_specialisations_total{function_name="echo.openfaas-fn",outcome="ok"} 1');
+    expect(text).to.contain('hyperfaas_specialisations_total{function_name="echo.openfaas-fn",outcome="failed"} 7');
+    const res = await request(t.app).get('/system/hyperfaas/functions/echo').expect(200);
+    // The last five, oldest first.
+    expect(res.body.warnings.specialiseFailures.map((f: { host: string; error: string }) => [f.host, f.error])).to.deep.equal(
+      [3, 4, 5, 6, 7].map((i) => [`lender-${i}`, `fetch failed ${i}`]),
+    );
+    expect(res.body.warnings.specialiseFailures[0].at).to.be.a('number');
   });
 
   it('answers 404 for an unknown function, 400 for a bad seconds, 405 for POST', async () => {

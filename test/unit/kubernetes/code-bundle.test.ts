@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { mkdtemp, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packDir, sha256Hex, unpackTo } from '../../../src/backends/kubernetes/code-source.js';
+import { packDir, sha256Hex, unpackTo } from '@hyperfaas/watchdog/bundle';
 
-describe('kubernetes code bundle: packDir and unpackTo', () => {
+describe('code bundle: packDir and unpackTo', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hf-bundle-'));

@@ -49,7 +49,10 @@ describe('NATS authorization material', () => {
     const { uc } = await parseCreds(new TextEncoder().encode(creds));
     expect(uc.iss).to.equal(info.signingKey);
     expect(uc.nats.issuer_account).to.equal(info.account);
-    expect(uc.nats.pub).to.deep.equal({ allow: ['hyperfaas.report.openfaas-fn.echo.echo-1a2b', 'hyperfaas.bounce.echo-1a2b'] });
+    // Its namespace's code bucket, read by JetStream message gets only: no consumers, writes, deletes or other streams.
+    expect(uc.nats.pub).to.deep.equal({
+      allow: ['hyperfaas.report.openfaas-fn.echo.echo-1a2b', 'hyperfaas.bounce.echo-1a2b', '$JS.API.STREAM.MSG.GET.OBJ_hyperfaas-code-openfaas-fn'],
+    });
     expect(uc.nats.sub).to.deep.equal({ allow: ['hyperfaas.control.echo-1a2b', '_INBOX_echo-1a2b.>'] });
     expect(uc.nats.resp).to.deep.equal({ max: 1, ttl: 0 });
   });

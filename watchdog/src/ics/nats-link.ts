@@ -108,6 +108,15 @@ export class NatsLink {
     this.timer.unref();
   }
 
+  /**
+   * request sends one request over the link's connection, its reply coming to this instance's own inbox prefix
+   * (code fetches use it); it rejects while not connected.
+   */
+  request(subject: string, payload: string, opts: { timeout: number }): Promise<{ data: Uint8Array }> {
+    if (!this.connected) return Promise.reject(new Error('not connected to NATS'));
+    return this.nc!.request(subject, payload, opts);
+  }
+
   /** connected is true while a NATS connection is up. */
   get connected(): boolean {
     return this.up && !!this.nc && !this.nc.isClosed();

@@ -1,6 +1,7 @@
 /**
- * bundle packs a directory tree into one buffer and writes it back elsewhere: function code travels this way to
- * another container (the Kubernetes code source) and from a user's build folder to the provider (hyperfaas publish).
+ * bundle packs a directory tree into one buffer and writes it back elsewhere: function code travels this way from
+ * the provider to a lender's guest slot (through the JetStream object store: code-fetch.ts) and from a user's build
+ * folder to the provider (hyperfaas publish). It lives in the watchdog package, which exports it to the provider.
  *
  * The format is our own, so no archive dependency is needed. It is deterministic (sorted paths, no
  * timestamps, no owners), so the same tree always hashes the same:
