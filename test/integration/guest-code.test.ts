@@ -39,7 +39,7 @@ import { readConfig } from '../../src/config.js';
 import { Upstreams } from '../../src/router/upstream.js';
 import { backendReplicas, functionMetricsFor } from '../../src/observe/function-metrics.js';
 import type { FunctionStatusDoc } from '../../src/observe/status.js';
-import { freePort, startWatchdog, type Running } from '../../watchdog/test/helpers.js';
+import { freePort, startWatchdog, type Running } from '@hyperfaas/watchdog/testing';
 
 const NS = 'openfaas-fn';
 const echoBuild = join(repoRoot, 'stack-templates', 'examples', 'build', 'echo');
