@@ -3,7 +3,8 @@
  * function directly and next to a minimal undici proxy; fork mode with fprocess=cat; and guest-slot specialisation to
  * first response next to starting a new runtime process. Every run is bounded in time and count and sends traffic to
  * 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
- * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10]
+ * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10] [--rounds 3]
+ * [--only http|fork|spec] [--before <another build's dist/watchdog/src/main.js>] [--of-watchdog <Go binary>]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -98,11 +99,11 @@ function startUpstream(port: number, delayMs: number): ChildProcess {
   return track(spawn(process.execPath, [join(benchDir, 'upstream.mjs')], { env: { ...process.env, http_port: String(port), DELAY_MS: String(delayMs) }, stdio: 'ignore', detached: true }));
 }
 
-async function startWatchdog(env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+async function startWatchdog(env: Record<string, string>, main = watchdogMain): Promise<{ proc: ChildProcess; url: string }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'wd-bench-'));
   const proc = track(
-    spawn(process.execPath, [watchdogMain], {
+    spawn(process.execPath, [main], {
       env: { PATH: process.env.PATH ?? '', port: String(port), metrics_port: String(await freePort()), lock_file: join(dir, '.lock'), bind_address: '127.0.0.1', prefix_logs: 'false', healthcheck_interval: '0', ...env },
       stdio: 'ignore',
       detached: true,
@@ -236,21 +237,93 @@ async function httpMode(label: string, delayMs: number, reps: number): Promise<v
   for (const p of [px.proc, wd.proc, up]) await stop(p);
 }
 
-async function forkMode(): Promise<void> {
-  const wd = await startWatchdog({ mode: 'streaming', fprocess: 'cat', guest_slot: 'false' });
-  const r = await load(`${wd.url}/`, 10, Math.min(seconds, 5), 'POST', 'hello');
-  const s = await seqLatency(`${wd.url}/`, 300);
-  const wd2 = await startWatchdog({ mode: 'serializing', fprocess: 'cat', guest_slot: 'false' });
-  const r2 = await load(`${wd2.url}/`, 10, Math.min(seconds, 5), 'POST', 'hello');
+/** ForkArm is one server in the fork comparison; pid is the process whose own CPU time is counted. */
+interface ForkArm {
+  name: string;
+  url: string;
+  pid: number;
+}
+
+async function startBareSpawn(): Promise<ForkArm> {
+  const port = await freePort();
+  const proc = track(fork(join(benchDir, 'bare-spawn.mjs'), [], { env: { PATH: process.env.PATH ?? '', PORT: String(port), FPROCESS: 'cat' }, stdio: 'ignore', detached: true }));
+  await new Promise((r) => proc.once('message', r));
+  return { name: 'Node bare spawn-per-request server (the floor Node sets)', url: `http://127.0.0.1:${port}/`, pid: proc.pid! };
+}
+
+/** startGoWatchdog runs a Go of-watchdog binary (--of-watchdog) in a forking mode, with stdout and stderr dropped. */
+async function startGoWatchdog(bin: string, mode: string): Promise<ForkArm> {
+  const port = await freePort();
+  const proc = track(
+    spawn(bin, [], {
+      env: { PATH: process.env.PATH ?? '', port: String(port), metrics_port: String(await freePort()), mode, fprocess: 'cat', TMPDIR: mkdtempSync(join(tmpdir(), 'ofwd-bench-')) },
+      stdio: 'ignore',
+      detached: true,
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitOk(`${url}/_/health`);
+  return { name: `Go of-watchdog, ${mode}`, url: `${url}/`, pid: proc.pid! };
+}
+
+/**
+ * forkMode compares a process per request (fprocess=cat, c=10, a 5-byte POST body): the bare Node spawn server, this
+ * watchdog, the watchdog of --before (another build's main.js, e.g. the previous commit's) and a Go of-watchdog binary
+ * (--of-watchdog), when given. Arms take turns round after round; CPU per request is the server process's own
+ * user+system time (not its children's) over the requests it answered.
+ */
+async function forkMode(reps: number): Promise<void> {
+  const before = arg('--before', '');
+  const goBin = arg('--of-watchdog', '');
+  const dur = Math.min(seconds, 5);
+  const env = { fprocess: 'cat', guest_slot: 'false' };
+  const arms: ForkArm[] = [await startBareSpawn()];
+  for (const mode of ['streaming', 'serializing']) {
+    const wd = await startWatchdog({ mode, ...env });
+    arms.push({ name: `HyperFaaS watchdog, ${mode}`, url: `${wd.url}/`, pid: wd.proc.pid! });
+    if (before) {
+      const old = await startWatchdog({ mode, ...env }, before);
+      arms.push({ name: `HyperFaaS watchdog, ${mode}, before (--before)`, url: `${old.url}/`, pid: old.proc.pid! });
+    }
+    if (goBin) arms.push(await startGoWatchdog(goBin, mode));
+  }
+  const loads = arms.map(() => [] as (Load & { cpuUs: number })[]);
+  const seq = arms.map(() => [] as number[]);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < arms.length; i++) {
+      const a = arms[i]!;
+      seq[i]!.push(...(await seqLatency(a.url, 200)).all);
+      const c0 = cpuSeconds(a.pid);
+      const l = await load(a.url, 10, dur, 'POST', 'hello');
+      const c1 = cpuSeconds(a.pid);
+      loads[i]!.push({ ...l, cpuUs: ((c1 - c0) * 1e6) / Math.max(1, l.rps * dur) });
+    }
+  }
+  const rows = arms.map((a, i) => ({
+    name: a.name,
+    rps: median(loads[i]!.map((l) => l.rps)),
+    p50: median(loads[i]!.map((l) => l.p50)),
+    p99: median(loads[i]!.map((l) => l.p99)),
+    cpu: median(loads[i]!.map((l) => l.cpuUs)),
+    seq: Math.round(median(seq[i]!)),
+    errors: loads[i]!.reduce((s, l) => s + l.errors, 0),
+    non2xx: loads[i]!.reduce((s, l) => s + l.non2xx, 0),
+  }));
   say('### fork modes, fprocess=cat (a process per request)');
   say();
-  say('| mode | c=10 req/s | c=10 p50 ms | c=10 p99 ms | sequential p50 µs | errors / non-2xx |');
-  say('| --- | ---: | ---: | ---: | ---: | ---: |');
-  say(`| streaming | ${r.rps} | ${r.p50} | ${r.p99} | ${s.p50} | ${r.errors} / ${r.non2xx} |`);
-  say(`| serializing | ${r2.rps} | ${r2.p50} | ${r2.p99} | – | ${r2.errors} / ${r2.non2xx} |`);
+  say(
+    `${reps} rounds; in each, every server gets 200 sequential requests and then ${dur} s of autocannon at 10 connections (POST "hello"), taking turns. ` +
+      'Load figures are the median round; CPU per request is the server process\'s own user+system time (/proc/<pid>/stat), not cat\'s.',
+  );
   say();
-  await stop(wd.proc);
-  await stop(wd2.proc);
+  say('| server | c=10 req/s | c=10 p50 ms | c=10 p99 ms | sequential p50 µs | server CPU µs/request | errors / non-2xx |');
+  say('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) say(`| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.seq} | ${r.cpu.toFixed(0)} | ${r.errors} / ${r.non2xx} |`);
+  say();
+  const bare = rows[0]!;
+  const ratios = rows.slice(1).map((r) => `${r.name}: ${(r.rps / bare.rps).toFixed(2)}x the bare server's req/s, ${(r.cpu / bare.cpu).toFixed(2)}x its CPU per request`);
+  for (const x of ratios) say(`- ${x}`);
+  say();
 }
 
 const controlAgent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -339,7 +412,7 @@ async function main(): Promise<void> {
     await httpMode('trivial function', 0, reps);
     await httpMode('50 ms function', 50, reps);
   }
-  if (only === 'all' || only === 'fork') await forkMode();
+  if (only === 'all' || only === 'fork') await forkMode(reps);
   if (only === 'all' || only === 'spec') await specialisation(20);
   if (out) writeFileSync(join(repo, out), lines.join('\n') + '\n');
 }

@@ -69,8 +69,9 @@ function seconds(start: bigint): string {
   return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
 }
 
-/** runClassic serves one request with one process; it never throws. */
-export function runClassic(req: IncomingMessage, res: ServerResponse, o: ClassicOptions): void {
+/** runClassic serves one request with one process (body: the request body, when already read); it never throws. */
+export function runClassic(req: IncomingMessage, res: ServerResponse, o: ClassicOptions, body?: Buffer): void {
+  if (body !== undefined) return fork(req, res, o, body);
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.once('error', () => res.destroy());
@@ -135,10 +136,13 @@ function fork(req: IncomingMessage, res: ServerResponse, o: ClassicOptions, inpu
 
 /** ClassicExecutor runs each request as the classic watchdog would (see runClassic). */
 export class ClassicExecutor implements Executor {
+  /** env is the base environment of every process, computed once. */
+  private readonly env = childEnv();
+
   constructor(private readonly config: ClassicOptions['config']) {}
 
-  run(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint): void {
-    runClassic(req, res, { config: this.config, env: childEnv(), timeoutMs, start });
+  run(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, body?: Buffer): void {
+    runClassic(req, res, { config: this.config, env: this.env, timeoutMs, start }, body);
   }
 
   close(): void {}
