@@ -170,6 +170,24 @@ function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
+/** helperPids are a watchdog's spawn helpers (hf-spawn children), whose CPU counts as the watchdog's own. */
+function helperPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '' && readFileSync(`/proc/${x}/comm`, 'utf8').trim() === 'hf-spawn')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** serverCpuSeconds is cpuSeconds of pid and of its spawn helpers. */
+function serverCpuSeconds(pid: number, helpers: number[]): number {
+  return cpuSeconds(pid) + helpers.reduce((s, h) => s + cpuSeconds(h), 0);
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -281,6 +299,10 @@ async function forkMode(reps: number): Promise<void> {
   for (const mode of ['streaming', 'serializing']) {
     const wd = await startWatchdog({ mode, ...env });
     arms.push({ name: `HyperFaaS watchdog, ${mode}`, url: `${wd.url}/`, pid: wd.proc.pid! });
+    if (mode === 'streaming') {
+      const plain = await startWatchdog({ mode, ...env, hyperfaas_spawner: 'node' });
+      arms.push({ name: `HyperFaaS watchdog, ${mode}, hyperfaas_spawner=node (Node's spawn)`, url: `${plain.url}/`, pid: plain.proc.pid! });
+    }
     if (before) {
       const old = await startWatchdog({ mode, ...env }, before);
       arms.push({ name: `HyperFaaS watchdog, ${mode}, before (--before)`, url: `${old.url}/`, pid: old.proc.pid! });
@@ -293,9 +315,10 @@ async function forkMode(reps: number): Promise<void> {
     for (let i = 0; i < arms.length; i++) {
       const a = arms[i]!;
       seq[i]!.push(...(await seqLatency(a.url, 200)).all);
-      const c0 = cpuSeconds(a.pid);
+      const helpers = helperPids(a.pid);
+      const c0 = serverCpuSeconds(a.pid, helpers);
       const l = await load(a.url, 10, dur, 'POST', 'hello');
-      const c1 = cpuSeconds(a.pid);
+      const c1 = serverCpuSeconds(a.pid, helpers);
       loads[i]!.push({ ...l, cpuUs: ((c1 - c0) * 1e6) / Math.max(1, l.rps * dur) });
     }
   }
@@ -313,7 +336,7 @@ async function forkMode(reps: number): Promise<void> {
   say();
   say(
     `${reps} rounds; in each, every server gets 200 sequential requests and then ${dur} s of autocannon at 10 connections (POST "hello"), taking turns. ` +
-      'Load figures are the median round; CPU per request is the server process\'s own user+system time (/proc/<pid>/stat), not cat\'s.',
+      'Load figures are the median round; CPU per request is the server process\'s own user+system time (/proc/<pid>/stat) plus its spawn helper\'s (hf-spawn), not cat\'s.',
   );
   say();
   say('| server | c=10 req/s | c=10 p50 ms | c=10 p99 ms | sequential p50 µs | server CPU µs/request | errors / non-2xx |');

@@ -10,7 +10,7 @@ import { log, pipeLogs } from '../logs.js';
 import { headers as H } from '../protocol.js';
 import { secondsSince } from '../respond.js';
 import { childEnv, type Executor } from './executor.js';
-import { resolveCommand, startProcess } from './spawn.js';
+import { ProcessStarter, resolveCommand } from './spawn.js';
 
 /** ForkExecutor starts fprocess once per request. */
 export class ForkExecutor implements Executor {
@@ -18,6 +18,7 @@ export class ForkExecutor implements Executor {
   private readonly command: string;
   private readonly args: string[];
   private readonly env: NodeJS.ProcessEnv;
+  private readonly starter: ProcessStarter;
 
   constructor(
     private readonly config: WatchdogConfig,
@@ -26,6 +27,7 @@ export class ForkExecutor implements Executor {
     this.env = childEnv();
     this.command = resolveCommand(config.fprocessArgv[0]!, this.env.PATH);
     this.args = config.fprocessArgv.slice(1);
+    this.starter = new ProcessStarter(config.spawner, log);
   }
 
   run(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, body?: Buffer): void {
@@ -33,7 +35,7 @@ export class ForkExecutor implements Executor {
     const streaming = this.streaming;
     log('Forking fprocess.');
     const env = cgiEnv(req, { ...this.env });
-    const child = startProcess(this.command, this.args, env, c.fprocessArgv[0]);
+    const child = this.starter.start(this.command, this.args, env, c.fprocessArgv[0]!);
     pipeLogs('stderr', child.stderr, process.stderr, c.prefixLogs, c.logBufferSize);
     child.stdin.on('error', () => undefined);
     let timedOut = false;
@@ -111,5 +113,7 @@ export class ForkExecutor implements Executor {
     });
   }
 
-  close(): void {}
+  close(): void {
+    this.starter.close();
+  }
 }
