@@ -19,6 +19,9 @@ COPY watchdog ./watchdog
 RUN printf '{"extends":"./tsconfig.json","include":["src","watchdog/src"]}\n' > tsconfig.build.json \
  && npx tsc -p tsconfig.build.json --outDir dist \
  && npx tsc -p watchdog/tsconfig.json
+# The watchdog's spawn helper for the forking modes, static (it runs in the alpine image and in any function's root).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+ && mkdir -p watchdog/dist/native && gcc -O2 -static -o watchdog/dist/native/hf-spawn watchdog/native/hf-spawn.c
 
 # ---- prod-deps: the provider's runtime dependencies only, from the lock file
 FROM node:${NODE_VERSION}-bookworm-slim AS prod-deps
@@ -34,6 +37,7 @@ COPY watchdog/package.json ./
 RUN npm install --omit=dev --ignore-scripts --no-package-lock --no-audit --no-fund --loglevel=error \
  && npm cache clean --force
 COPY --from=build /app/watchdog/dist/src ./dist/src
+COPY --from=build /app/watchdog/dist/native ./dist/native
 COPY watchdog/runtime ./runtime
 RUN addgroup -S -g 10001 app && adduser -S -u 10001 -G app app
 USER app

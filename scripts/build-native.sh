@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the watchdog's spawn helper (watchdog/native/hf-spawn.c) into dist/watchdog/native/, static so it runs in
-# any instance's root file system. Without a C compiler it says so and the watchdog uses Node's spawn instead.
+# Builds the watchdog's spawn helper (watchdog/native/hf-spawn.c) into <out> (default dist/watchdog/native, beside the
+# compiled watchdog's src/), static so it runs in any instance's root file system. Without a C compiler it says so and
+# the watchdog starts fork-mode processes with Node's spawn instead. Usage: scripts/build-native.sh [out]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=dist/watchdog/native
+out="${1:-dist/watchdog/native}"
 src=watchdog/native/hf-spawn.c
 cc="${CC:-gcc}"
 if ! command -v "$cc" >/dev/null 2>&1; then

@@ -8,6 +8,8 @@ command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
 # OCI images: skopeo pulls them, umoci unpacks them (the provider needs both to deploy an image by reference).
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+# gcc builds the watchdog's spawn helper (scripts/build-native.sh); without it fork modes use Node's slower spawn.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
 # The observability tests scrape the provider with a real Prometheus and drive the dashboard in headless Chromium.
 if [ "${HYPERFAAS_NEED_TEST_TOOLS:-1}" = 1 ]; then

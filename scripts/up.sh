@@ -9,6 +9,7 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npx tsc -p tsconfig.json
+bash scripts/build-native.sh
 
 data="${HYPERFAAS_DATA:-$PWD/.data}"
 nats_pid=""

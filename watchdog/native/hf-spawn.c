@@ -67,13 +67,31 @@ static void write_all(const void *buf, size_t len) {
   }
 }
 
+/* Frames for the watchdog collect in out and go in one write per turn of the loop (flush), so a request's frames
+ * wake the watchdog once rather than once each. */
+static unsigned char *out;
+static size_t outlen, outcap;
+
+static void flush(void) {
+  if (outlen) write_all(out, outlen);
+  outlen = 0;
+}
+
 static void send_frame(int type, uint32_t id, const void *data, size_t len) {
-  unsigned char h[9];
+  if (outlen + 9 + len > outcap) {
+    if (outlen) flush();
+    if (9 + len > outcap) {
+      outcap = 9 + len > 65536 ? 9 + len : 65536;
+      out = realloc(out, outcap);
+      if (!out) { fprintf(stderr, "hf-spawn: out of memory\n"); exit(1); }
+    }
+  }
+  unsigned char *h = out + outlen;
   put32(h, (uint32_t)len);
   h[4] = (unsigned char)type;
   put32(h + 5, id);
-  write_all(h, 9);
-  if (len) write_all(data, len);
+  if (len) memcpy(h + 9, data, len);
+  outlen += 9 + len;
 }
 
 static child_t *find(uint32_t id) {
@@ -141,7 +159,8 @@ static void do_spawn(uint32_t id, const unsigned char *p, size_t len) {
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
-    rc = posix_spawn(&pid, path, &fa, &at, argv, envp);
+    /* A program that was not on PATH when the watchdog started is looked up again, on the helper's PATH. */
+    rc = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &at, argv, envp) : posix_spawnp(&pid, path, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
   }
@@ -269,6 +288,7 @@ int main(void) {
   while (stdin_open) {
     size_t want = 2 + nkids * 3;
     if (want > pcap) { pcap = want * 2; pfd = realloc(pfd, pcap * sizeof *pfd); if (!pfd) die("realloc"); }
+    flush();
     size_t n = 0;
     pfd[n++] = (struct pollfd){ 0, POLLIN, 0 };
     pfd[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
@@ -321,6 +341,7 @@ int main(void) {
     }
   }
   /* the watchdog is gone: so are the children it asked for */
+  flush();
   for (size_t i = 0; i < nkids; i++) if (!kids[i].reaped) kill(kids[i].pid, SIGKILL);
   return 0;
 }

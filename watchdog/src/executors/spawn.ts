@@ -151,7 +151,8 @@ export class SpawnHelper implements Spawner {
     binary: string,
     private readonly onDeath: (why: string) => void,
   ) {
-    this.proc = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} });
+    // Its PATH is the watchdog's, for a program that was not on PATH at start (posix_spawnp looks it up again).
+    this.proc = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env.PATH ? { PATH: process.env.PATH } : {} });
     this.proc.on('error', (e) => this.die(`cannot run ${binary}: ${e.message}`));
     this.proc.on('exit', (code, signal) => this.die(`exited (${signal ?? code})`));
     this.proc.stdin.on('error', () => undefined);
@@ -201,16 +202,36 @@ export class SpawnHelper implements Spawner {
     this.proc.stdin.end();
   }
 
+  /** write queues a frame; the frames of one tick go to the helper in one write (one wake-up). */
   private write(frame: Buffer): void {
     if (this.dead) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.proc.stdin.cork();
+      process.nextTick(this.uncork);
+    }
     this.proc.stdin.write(frame);
   }
+
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.proc.stdin.uncork();
+  };
 
   private die(why: string): void {
     if (this.dead && this.children.size === 0) return;
     const wasAlive = !this.dead;
     this.dead = true;
     for (const c of this.children.values()) {
+      // Its running processes are orphans now, with nobody to enforce their timeouts: they end with it.
+      if (c.pid !== undefined) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
       const e = new Error(`spawn helper ${why}`) as NodeJS.ErrnoException;
       e.code = 'EHELPER';
       c.fail(e, -1);
