@@ -4,10 +4,11 @@
  * first response next to starting a new runtime process. Every run is bounded in time and count and sends traffic to
  * 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
  * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10] [--rounds 3]
- * [--only http|fork|spec] [--before <another build's dist/watchdog/src/main.js>] [--of-watchdog <Go binary>]
+ * [--only http|fork|fork-provider|spec] [--before <another build's dist/watchdog/src/main.js>] [--of-watchdog <Go binary>]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Provider } from '../hierarchical/harness.js';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -349,6 +350,85 @@ async function forkMode(reps: number): Promise<void> {
   say();
 }
 
+/** watchdogOf finds the watchdog process of a provider-started function (its environment names the function). */
+function watchdogOf(fn: string): { pid: number; port: number } | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('watchdog/src/main.js')) continue;
+      const env = readFileSync(`/proc/${d}/environ`, 'utf8').split('\0');
+      if (!env.includes(`HYPERFAAS_FUNCTION=${fn}`)) continue;
+      const port = Number(env.find((e) => e.startsWith('port='))?.slice(5));
+      return { pid: Number(d), port };
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * forkViaProvider measures the same streaming cat function through the provider (provider -> watchdog -> cat) and
+ * straight at its watchdog, with the spawn helper and with Node's spawn, one instance each, in one run.
+ */
+async function forkViaProvider(reps: number): Promise<void> {
+  const dur = Math.min(seconds, 5);
+  const images = mkdtempSync(join(tmpdir(), 'fork-bench-images-'));
+  const dir = join(images, 'bench', 'cat');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nENV fprocess="cat"\nENV mode="streaming"\n');
+  const provider = await Provider.start({ env: { HYPERFAAS_DEFAULT_POLICY: 'none', HYPERFAAS_IMAGE_PATH: images, LOG_LEVEL: 'warn' } });
+  try {
+    const labels = { 'com.hyperfaas.policy': 'none' };
+    await provider.deploy({ service: 'cat-helper', image: 'bench/cat:latest', labels, envVars: { guest_slot: 'false' } });
+    await provider.deploy({ service: 'cat-node', image: 'bench/cat:latest', labels, envVars: { guest_slot: 'false', hyperfaas_spawner: 'node' } });
+    await provider.waitAvailable('cat-helper', 1);
+    await provider.waitAvailable('cat-node', 1);
+    const arms: { name: string; url: string; pids: number[] }[] = [];
+    for (const [fn, label] of [
+      ['cat-helper', 'spawn helper'],
+      ['cat-node', "Node's spawn"],
+    ] as const) {
+      const wd = watchdogOf(fn);
+      if (!wd) throw new Error(`no watchdog process found for ${fn}`);
+      arms.push({ name: `provider -> watchdog (${label})`, url: `${provider.base}/function/${fn}`, pids: [provider.pid!, wd.pid] });
+      arms.push({ name: `straight at the watchdog (${label})`, url: `http://127.0.0.1:${wd.port}/`, pids: [wd.pid] });
+    }
+    const loads = arms.map(() => [] as (Load & { cpuUs: number[] })[]);
+    for (let r = 0; r < reps; r++) {
+      for (let i = 0; i < arms.length; i++) {
+        const a = arms[i]!;
+        const helpers = a.pids.map((p) => helperPids(p));
+        const c0 = a.pids.map((p, j) => serverCpuSeconds(p, helpers[j]!));
+        const l = await load(a.url, 10, dur, 'POST', 'hello');
+        const c1 = a.pids.map((p, j) => serverCpuSeconds(p, helpers[j]!));
+        loads[i]!.push({ ...l, cpuUs: c1.map((c, j) => ((c - c0[j]!) * 1e6) / Math.max(1, l.rps * dur)) });
+      }
+    }
+    say('### fork mode through the provider (streaming, fprocess=cat, one instance)');
+    say();
+    say(
+      `Provider process (local backend, HYPERFAAS_ISOLATION=none, no NATS) with one instance of each function; ${reps} rounds of ${dur} s of autocannon at 10 connections (POST "hello") per path, taking turns; median round. ` +
+        'CPU per request: the provider\'s and the watchdog\'s (with its spawn helper) own user+system time.',
+    );
+    say();
+    say('| path | c=10 req/s | c=10 p50 ms | c=10 p99 ms | provider CPU µs/request | watchdog CPU µs/request | errors / non-2xx |');
+    say('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    arms.forEach((a, i) => {
+      const ls = loads[i]!;
+      const cpu = (j: number) => median(ls.map((l) => l.cpuUs[j]!)).toFixed(0);
+      const viaProvider = a.pids.length === 2;
+      say(
+        `| ${a.name} | ${median(ls.map((l) => l.rps))} | ${median(ls.map((l) => l.p50))} | ${median(ls.map((l) => l.p99))} | ${viaProvider ? cpu(0) : '–'} | ${viaProvider ? cpu(1) : cpu(0)} | ${ls.reduce((s, l) => s + l.errors, 0)} / ${ls.reduce((s, l) => s + l.non2xx, 0)} |`,
+      );
+    });
+    say();
+  } finally {
+    const code = await provider.stop();
+    if (code !== 0) console.error(`provider exited ${code}\n${provider.output}`);
+  }
+}
+
 const controlAgent = new Agent({ keepAlive: true, maxSockets: 1 });
 /** benchControlToken is the control token the specialisation bench's watchdog is started with. */
 const benchControlToken = 'bench-control-token';
@@ -426,7 +506,7 @@ async function main(): Promise<void> {
       return 0;
     }
   })();
-  say(`- command: \`npx tsc -p tsconfig.json && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js --seconds ${seconds} --rounds ${reps}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
+  say(`- command: \`npx tsc -p tsconfig.json && bash scripts/build-native.sh && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js ${args.join(' ')}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
   say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();
@@ -436,6 +516,7 @@ async function main(): Promise<void> {
     await httpMode('50 ms function', 50, reps);
   }
   if (only === 'all' || only === 'fork') await forkMode(reps);
+  if (only === 'all' || only === 'fork' || only === 'fork-provider') await forkViaProvider(reps);
   if (only === 'all' || only === 'spec') await specialisation(20);
   if (out) writeFileSync(join(repo, out), lines.join('\n') + '\n');
 }

@@ -56,10 +56,22 @@ export class ForkExecutor implements Executor {
       spawnError = err;
     });
     if (streaming) {
+      // Output is written as it comes, but what comes within one turn of the event loop (typically a short
+      // function's whole output and its exit) leaves in one write: the headers, the chunks and the last chunk.
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        res.uncork();
+      };
       child.on('spawn', () => {
         res.writeHead(200, { 'Content-Type': c.contentType });
         child.stdout.on('data', (d: Buffer) => {
           bytes += d.length;
+          if (!corked) {
+            corked = true;
+            res.cork();
+            setImmediate(uncork);
+          }
           res.write(d);
         });
       });
