@@ -10,6 +10,7 @@
  *                       EXIT (i32 exit code or -1, i32 signal or 0), sent once stdout and stderr ended and the child was reaped
  * The helper reads frames on stdin and writes them on stdout; its stderr is the watchdog's. When its stdin ends (the
  * watchdog is gone) it kills every child it started and exits; it also dies with its parent (PR_SET_PDEATHSIG).
+ * Usage: hf-spawn <the watchdog's pid>
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -267,9 +268,11 @@ static void finish(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return 0; /* the parent is already gone */
+  /* argv[1] is the watchdog's pid: if the parent is another process now, the watchdog died before PDEATHSIG was
+   * set. (The watchdog may well be pid 1, in its own PID namespace.) */
+  if (argc > 1 && getppid() != (pid_t)atol(argv[1])) return 0;
   signal(SIGPIPE, SIG_IGN);
   sigset_t chld;
   sigemptyset(&chld);

@@ -152,7 +152,7 @@ export class SpawnHelper implements Spawner {
     private readonly onDeath: (why: string) => void,
   ) {
     // Its PATH is the watchdog's, for a program that was not on PATH at start (posix_spawnp looks it up again).
-    this.proc = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env.PATH ? { PATH: process.env.PATH } : {} });
+    this.proc = spawn(binary, [String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env.PATH ? { PATH: process.env.PATH } : {} });
     this.proc.on('error', (e) => this.die(`cannot run ${binary}: ${e.message}`));
     this.proc.on('exit', (code, signal) => this.die(`exited (${signal ?? code})`));
     this.proc.stdin.on('error', () => undefined);
