@@ -1,7 +1,7 @@
 /*
  * hf-spawn: the watchdog's process starter for the forking modes. Node's spawn fork()s the whole watchdog and blocks
- * its event loop until the child has exec'd; this small long-lived process starts children with posix_spawn (a
- * vfork, nothing copied) instead and carries their stdio over one pipe pair, so the watchdog never blocks.
+ * its event loop until the child has exec'd; this small long-lived process starts children with vfork (nothing
+ * copied) instead and carries their stdio over one pipe pair, so the watchdog never blocks.
  *
  * Frames both ways: u32 payload length, u8 type, u32 child id (little endian), then the payload.
  *   watchdog -> helper: SPAWN (u32 argc, u32 envc, then path, argv and env as NUL-terminated strings), STDIN (bytes),
@@ -17,7 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +121,56 @@ static void flush_in(child_t *k) {
   if (k->ineof && k->inlen == 0) close_fd(&k->in);
 }
 
+/* ksigaction is the kernel's struct sigaction; all zero means SIG_DFL, no flags, empty mask. */
+struct ksigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  uint64_t mask;
+};
+
+/*
+ * spawn_child starts path with vfork, the way Go's os/exec does: nothing of the helper is copied, and the helper waits
+ * only until the child has exec'd. The child starts as one of Node's or Go's would: no signal blocked and no signal
+ * ignored (the helper ignores SIGPIPE; glibc's posix_spawn would also leave its two internal real-time signals
+ * ignored across the exec, hence vfork here), stdio on the three pipes. A path without a slash is looked up on PATH. Returns the pid,
+ * or -1 with *err set.
+ */
+static pid_t spawn_child(const char *path, char **argv, char **envp, int in, int out, int errfd, int *err) {
+  static const struct ksigaction dfl;
+  static const uint64_t none;
+  volatile int child_errno = 0;
+  const char *p = strchr(path, '/') ? path : NULL;
+  pid_t pid = vfork();
+  if (pid == 0) {
+    /* The child shares the helper's memory until exec: raw system calls only, and child_errno. */
+    syscall(SYS_rt_sigaction, SIGPIPE, &dfl, NULL, 8);
+    syscall(SYS_rt_sigaction, 32, &dfl, NULL, 8);
+    syscall(SYS_rt_sigaction, 33, &dfl, NULL, 8);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) {
+      child_errno = errno;
+      _exit(127);
+    }
+    if (p) execve(p, argv, envp);
+    else execvpe(path, argv, envp);
+    child_errno = errno;
+    _exit(127);
+  }
+  if (pid < 0) {
+    *err = errno;
+    return -1;
+  }
+  if (child_errno) {
+    /* it never ran: reap it here, so no EXIT is reported for it */
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    *err = child_errno;
+    return -1;
+  }
+  return pid;
+}
+
 static void do_spawn(uint32_t id, const unsigned char *p, size_t len) {
   if (len < 8) { int e = EINVAL; send_frame(F_SPAWN_ERR, id, &e, 4); return; }
   uint32_t argc = get32(p), envc = get32(p + 4);
@@ -146,24 +196,7 @@ static void do_spawn(uint32_t id, const unsigned char *p, size_t len) {
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) rc = errno;
   pid_t pid = -1;
   if (!rc) {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    posix_spawnattr_init(&at);
-    /* The child starts as Node's would: no signal blocked, every signal at its default (SIGPIPE is ignored here). */
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
-    /* A program that was not on PATH when the watchdog started is looked up again, on the helper's PATH. */
-    rc = strchr(path, '/') ? posix_spawn(&pid, path, &fa, &at, argv, envp) : posix_spawnp(&pid, path, &fa, &at, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    pid = spawn_child(path, argv, envp, in[0], out[1], err[1], &rc);
   }
   /* the child's ends are the child's now (or nobody's, on failure) */
   if (in[0] >= 0) close(in[0]);

@@ -56,7 +56,7 @@ describe('watchdog spawn helper (forking modes)', function () {
     expect(helperOf(plain)).to.equal(undefined);
   });
 
-  it('answers as Node\'s spawn does: bodies of 1 MiB both ways, failures, a missing command, CGI variables', async () => {
+  it('answers as Node\'s spawn does: bodies of 1 MiB both ways, failures, a missing command, CGI variables, signal dispositions', async () => {
     const big = Buffer.alloc(1024 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789\n');
     const answers: Record<string, unknown>[] = [];
     for (const spawner of ['helper', 'node']) {
@@ -77,6 +77,8 @@ describe('watchdog spawn helper (forking modes)', function () {
       const f = await post(`${fail.url}/`, 'x');
       a['serializing fail'] = [f.status, f.body.toString()];
       await waitFor(() => fail.output().includes('failing on purpose'), 5_000, 'stderr in the log');
+      const signals = await start({ mode: 'serializing', fprocess: `sh ${join(fixtures, 'signals.sh')}`, hyperfaas_spawner: spawner });
+      a['signals'] = (await post(`${signals.url}/`, '')).body.toString();
       const classicFail = await start({ mode: 'classic', fprocess: forkCmd('partial'), hyperfaas_spawner: spawner });
       const cf = await post(`${classicFail.url}/`, 'x');
       a['classic partial'] = [cf.status, cf.body.toString()];
@@ -86,6 +88,8 @@ describe('watchdog spawn helper (forking modes)', function () {
     expect(answers[0]).to.deep.equal(answers[1]);
     expect(answers[0]!['streaming cat']).to.deep.equal([200, 'application/octet-stream', big.length, true]);
     expect(answers[0]!['serializing fail']).to.deep.equal([500, 'exit status 4']);
+    // No signal blocked or ignored: not SIGPIPE, which the helper ignores, nor libc's internal real-time signals.
+    expect(answers[0]!['signals']).to.equal('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
     expect(answers[0]!['streaming missing']).to.deep.equal([500, 'Unable to start function: spawn no-such-command-here ENOENT\n']);
     expect(answers[0]!['classic missing']).to.deep.equal([500, 'exec: "no-such-command-here": executable file not found in $PATH\n']);
   });

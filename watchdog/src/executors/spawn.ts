@@ -2,7 +2,7 @@
  * spawn starts the per-request processes of the forking modes. Node's spawn fork()s the whole watchdog and blocks
  * the event loop until the child has exec'd (about 3 ms a process on a 2-core host; see bench/results/watchdog.md),
  * so every other request waits for each spawn. The spawn helper (native/hf-spawn.c, a small static binary) starts
- * the processes with posix_spawn instead and carries their stdin, stdout and stderr over one pipe pair, so nothing
+ * the processes with vfork instead and carries their stdin, stdout and stderr over one pipe pair, so nothing
  * blocks; without it (not built, or it died) processes are started with Node's spawn, as before.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -151,7 +151,7 @@ export class SpawnHelper implements Spawner {
     binary: string,
     private readonly onDeath: (why: string) => void,
   ) {
-    // Its PATH is the watchdog's, for a program that was not on PATH at start (posix_spawnp looks it up again).
+    // Its PATH is the watchdog's, for a program that was not on PATH at start (the helper looks it up again).
     this.proc = spawn(binary, [String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env.PATH ? { PATH: process.env.PATH } : {} });
     this.proc.on('error', (e) => this.die(`cannot run ${binary}: ${e.message}`));
     this.proc.on('exit', (code, signal) => this.die(`exited (${signal ?? code})`));
