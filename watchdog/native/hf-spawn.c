@@ -133,8 +133,8 @@ struct ksigaction {
  * spawn_child starts path with vfork, the way Go's os/exec does: nothing of the helper is copied, and the helper waits
  * only until the child has exec'd. The child starts as one of Node's or Go's would: no signal blocked and no signal
  * ignored (the helper ignores SIGPIPE; glibc's posix_spawn would also leave its two internal real-time signals
- * ignored across the exec, hence vfork here), stdio on the three pipes. A path without a slash is looked up on PATH. Returns the pid,
- * or -1 with *err set.
+ * ignored across the exec, hence vfork here), stdio on the three pipes. A path without a slash is looked up on PATH.
+ * Returns the pid, or -1 with *err set.
  */
 static pid_t spawn_child(const char *path, char **argv, char **envp, int in, int out, int errfd, int *err) {
   static const struct ksigaction dfl;
