@@ -202,13 +202,16 @@ export class SpawnHelper implements Spawner {
     this.proc.stdin.end();
   }
 
-  /** write queues a frame; the frames of one tick go to the helper in one write (one wake-up). */
+  /**
+   * write queues a frame; the frames of one turn of the event loop go to the helper in one write (one wake-up): a
+   * small request's SPAWN, STDIN and STDIN_EOF come from one turn (its headers, body and end parsed together).
+   */
   private write(frame: Buffer): void {
     if (this.dead) return;
     if (!this.corked) {
       this.corked = true;
       this.proc.stdin.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
     this.proc.stdin.write(frame);
   }
