@@ -100,15 +100,19 @@ class HelperChild extends EventEmitter implements Process {
     return true;
   }
 
-  /** fail ends a child that never started (spawn error, or the helper went away): 'error', then 'close'. */
+  /**
+   * fail ends a child that could not be started (code is then its exit code, as Node reports -errno) or whose helper
+   * went away (it was killed): 'error', then 'close'.
+   */
   fail(err: NodeJS.ErrnoException, code: number): void {
     if (this.done) return;
     this.done = true;
     this.emit('error', err);
     this.stdout.push(null);
     this.stderr.push(null);
-    this.exitCode = this.pid === undefined ? code : null;
-    this.emit('close', this.exitCode, this.pid === undefined ? null : 'SIGKILL');
+    if (this.pid === undefined) this.exitCode = code;
+    else this.signalCode = 'SIGKILL';
+    this.emit('close', this.exitCode, this.signalCode);
   }
 
   /** exited ends it after its output: 'exit', then 'close' once stdout and stderr have ended. */
