@@ -21,6 +21,9 @@ COPY watchdog ./watchdog
 RUN npx tsc -b watchdog \
  && printf '{"extends":"./tsconfig.json","include":["src"],"references":[{"path":"watchdog"}]}\n' > tsconfig.build.json \
  && npx tsc -p tsconfig.build.json --outDir dist
+# The watchdog's spawn helper for the forking modes, static (it runs in the alpine image and in any function's root).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+ && mkdir -p watchdog/dist/native && gcc -O2 -static -o watchdog/dist/native/hf-spawn watchdog/native/hf-spawn.c
 
 # ---- prod-deps: the provider's runtime dependencies only, from the lock file (node_modules/@hyperfaas/watchdog is
 # the workspace's link to ../../watchdog, filled in the provider stage)
@@ -38,6 +41,7 @@ COPY watchdog/package.json ./
 RUN npm install --omit=dev --ignore-scripts --no-package-lock --no-audit --no-fund --loglevel=error \
  && npm cache clean --force
 COPY --from=build /app/watchdog/dist/src ./dist/src
+COPY --from=build /app/watchdog/dist/native ./dist/native
 COPY watchdog/runtime ./runtime
 RUN addgroup -S -g 10001 app && adduser -S -u 10001 -G app app
 USER app

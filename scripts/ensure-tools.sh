@@ -11,6 +11,8 @@ command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 # Python functions (the python3-http template) run on Debian's python3; pip installs their requirements.txt.
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# gcc builds the watchdog's spawn helper (scripts/build-native.sh); without it fork modes use Node's slower spawn.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ "${HYPERFAAS_NEED_KUBECTL:-1}" = 1 ]; then command -v kubectl >/dev/null 2>&1 || missing+=(kubectl); fi
 # The observability tests scrape the provider with a real Prometheus and drive the dashboard in headless Chromium.
 if [ "${HYPERFAAS_NEED_TEST_TOOLS:-1}" = 1 ]; then

@@ -8,4 +8,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 rm -rf dist watchdog/dist
 npx tsc -b
+bash scripts/build-native.sh
 npx mocha "$@"

@@ -9,6 +9,7 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npx tsc -b
+bash scripts/build-native.sh
 
 data="${HYPERFAAS_DATA:-$PWD/.data}"
 nats_pid=""

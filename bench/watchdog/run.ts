@@ -2,12 +2,14 @@
  * bench/watchdog/run: what one watchdog hop costs (http mode, trivial and 50 ms functions) next to calling the
  * function directly and next to a minimal undici proxy; fork mode with fprocess=cat; and guest-slot specialisation to
  * first response next to starting a new runtime process, for the Node and the Python runtime. Every run is bounded in
- * time and count and sends traffic to 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to stdout, or to the file named by
- * --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md] [--seconds 10] [--only http|fork|spec]
- * [--spec-n 20 (specialisations per runtime)]
+ * time and count and sends traffic to 127.0.0.1 only; every process it starts is ended by its pid. Writes Markdown to
+ * stdout, or to the file named by --out. Usage: node dist/bench/watchdog/run.js [--out bench/results/watchdog.md]
+ * [--seconds 10] [--rounds 3] [--only http|fork|fork-provider|spec] [--spec-n 20 (specialisations per runtime)]
+ * [--before <another build's compiled watchdog main.js>] [--of-watchdog <Go binary>]
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Provider } from '../hierarchical/harness.js';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -101,11 +103,11 @@ function startUpstream(port: number, delayMs: number): ChildProcess {
   return track(spawn(process.execPath, [join(benchDir, 'upstream.mjs')], { env: { ...process.env, http_port: String(port), DELAY_MS: String(delayMs) }, stdio: 'ignore', detached: true }));
 }
 
-async function startWatchdog(env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+async function startWatchdog(env: Record<string, string>, main = watchdogMain): Promise<{ proc: ChildProcess; url: string }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'wd-bench-'));
   const proc = track(
-    spawn(process.execPath, [watchdogMain], {
+    spawn(process.execPath, [main], {
       env: { PATH: process.env.PATH ?? '', port: String(port), metrics_port: String(await freePort()), lock_file: join(dir, '.lock'), bind_address: '127.0.0.1', prefix_logs: 'false', healthcheck_interval: '0', ...env },
       stdio: 'ignore',
       detached: true,
@@ -170,6 +172,24 @@ function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+/** helperPids are a watchdog's spawn helpers (hf-spawn children), whose CPU counts as the watchdog's own. */
+function helperPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '' && readFileSync(`/proc/${x}/comm`, 'utf8').trim() === 'hf-spawn')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** serverCpuSeconds is cpuSeconds of pid and of its spawn helpers. */
+function serverCpuSeconds(pid: number, helpers: number[]): number {
+  return cpuSeconds(pid) + helpers.reduce((s, h) => s + cpuSeconds(h), 0);
 }
 
 const median = (xs: number[]) => {
@@ -239,21 +259,177 @@ async function httpMode(label: string, delayMs: number, reps: number): Promise<v
   for (const p of [px.proc, wd.proc, up]) await stop(p);
 }
 
-async function forkMode(): Promise<void> {
-  const wd = await startWatchdog({ mode: 'streaming', fprocess: 'cat', guest_slot: 'false' });
-  const r = await load(`${wd.url}/`, 10, Math.min(seconds, 5), 'POST', 'hello');
-  const s = await seqLatency(`${wd.url}/`, 300);
-  const wd2 = await startWatchdog({ mode: 'serializing', fprocess: 'cat', guest_slot: 'false' });
-  const r2 = await load(`${wd2.url}/`, 10, Math.min(seconds, 5), 'POST', 'hello');
+/** ForkArm is one server in the fork comparison; pid is the process whose own CPU time is counted. */
+interface ForkArm {
+  name: string;
+  url: string;
+  pid: number;
+}
+
+async function startBareSpawn(): Promise<ForkArm> {
+  const port = await freePort();
+  const proc = track(fork(join(benchDir, 'bare-spawn.mjs'), [], { env: { PATH: process.env.PATH ?? '', PORT: String(port), FPROCESS: 'cat' }, stdio: 'ignore', detached: true }));
+  await new Promise((r) => proc.once('message', r));
+  return { name: 'Node bare spawn-per-request server (the floor Node sets)', url: `http://127.0.0.1:${port}/`, pid: proc.pid! };
+}
+
+/** startGoWatchdog runs a Go of-watchdog binary (--of-watchdog) in a forking mode, with stdout and stderr dropped. */
+async function startGoWatchdog(bin: string, mode: string): Promise<ForkArm> {
+  const port = await freePort();
+  const proc = track(
+    spawn(bin, [], {
+      env: { PATH: process.env.PATH ?? '', port: String(port), metrics_port: String(await freePort()), mode, fprocess: 'cat', TMPDIR: mkdtempSync(join(tmpdir(), 'ofwd-bench-')) },
+      stdio: 'ignore',
+      detached: true,
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitOk(`${url}/_/health`);
+  return { name: `Go of-watchdog, ${mode}`, url: `${url}/`, pid: proc.pid! };
+}
+
+/**
+ * forkMode compares a process per request (fprocess=cat, c=10, a 5-byte POST body): the bare Node spawn server, this
+ * watchdog, the watchdog of --before (another build's main.js, e.g. the previous commit's) and a Go of-watchdog binary
+ * (--of-watchdog), when given. Arms take turns round after round; CPU per request is the server process's own
+ * user+system time (not its children's) over the requests it answered.
+ */
+async function forkMode(reps: number): Promise<void> {
+  const before = arg('--before', '');
+  const goBin = arg('--of-watchdog', '');
+  const dur = Math.min(seconds, 5);
+  const env = { fprocess: 'cat', guest_slot: 'false' };
+  const arms: ForkArm[] = [await startBareSpawn()];
+  for (const mode of ['streaming', 'serializing']) {
+    const wd = await startWatchdog({ mode, ...env });
+    arms.push({ name: `HyperFaaS watchdog, ${mode}`, url: `${wd.url}/`, pid: wd.proc.pid! });
+    if (mode === 'streaming') {
+      const plain = await startWatchdog({ mode, ...env, hyperfaas_spawner: 'node' });
+      arms.push({ name: `HyperFaaS watchdog, ${mode}, hyperfaas_spawner=node (Node's spawn)`, url: `${plain.url}/`, pid: plain.proc.pid! });
+    }
+    if (before) {
+      const old = await startWatchdog({ mode, ...env }, before);
+      arms.push({ name: `HyperFaaS watchdog, ${mode}, before (--before)`, url: `${old.url}/`, pid: old.proc.pid! });
+    }
+    if (goBin) arms.push(await startGoWatchdog(goBin, mode));
+  }
+  const loads = arms.map(() => [] as (Load & { cpuUs: number })[]);
+  const seq = arms.map(() => [] as number[]);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < arms.length; i++) {
+      const a = arms[i]!;
+      seq[i]!.push(...(await seqLatency(a.url, 200)).all);
+      const helpers = helperPids(a.pid);
+      const c0 = serverCpuSeconds(a.pid, helpers);
+      const l = await load(a.url, 10, dur, 'POST', 'hello');
+      const c1 = serverCpuSeconds(a.pid, helpers);
+      loads[i]!.push({ ...l, cpuUs: ((c1 - c0) * 1e6) / Math.max(1, l.rps * dur) });
+    }
+  }
+  const rows = arms.map((a, i) => ({
+    name: a.name,
+    rps: median(loads[i]!.map((l) => l.rps)),
+    p50: median(loads[i]!.map((l) => l.p50)),
+    p99: median(loads[i]!.map((l) => l.p99)),
+    cpu: median(loads[i]!.map((l) => l.cpuUs)),
+    seq: Math.round(median(seq[i]!)),
+    errors: loads[i]!.reduce((s, l) => s + l.errors, 0),
+    non2xx: loads[i]!.reduce((s, l) => s + l.non2xx, 0),
+  }));
   say('### fork modes, fprocess=cat (a process per request)');
   say();
-  say('| mode | c=10 req/s | c=10 p50 ms | c=10 p99 ms | sequential p50 µs | errors / non-2xx |');
-  say('| --- | ---: | ---: | ---: | ---: | ---: |');
-  say(`| streaming | ${r.rps} | ${r.p50} | ${r.p99} | ${s.p50} | ${r.errors} / ${r.non2xx} |`);
-  say(`| serializing | ${r2.rps} | ${r2.p50} | ${r2.p99} | – | ${r2.errors} / ${r2.non2xx} |`);
+  say(
+    `${reps} rounds; in each, every server gets 200 sequential requests and then ${dur} s of autocannon at 10 connections (POST "hello"), taking turns. ` +
+      'Load figures are the median round; CPU per request is the server process\'s own user+system time (/proc/<pid>/stat) plus its spawn helper\'s (hf-spawn), not cat\'s.',
+  );
   say();
-  await stop(wd.proc);
-  await stop(wd2.proc);
+  say('| server | c=10 req/s | c=10 p50 ms | c=10 p99 ms | sequential p50 µs | server CPU µs/request | errors / non-2xx |');
+  say('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) say(`| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.seq} | ${r.cpu.toFixed(0)} | ${r.errors} / ${r.non2xx} |`);
+  say();
+  const bare = rows[0]!;
+  const ratios = rows.slice(1).map((r) => `${r.name}: ${(r.rps / bare.rps).toFixed(2)}x the bare server's req/s, ${(r.cpu / bare.cpu).toFixed(2)}x its CPU per request`);
+  for (const x of ratios) say(`- ${x}`);
+  say();
+}
+
+/** watchdogOf finds the watchdog process of a provider-started function (its environment names the function). */
+function watchdogOf(fn: string): { pid: number; port: number } | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('watchdog/src/main.js')) continue;
+      const env = readFileSync(`/proc/${d}/environ`, 'utf8').split('\0');
+      if (!env.includes(`HYPERFAAS_FUNCTION=${fn}`)) continue;
+      const port = Number(env.find((e) => e.startsWith('port='))?.slice(5));
+      return { pid: Number(d), port };
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * forkViaProvider measures the same streaming cat function through the provider (provider -> watchdog -> cat) and
+ * straight at its watchdog, with the spawn helper and with Node's spawn, one instance each, in one run.
+ */
+async function forkViaProvider(reps: number): Promise<void> {
+  const dur = Math.min(seconds, 5);
+  const images = mkdtempSync(join(tmpdir(), 'fork-bench-images-'));
+  const dir = join(images, 'bench', 'cat');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nENV fprocess="cat"\nENV mode="streaming"\n');
+  const provider = await Provider.start({ env: { HYPERFAAS_DEFAULT_POLICY: 'none', HYPERFAAS_IMAGE_PATH: images, LOG_LEVEL: 'warn' } });
+  try {
+    const labels = { 'com.hyperfaas.policy': 'none' };
+    await provider.deploy({ service: 'cat-helper', image: 'bench/cat:latest', labels, envVars: { guest_slot: 'false' } });
+    await provider.deploy({ service: 'cat-node', image: 'bench/cat:latest', labels, envVars: { guest_slot: 'false', hyperfaas_spawner: 'node' } });
+    await provider.waitAvailable('cat-helper', 1);
+    await provider.waitAvailable('cat-node', 1);
+    const arms: { name: string; url: string; pids: number[] }[] = [];
+    for (const [fn, label] of [
+      ['cat-helper', 'spawn helper'],
+      ['cat-node', "Node's spawn"],
+    ] as const) {
+      const wd = watchdogOf(fn);
+      if (!wd) throw new Error(`no watchdog process found for ${fn}`);
+      arms.push({ name: `provider -> watchdog (${label})`, url: `${provider.base}/function/${fn}`, pids: [provider.pid!, wd.pid] });
+      arms.push({ name: `straight at the watchdog (${label})`, url: `http://127.0.0.1:${wd.port}/`, pids: [wd.pid] });
+    }
+    const loads = arms.map(() => [] as (Load & { cpuUs: number[] })[]);
+    for (let r = 0; r < reps; r++) {
+      for (let i = 0; i < arms.length; i++) {
+        const a = arms[i]!;
+        const helpers = a.pids.map((p) => helperPids(p));
+        const c0 = a.pids.map((p, j) => serverCpuSeconds(p, helpers[j]!));
+        const l = await load(a.url, 10, dur, 'POST', 'hello');
+        const c1 = a.pids.map((p, j) => serverCpuSeconds(p, helpers[j]!));
+        loads[i]!.push({ ...l, cpuUs: c1.map((c, j) => ((c - c0[j]!) * 1e6) / Math.max(1, l.rps * dur)) });
+      }
+    }
+    say('### fork mode through the provider (streaming, fprocess=cat, one instance)');
+    say();
+    say(
+      `Provider process (local backend, HYPERFAAS_ISOLATION=none, no NATS) with one instance of each function; ${reps} rounds of ${dur} s of autocannon at 10 connections (POST "hello") per path, taking turns; median round. ` +
+        'CPU per request: the provider\'s and the watchdog\'s (with its spawn helper) own user+system time.',
+    );
+    say();
+    say('| path | c=10 req/s | c=10 p50 ms | c=10 p99 ms | provider CPU µs/request | watchdog CPU µs/request | errors / non-2xx |');
+    say('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    arms.forEach((a, i) => {
+      const ls = loads[i]!;
+      const cpu = (j: number) => median(ls.map((l) => l.cpuUs[j]!)).toFixed(0);
+      const viaProvider = a.pids.length === 2;
+      say(
+        `| ${a.name} | ${median(ls.map((l) => l.rps))} | ${median(ls.map((l) => l.p50))} | ${median(ls.map((l) => l.p99))} | ${viaProvider ? cpu(0) : '–'} | ${viaProvider ? cpu(1) : cpu(0)} | ${ls.reduce((s, l) => s + l.errors, 0)} / ${ls.reduce((s, l) => s + l.non2xx, 0)} |`,
+      );
+    });
+    say();
+  } finally {
+    const code = await provider.stop();
+    if (code !== 0) console.error(`provider exited ${code}\n${provider.output}`);
+  }
 }
 
 const controlAgent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -377,7 +553,7 @@ async function main(): Promise<void> {
       return 0;
     }
   })();
-  say(`- command: \`npx tsc -b && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js${only !== 'all' ? ` --only ${only}` : ''} --seconds ${seconds} --rounds ${reps}${specN !== 20 ? ` --spec-n ${specN}` : ''}${out ? ` --out ${out}` : ''}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
+  say(`- command: \`npx tsc -b && bash scripts/build-native.sh && ${nice ? `nice -n ${nice} ` : ''}node dist/bench/watchdog/run.js ${args.join(' ')}\`${nice ? ' (every process of the run inherits that niceness, to keep other work on the host from dominating)' : ''}`);
   say(`- host load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min; other work shares these 2 cores, so treat single runs as noisy)`);
   say(`- load: autocannon (in process), keep-alive; sequential latency: one keep-alive connection after 100 warm-up requests; hop CPU: the proxy process's own user+system time (/proc/<pid>/stat) over the requests it served`);
   say();
@@ -385,7 +561,8 @@ async function main(): Promise<void> {
     await httpMode('trivial function', 0, reps);
     await httpMode('50 ms function', 50, reps);
   }
-  if (only === 'all' || only === 'fork') await forkMode();
+  if (only === 'all' || only === 'fork') await forkMode(reps);
+  if (only === 'all' || only === 'fork' || only === 'fork-provider') await forkViaProvider(reps);
   if (only === 'all' || only === 'spec') await specialisation(specN);
   if (out) writeFileSync(join(repo, out), lines.join('\n') + '\n');
 }

@@ -73,6 +73,8 @@ describe('hostile functions under the runc runtime', function () {
 
   it('runs on runc, each function under its own uid', async () => {
     expect(b.isolation.runtime, b.isolation.notes.join('; ')).to.equal('runc');
+    // The fork-mode process was started by the watchdog's spawn helper, inside the container too.
+    expect(await sh('cat /proc/$PPID/comm')).to.equal('hf-spawn\nrc=0\n');
     const own = Number((await sh('id -u')).split('\n')[0]);
     expect(own).to.equal(b.uidOf(NS, 'attacker'));
     expect(own).to.not.equal(b.uidOf(NS, 'victim'));

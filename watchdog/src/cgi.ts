@@ -16,12 +16,30 @@ export function canonicalHeader(name: string): string {
   return out;
 }
 
-/** cgiEnv is the Http_* variables for one request (first value of repeated headers, like of-watchdog). */
-export function cgiEnv(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
+/** envNames caches "x-call-id" -> "Http_X_Call_Id": clients send the same few headers again and again. */
+const envNames = new Map<string, string>();
+const envNamesMax = 512;
+
+function envName(header: string): string {
+  let n = envNames.get(header);
+  if (n === undefined) {
+    n = 'Http_' + canonicalHeader(header).replace(/-/g, '_');
+    if (envNames.size < envNamesMax) envNames.set(header, n);
+  }
+  return n;
+}
+
+/**
+ * cgiEnv is the Http_* variables for one request (first value of repeated headers, like of-watchdog), added to into
+ * (a fresh object when not given) and returned.
+ */
+export function cgiEnv(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>, into: Record<string, string | undefined> = {}): Record<string, string> {
+  const env = into as Record<string, string>;
+  const h = req.headers;
+  for (const k in h) {
+    const v = h[k];
     if (v === undefined) continue;
-    env['Http_' + canonicalHeader(k).replace(/-/g, '_')] = Array.isArray(v) ? (v[0] ?? '') : v;
+    env[envName(k)] = Array.isArray(v) ? (v[0] ?? '') : v;
   }
   env.Http_Method = req.method ?? 'GET';
   const url = req.url ?? '/';
@@ -30,7 +48,7 @@ export function cgiEnv(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>)
   const query = q >= 0 ? url.slice(q + 1) : '';
   if (query !== '') env.Http_Query = query;
   if (path !== '') env.Http_Path = path;
-  const te = req.headers['transfer-encoding'];
+  const te = h['transfer-encoding'];
   if (te) env.Http_Transfer_Encoding = te;
   return env;
 }

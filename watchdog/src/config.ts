@@ -101,6 +101,11 @@ export interface WatchdogConfig {
   readonly queueDepth: number;
   /** reportIntervalMs is the period of load reports (hyperfaas_report_interval, default 250ms). */
   readonly reportIntervalMs: number;
+  /**
+   * spawner starts the forking modes' processes (hyperfaas_spawner): "auto" (default) through the spawn helper when
+   * it was built, else Node's spawn; "helper" the same but says so when the helper is missing; "node" Node's spawn.
+   */
+  readonly spawner: 'auto' | 'helper' | 'node';
 }
 
 /** ConfigError names the key, the value given and what is allowed. */
@@ -255,6 +260,7 @@ export function readConfig(env: Env): WatchdogConfig {
     maxBounces: int(env, ['hyperfaas_max_bounces'], 2, 0, 100),
     queueDepth: int(env, ['hyperfaas_queue_depth'], 1000, 0, 1_000_000),
     reportIntervalMs: duration(env, ['hyperfaas_report_interval'], 250, 10),
+    spawner: oneOf(env, 'hyperfaas_spawner', ['auto', 'helper', 'node'] as const, 'auto'),
   };
   if (cfg.logBufferSize === 0) throw new ConfigError('log_buffer_size', env.log_buffer_size!, '-1 or an integer >= 1');
   return Object.freeze(cfg);

@@ -4,9 +4,19 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
-function stamp(d = new Date()): string {
+/** lastSecond and lastStamp keep the formatted time of the current second: per-request lines share it. */
+let lastSecond = -1;
+let lastStamp = '';
+
+function stamp(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second === lastSecond) return lastStamp;
+  const d = new Date(now);
   const p = (n: number) => (n < 10 ? '0' + n : String(n));
-  return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  lastSecond = second;
+  lastStamp = `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return lastStamp;
 }
 
 /** log writes one watchdog line to stderr, as Go's log package does. */

@@ -321,7 +321,7 @@ export class Watchdog {
       watermark: this.reporter.watermark,
       bounces: Number(req.headers[H.bounces]) || 0,
       maxBounces: this.config.maxBounces,
-      canBounce: () => this.mayBounce(req, slot),
+      canBounce: () => this.mayBounce(req),
       queueLength: this.queues[slot.kind].length,
       maxQueue: this.config.queueDepth,
     });
@@ -343,9 +343,12 @@ export class Watchdog {
     this.metrics.observe(res.statusCode, req.method ?? 'GET', 0);
   }
 
-  /** mayBounce: a GS is reachable, the request has bounces left, and its body fits in one NATS message. */
-  private mayBounce(req: IncomingMessage, slot: Slot): boolean {
-    if (!this.link?.connected || (this.config.mode !== 'http' && slot.kind !== 'guest')) return false;
+  /**
+   * mayBounce: a GS is reachable, the request has bounces left, and its body fits in one NATS message. The slot's
+   * mode does not matter: the GS re-runs the request on another instance whatever that instance runs it with.
+   */
+  private mayBounce(req: IncomingMessage): boolean {
+    if (!this.link?.connected) return false;
     if ((Number(req.headers[H.bounces]) || 0) >= this.config.maxBounces) return false;
     if (req.headers['transfer-encoding'] !== undefined) return false;
     return Number(req.headers['content-length'] ?? 0) <= bounceBodyLimit;

@@ -86,6 +86,8 @@ describe('watchdog config', () => {
     ['HYPERFAAS_URL is the advertised URL', { ...base, HYPERFAAS_URL: 'http://10.1.2.3:8080' }, (c) => c.advertiseURL, 'http://10.1.2.3:8080'],
     ['HYPERFAAS_RUNTIME labels the runtime', { ...base, HYPERFAAS_RUNTIME: 'node20' }, (c) => c.runtime, 'node20'],
     ['bind_address is read', { ...base, bind_address: '127.0.0.1' }, (c) => c.bindAddress, '127.0.0.1'],
+    ['hyperfaas_spawner defaults to auto (the spawn helper when built)', { ...base }, (c) => c.spawner, 'auto'],
+    ['hyperfaas_spawner=node keeps Node\'s spawn', { ...base, hyperfaas_spawner: 'node' }, (c) => c.spawner, 'node'],
   ];
   for (const [name, env, get, want] of cases) {
     it(name, () => expect(get(readConfig(env))).to.deep.equal(want));
@@ -105,6 +107,7 @@ describe('watchdog config', () => {
     ['log_buffer_size 0 is refused', { ...base, log_buffer_size: '0' }, 'log_buffer_size'],
     ['watermark_high must exceed watermark_low', { ...base, watermark_low: '0.9', watermark_high: '0.5' }, 'watermark_high'],
     ['memory_limit must be a size', { ...base, memory_limit: 'lots' }, 'memory_limit'],
+    ['hyperfaas_spawner is auto, helper or node', { ...base, hyperfaas_spawner: 'fork' }, 'hyperfaas_spawner'],
   ];
   for (const [name, env, key] of errors) {
     it(name, () => {

@@ -12,12 +12,12 @@
  * of-watchdog's streaming mode cannot do this (its 200 goes out before the process ends), which is why a failing
  * command there looks like an empty success.
  */
-import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cgiEnv } from '../cgi.js';
 import type { WatchdogConfig } from '../config.js';
 import { log } from '../logs.js';
 import { childEnv, type Executor } from './executor.js';
+import { nodeSpawner, ProcessStarter, resolveCommand } from './spawn.js';
 
 /** ClassicOptions are what runClassic needs besides the request. */
 export interface ClassicOptions {
@@ -27,11 +27,14 @@ export interface ClassicOptions {
   /** timeoutMs is the exec timeout for this request; 0 = none. */
   timeoutMs: number;
   start: bigint;
+  /** starter starts the process (Node's spawn when not given); command is fprocess's program looked up on PATH. */
+  starter?: ProcessStarter;
+  command?: string;
 }
 
 /** classicEnv adds the CGI variables only the classic watchdog sets: Http_ContentLength, Http_Content_Length, Http_Host. */
-export function classicEnv(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>): Record<string, string> {
-  const env = cgiEnv(req);
+export function classicEnv(req: Pick<IncomingMessage, 'headers' | 'method' | 'url'>, into?: Record<string, string | undefined>): Record<string, string> {
+  const env = cgiEnv(req, into);
   // Go reports -1 for a body of unknown length (chunked) and 0 when there is none.
   const cl = req.headers['content-length'];
   const len = cl !== undefined ? cl : req.headers['transfer-encoding'] !== undefined ? '-1' : '0';
@@ -69,8 +72,9 @@ function seconds(start: bigint): string {
   return (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
 }
 
-/** runClassic serves one request with one process; it never throws. */
-export function runClassic(req: IncomingMessage, res: ServerResponse, o: ClassicOptions): void {
+/** runClassic serves one request with one process (body: the request body, when already read); it never throws. */
+export function runClassic(req: IncomingMessage, res: ServerResponse, o: ClassicOptions, body?: Buffer): void {
+  if (body !== undefined) return fork(req, res, o, body);
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.once('error', () => res.destroy());
@@ -81,10 +85,10 @@ function fork(req: IncomingMessage, res: ServerResponse, o: ClassicOptions, inpu
   const c = o.config;
   const text = { 'Content-Type': 'text/plain; charset=utf-8' };
   log('Forking fprocess.');
-  const child = spawn(c.fprocessArgv[0]!, c.fprocessArgv.slice(1), {
-    env: { ...o.env, ...classicEnv(req) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const env = classicEnv(req, { ...o.env });
+  const argv0 = c.fprocessArgv[0]!;
+  const args = c.fprocessArgv.slice(1);
+  const child = o.starter ? o.starter.start(o.command ?? argv0, args, env, argv0) : nodeSpawner.start(argv0, args, env, argv0);
   const out: Buffer[] = [];
   const errOut: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -135,11 +139,21 @@ function fork(req: IncomingMessage, res: ServerResponse, o: ClassicOptions, inpu
 
 /** ClassicExecutor runs each request as the classic watchdog would (see runClassic). */
 export class ClassicExecutor implements Executor {
-  constructor(private readonly config: ClassicOptions['config']) {}
+  /** env is the base environment of every process and command fprocess's program on PATH, both found once. */
+  private readonly env = childEnv();
+  private readonly command: string;
+  private readonly starter: ProcessStarter;
 
-  run(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint): void {
-    runClassic(req, res, { config: this.config, env: childEnv(), timeoutMs, start });
+  constructor(private readonly config: ClassicOptions['config'] & { spawner: WatchdogConfig['spawner'] }) {
+    this.command = resolveCommand(config.fprocessArgv[0]!, this.env.PATH);
+    this.starter = new ProcessStarter(config.spawner, log);
   }
 
-  close(): void {}
+  run(req: IncomingMessage, res: ServerResponse, timeoutMs: number, start: bigint, body?: Buffer): void {
+    runClassic(req, res, { config: this.config, env: this.env, timeoutMs, start, starter: this.starter, command: this.command }, body);
+  }
+
+  close(): void {
+    this.starter.close();
+  }
 }
