@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Provider, ReportWatch, httpCall, sumMetric, until } from '../../bench/hierarchical/harness.js';
 import { AUTH_FILES } from '../../src/messaging/nats-auth.js';
-import { startWatchdog, type Running } from '../../watchdog/test/helpers.js';
+import { startWatchdog, type Running } from '@hyperfaas/watchdog/testing';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 
 /** handler waits (so the instance stays full), then prints who ran it and what it got. */
