@@ -15,6 +15,7 @@ import type { InstanceEvent } from '../../src/backends/backend.js';
 import { silentLogger } from '../../src/logger.js';
 import { repoRoot } from '../../src/paths.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { freePortWindow } from '../support/ports.js';
 import { eventually } from '../contract/backend.contract.js';
 
 const NS = 'openfaas-fn';
@@ -458,8 +459,8 @@ describe('local backend out of ports', function () {
 
   before(async () => {
     data = await mkdtemp(join(tmpdir(), 'hf-local-ports-'));
-    // Room for exactly one instance (three ports), in a range no other backend uses by default.
-    const from = 40_000 + Math.floor(Math.random() * 9000);
+    // Room for exactly one instance (three ports), free when the test starts and outside the ephemeral range.
+    const from = await freePortWindow(3);
     b = await createLocalBackend(
       readLocalConfig({
         HYPERFAAS_DATA: data,

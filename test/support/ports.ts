@@ -14,6 +14,31 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** portFree tells whether 127.0.0.1:port can be bound right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * freePortWindow finds n consecutive free ports between 20000 and 30000: below the kernel's ephemeral range (so
+ * outgoing connections of other processes do not take them while a test holds the window) and below the local
+ * backend's default 31000-32999.
+ */
+export async function freePortWindow(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const from = 20_000 + Math.floor(Math.random() * (10_000 - n));
+    let ok = true;
+    for (let p = from; ok && p < from + n; p++) ok = await portFree(p);
+    if (ok) return from;
+  }
+  throw new Error(`no ${n} consecutive free ports between 20000 and 30000`);
+}
+
 /** waitForPort resolves once something accepts TCP connections on 127.0.0.1:port, or rejects after timeoutMs. */
 export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   const { connect } = await import('node:net');
