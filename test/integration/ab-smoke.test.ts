@@ -17,6 +17,18 @@ import { reportSections, type ArmRun } from '../../bench/ab/report.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const harness = join(here, '..', '..', 'bench', 'ab', 'run.js');
 
+/** runHarness runs the compiled harness as its own process with args; resolves to its exit code and output. */
+async function runHarness(args: string[]): Promise<{ code: number | null; log: string }> {
+  let log = '';
+  const child = spawn(process.execPath, [harness, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (c: Buffer) => (log += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGTERM'), 280_000);
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  return { code, log };
+}
+
 describe('A/B harness smoke run (compressed)', function () {
   this.timeout(300_000);
   let out: string;
@@ -25,13 +37,7 @@ describe('A/B harness smoke run (compressed)', function () {
 
   before(async () => {
     out = await mkdtemp(join(tmpdir(), 'hf-ab-smoke-'));
-    const args = [harness, '--compress', '10', '--duration-scale', '0.4', '--rate-scale', '0.5', '--workloads', 'w1', '--arms', 'hyperfaas,hpa', '--cpu-request', '0.25', '--out', out, '--name', 'ab-smoke', '--no-latest'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (c: Buffer) => (log += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 280_000);
-    code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    clearTimeout(timer);
+    ({ code, log } = await runHarness(['--compress', '10', '--duration-scale', '0.4', '--rate-scale', '0.5', '--workloads', 'w1', '--arms', 'hyperfaas,hpa', '--cpu-request', '0.25', '--out', out, '--name', 'ab-smoke', '--no-latest']));
   });
 
   after(async () => {
@@ -89,13 +95,7 @@ describe('A/B harness smoke run of the relief cases (--quick, compressed)', func
   before(async () => {
     out = await mkdtemp(join(tmpdir(), 'hf-ab-cases-'));
     // The quick step (5 + 15 + 5 s) divided by 10: 2.5 s per arm. The Python case runs only where its template exists.
-    const args = [harness, '--quick', '--compress', '10', '--cases', 'http-node,fork,http-python', '--arms', 'hyperfaas,hpa', '--cpu-request', '0.25', '--out', out, '--name', 'ab-cases', '--no-latest'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (c: Buffer) => (log += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 280_000);
-    code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    clearTimeout(timer);
+    ({ code, log } = await runHarness(['--quick', '--compress', '10', '--cases', 'http-node,fork,http-python', '--arms', 'hyperfaas,hpa', '--cpu-request', '0.25', '--out', out, '--name', 'ab-cases', '--no-latest']));
   });
 
   after(async () => {

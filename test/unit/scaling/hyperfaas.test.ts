@@ -1,18 +1,7 @@
 import { expect } from 'chai';
-import { createHyperfaasPolicy, estimateDemand, HYPERFAAS_DEFAULTS, planScaleUp, type HyperfaasState } from '../../../src/scaling/hyperfaas.js';
-import type { Decision, GuestSlotObservation, PolicyInput, ScalingAction } from '../../../src/scaling/types.js';
-import { inst, input, spec } from './fixtures.js';
-
-/** timeline drives the policy tick by tick, carrying its state, as the control loop would. */
-function timeline(params = {}) {
-  const policy = createHyperfaasPolicy(params);
-  let state: HyperfaasState = policy.initialState(0);
-  return (i: PolicyInput): Decision<HyperfaasState> => {
-    const d = policy.decide(i, state);
-    state = d.state;
-    return d;
-  };
-}
+import { estimateDemand, HYPERFAAS_DEFAULTS, planScaleUp } from '../../../src/scaling/hyperfaas.js';
+import type { GuestSlotObservation, ScalingAction } from '../../../src/scaling/types.js';
+import { inst, input, spec, timeline } from './fixtures.js';
 
 const kinds = (as: ScalingAction[]): string[] => as.map((a) => a.kind);
 const guest = (host: string, hostLoad: number, over: Partial<GuestSlotObservation> = {}): GuestSlotObservation => ({

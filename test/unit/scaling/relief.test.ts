@@ -1,20 +1,10 @@
 // Burst relief without lenders: a 10x step on a concurrency-bound function when no other function lends a guest slot.
 import { expect } from 'chai';
-import { createHyperfaasPolicy, planInflightBoost, type HyperfaasState } from '../../../src/scaling/hyperfaas.js';
+import { createHyperfaasPolicy, planInflightBoost } from '../../../src/scaling/hyperfaas.js';
 import { labelKeys, parseScalingLabels } from '../../../src/scaling/labels.js';
-import { simulate, type SimResult } from '../../../src/scaling/simulate.js';
-import type { Decision, PolicyInput, ScalingAction } from '../../../src/scaling/types.js';
-import { inst, input, spec } from './fixtures.js';
-
-function timeline(params = {}) {
-  const policy = createHyperfaasPolicy(params);
-  let state: HyperfaasState = policy.initialState(0);
-  return (i: PolicyInput): Decision<HyperfaasState> => {
-    const d = policy.decide(i, state);
-    state = d.state;
-    return d;
-  };
-}
+import { simulate } from '../../../src/scaling/simulate.js';
+import type { ScalingAction } from '../../../src/scaling/types.js';
+import { inst, input, recoverAfter, spec, timeline } from './fixtures.js';
 const of = (as: ScalingAction[], kind: ScalingAction['kind']) => as.filter((a) => a.kind === kind);
 
 // The relief case: a 50 ms function, max_inflight 4, CPU limit 0.36 cores, min 1, max 5; 20 -> 200 req/s at 10 s.
@@ -27,18 +17,6 @@ const onset = (s = relief) =>
     demand: { windowMs: 2000, arrivalRate: 42, queued: 30, bounced: 0, meanServiceMs: 52 },
     node: { cpuCores: 2, cpuFree: 1.2 },
   });
-
-function recoverAfter(r: SimResult, onsetMs: number, slo: number, holdMs = 10_000): number | null {
-  let start: number | null = null;
-  for (const p of r.points.filter((x) => x.t >= onsetMs)) {
-    if (p.latencyMs > slo) start = null;
-    else {
-      start ??= p.t;
-      if (p.t - start >= holdMs) return start - onsetMs;
-    }
-  }
-  return null;
-}
 
 describe('hyperfaas policy: relief without lenders', () => {
   it('phase 1 raises a full, concurrency-bound instance to 2 x max_inflight on the first tick of a shortfall', () => {
