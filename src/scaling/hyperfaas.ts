@@ -245,7 +245,7 @@ export function planScaleUp(spec: FunctionSpec, instances: InstanceObservation[]
 
 /**
  * planInflightBoost is phase 1 for instances short of concurrency rather than CPU: its home slot is full, requests
- * wait or bounce (or it reports itself over its high watermark), and its CPU is under the high watermark of its limit
+ * wait or bounce (pressure), and its CPU is under the high watermark of its limit
  * (or is being raised this tick) and its memory too. Such an instance gets its concurrency limit raised to
  * boostTo at once. Worked example: max_inflight 4, boost 2, a 50 ms sleep at 0.2 of 0.36 cores, 4 in flight, 30
  * queued: limit 8, so it serves 160 instead of 80 req/s within a tick; a CPU-bound instance (0.34 of 0.36 cores, no
@@ -258,8 +258,8 @@ export function planInflightBoost(spec: FunctionSpec, instances: InstanceObserva
   for (const i of instances) {
     if (!i.ready || !isLive(i)) continue;
     const cap = i.capacity || spec.capacity;
-    if (cap >= boostTo || i.inflight < cap) continue;
-    if (!pressure && !i.overHigh) continue;
+    // Full, and requests wait or bounce: a raise serves someone at once. Full with nobody waiting is 80 % busy at most.
+    if (!pressure || cap >= boostTo || i.inflight < cap) continue;
     const cpuBound = i.cpuLimit > 0 && i.cpuUsed >= high * i.cpuLimit && !cpuRaised.has(i.id);
     const memHigh = (i.memoryLimit ?? 0) > 0 && (i.memoryUsed ?? 0) >= high * i.memoryLimit!;
     if (cpuBound || memHigh) continue;
@@ -469,8 +469,11 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   // Waiting scaleOutAfterMs gives borrowed slots the chance to cover a short burst; with nothing to borrow (no lender
   // has a free generic slot, none is borrowed or being specialised) the wait only lets the backlog grow, so instances
   // start on the first tick of the shortfall.
+  // Requests must be waiting or bouncing: a full instance with nobody waiting (a busy moment at the base load) keeps
+  // the wait.
   const nothingToBorrow = !p.multiplex || (picked === 0 && Object.keys(next.borrowed).length === 0 && freeGuests(input, next).length === 0);
-  const scaleOutNow = shortfall && (shortFor >= p.scaleOutAfterMs || nothingToBorrow);
+  const waiting = demand.queued > 0 || demand.bounced > 0;
+  const scaleOutNow = shortfall && (shortFor >= p.scaleOutAfterMs || (nothingToBorrow && waiting));
   if (target > replicas && (scaleOutNow || borrowTooLong)) {
     // Rate limit, worked example: max 10, needed 10, 1 ready, maxConcurrentStarts 2: replicas 1 -> 3; while those two
     // start nothing more; when both are ready -> 5, and so on. 80 ms per Node start -> 10 replicas within ~0.5 s.

@@ -33,6 +33,14 @@ describe('hyperfaas policy: relief without lenders', () => {
     expect(d.phase).to.equal('scale-out');
   });
 
+  it('keeps the wait before scaling out for a full instance that nobody waits for (a busy moment at the base load)', () => {
+    const tick = timeline();
+    const i = onset();
+    const d = tick({ ...i, demand: { ...i.demand, queued: 0 } });
+    expect(of(d.actions, 'scaleTo')).to.deep.equal([]);
+    expect(of(d.actions, 'inflight')).to.deep.equal([]);
+  });
+
   it('still waits one tick before starting instances when borrowed slots can cover the shortfall', () => {
     const tick = timeline();
     const i = onset();
@@ -99,6 +107,7 @@ describe('planInflightBoost', () => {
   it('leaves instances with room, without pressure, with high memory, not ready or already raised alone', () => {
     expect(planInflightBoost(s, [inst('a', { inflight: 3, capacity: 4 })], true, new Set(), 8)).to.deep.equal([]);
     expect(planInflightBoost(s, [inst('a', { inflight: 4, capacity: 4 })], false, new Set(), 8)).to.deep.equal([]);
+    expect(planInflightBoost(s, [inst('a', { inflight: 4, capacity: 4, overHigh: true })], false, new Set(), 8)).to.deep.equal([]);
     expect(planInflightBoost(s, [inst('a', { inflight: 4, capacity: 4, memoryUsed: 90, memoryLimit: 100 })], true, new Set(), 8)).to.deep.equal([]);
     expect(planInflightBoost(s, [inst('a', { inflight: 4, capacity: 4, ready: false })], true, new Set(), 8)).to.deep.equal([]);
     expect(planInflightBoost(s, [inst('a', { inflight: 8, capacity: 8 })], true, new Set(), 8)).to.deep.equal([]);
