@@ -159,6 +159,15 @@ export function timelineSvg(runs: readonly ArmRun[], title: string): string {
   return charts.length === 1 ? lineChartSvg(charts[0]!) : panelsSvg(charts, Math.min(2, charts.length));
 }
 
+/** readyAtOnset is the ready replica count in the last sample before the run's first burst onset (undefined without one). */
+export function readyAtOnset(r: Pick<ArmRun, 'onsets' | 'samples'>): number | undefined {
+  const onset = r.onsets[0];
+  if (onset === undefined) return undefined;
+  let last: Sample | undefined;
+  for (const s of r.samples) if (s.t <= onset) last = s;
+  return last?.available;
+}
+
 /** ReportSections are the headings a report always has (the smoke test checks them). */
 export const reportSections = [
   '## What was run',
@@ -196,14 +205,21 @@ export function markdown(
   for (const [k, v] of Object.entries(h.hpaParams)) L.push(`| ${k} | ${v} |`);
   L.push('', '## HyperFaaS parameters', '', h.hyperfaasParams, '');
   L.push('## Results', '', `SLO = ${sloMs} ms (p99). Latency from the scheduled send time (open loop), 1 s bins. First relief: from a burst onset to the first bin whose p99 is back under 2 x SLO; TTR: to the start of a 10 s stretch in which every 5 s window of requests (by scheduled time, read from its start) has its p99 under the SLO. With several onsets: median / worst. Container-seconds count every instance of the function from start to exit (starting and held-unready ones included); allocated CPU-seconds are CPU limit x time (phase-1 boosts included); borrowed guest-slot seconds are listed apart (they live in the lender's container, which every arm pays for).`, '');
-  L.push('### Summary', '', '| case | arm | requests | failed | peak p99 (1 s bin) | first relief | TTR |', '| --- | --- | ---: | ---: | ---: | --- | --- |');
+  L.push(
+    '### Summary',
+    '',
+    'Replicas at the onset: ready replicas in the last sample before the first burst onset (more than 1 means the base load had already scaled the function out, and the step met more capacity).',
+    '',
+    '| case | arm | requests | failed | peak p99 (1 s bin) | first relief | TTR | replicas at the onset |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- | ---: |',
+  );
   for (const [w, runs] of byWorkload) {
     for (const r of runs) {
       const s = r.summary;
-      L.push(`| ${w} | ${r.arm} | ${s.requests} | ${s.failures.failed} | ${fmtMs(s.peakP99)} | ${spread(s.firstReliefMs)} | ${spread(s.recoverMs)} |`);
+      L.push(`| ${w} | ${r.arm} | ${s.requests} | ${s.failures.failed} | ${fmtMs(s.peakP99)} | ${spread(s.firstReliefMs)} | ${spread(s.recoverMs)} | ${readyAtOnset(r) ?? '?'} |`);
     }
   }
-  for (const [w, why] of Object.entries(extra.skipped ?? {})) L.push(`| ${w} | - | - | - | - | ${why} | - |`);
+  for (const [w, why] of Object.entries(extra.skipped ?? {})) L.push(`| ${w} | - | - | - | - | ${why} | - | - |`);
   L.push('');
   for (const [w, runs] of byWorkload) {
     const f = figures.get(w);

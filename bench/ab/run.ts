@@ -82,16 +82,23 @@ export interface CaseDef {
   /** lenders is how many idle functions of lenderImage share the node. */
   lenders: number;
   lenderImage: string;
-  /** requires is a path relative to the repository that must exist for the case to run. */
-  requires?: string;
+  /** requires are paths relative to the repository that must exist for the case to run. */
+  requires?: readonly string[];
   describe: string;
 }
 
 const sleepNode = { image: 'hyperfaas/sleep:latest', runtime: 'node', runtimeLabel: 'node', lenderImage: 'hyperfaas/echo:latest' };
 // Fork mode: a process per request running `sleep 0.05` (the classic watchdog's way, functions/alpine + fprocess).
 const sleepFork = { image: 'functions/alpine:latest', envProcess: 'sleep 0.05', runtime: 'fork', lenderImage: 'hyperfaas/echo:latest' };
-// The Python runtime comes with its template (stack-templates/template/python3-http) and its sleep/echo examples.
-const sleepPython = { image: 'hyperfaas/sleep-python:latest', runtime: 'python', runtimeLabel: 'python', lenderImage: 'hyperfaas/echo-python:latest', requires: 'stack-templates/template/python3-http' };
+// The Python runtime comes with its template (stack-templates/template/python3-http); the case needs a 50 ms sleep
+// example built beside py-echo (stack-templates/examples/build/py-sleep), whose idle copies are the lenders.
+const sleepPython = {
+  image: 'hyperfaas/py-sleep:latest',
+  runtime: 'python',
+  runtimeLabel: 'python',
+  lenderImage: 'hyperfaas/py-echo:latest',
+  requires: ['stack-templates/template/python3-http', 'stack-templates/examples/build/py-sleep'],
+};
 
 /** caseDefs are every case the harness knows, in report order; a default run runs them all. */
 export const caseDefs: readonly CaseDef[] = [
@@ -99,14 +106,14 @@ export const caseDefs: readonly CaseDef[] = [
   { id: 'http-node-lenders', mode: 'http', ...sleepNode, lenders: 3, describe: 'http mode, Node (hyperfaas/sleep), 3 idle lender functions (hyperfaas/echo) whose guest slots phase 2 may borrow' },
   { id: 'fork', mode: 'fork', ...sleepFork, lenders: 0, describe: 'fork mode (functions/alpine, fprocess "sleep 0.05": a process per request), no lender functions' },
   { id: 'fork-lenders', mode: 'fork', ...sleepFork, lenders: 3, describe: 'fork mode (functions/alpine, fprocess "sleep 0.05"), 3 idle Node lender functions (a fork function has no code a generic Node slot could load, so phase 2 cannot use them)' },
-  { id: 'http-python', mode: 'http', ...sleepPython, lenders: 0, describe: 'http mode, Python (hyperfaas/sleep-python), no lender functions' },
-  { id: 'http-python-lenders', mode: 'http', ...sleepPython, lenders: 3, describe: 'http mode, Python (hyperfaas/sleep-python), 3 idle Python lender functions' },
+  { id: 'http-python', mode: 'http', ...sleepPython, lenders: 0, describe: 'http mode, Python (hyperfaas/py-sleep), no lender functions' },
+  { id: 'http-python-lenders', mode: 'http', ...sleepPython, lenders: 3, describe: 'http mode, Python (hyperfaas/py-sleep), 3 idle Python lender functions (hyperfaas/py-echo)' },
 ];
 
-/** caseAvailable says why a case cannot run in this tree (its runtime's template is missing), or undefined when it can. */
+/** caseUnavailable says why a case cannot run in this tree (its runtime's template is missing), or undefined when it can. */
 export function caseUnavailable(c: CaseDef, root = repoRoot): string | undefined {
-  if (c.requires && !existsSync(join(root, c.requires))) return `${c.runtime} runtime not available in this tree (no ${c.requires})`;
-  return undefined;
+  const missing = (c.requires ?? []).filter((p) => !existsSync(join(root, p)));
+  return missing.length ? `${c.runtime} runtime not available in this tree (no ${missing.join(', no ')})` : undefined;
 }
 
 /** AbOptions are the parsed command line. */
