@@ -3,8 +3,8 @@
 # built dist/, default settings, a temp data dir), deploys one 50 ms function (max_inflight 4, min 1, max 5, policy
 # hyperfaas unless POLICY is set) in http mode (hyperfaas/sleep) or fork mode (functions/alpine, fprocess
 # "sleep 0.05"), drives it with the open-loop generator (bench/loadgen/cli.js --workload relief: 20 req/s 10 s,
-# 200 req/s 60 s, 20 req/s 20 s, 10 s client timeout) and writes the generator's records, bins, summary and plot,
-# plus the provider's log, to OUT. Everything it starts it stops by PID. Loopback only.
+# 200 req/s 60 s, 20 req/s 20 s, 10 s client timeout) and writes the generator's bins, summary and plot, and the
+# scaler's decisions (from the provider's log), to OUT. Everything it starts it stops by PID. Loopback only.
 #
 #   bash bench/loadgen/relief.sh http bench/results/relief-http      # or: fork
 set -euo pipefail
@@ -51,4 +51,5 @@ node "$dist/bench/loadgen/cli.js" --target "$base/function/relief" --workload re
   --timeout-ms 10000 --connections 512 --label "$mode $policy" --out "$out" | tee -a "$out/run.txt"
 echo "relief.sh: done, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/run.txt"
 grep '"scaling phase"' "$out/provider.log" >"$out/decisions.ndjson" || true
-rm -f "$out/provider.log"
+# Keep what a report needs (bins, summary, plot, decisions); the per-request records and logs stay out of the tree.
+rm -f "$out/provider.log" "$out/nats.log" "$out/records.ndjson"
