@@ -81,7 +81,7 @@ export interface HyperfaasParams {
  * 30 s window (10x shorter than the HPA's 300 s, which keeps container-seconds near the oracle).
  * Why 2x max_inflight: at a 10x step with no lender, the first new instances took ~1 s to become ready on a busy
  * 2-core host; an I/O-bound instance at 2x serves 160 instead of 80 req/s of a 50 ms function within one tick, which
- * halves the backlog they find (bench/results, relief notes).
+ * halves the backlog they find (bench/results/relief-2026-12-04.md).
  * Why so short: a concurrency shortfall is a queue that grows every millisecond (F-io at 10x: 320 req/s more than one
  * replica serves), and phase 1 cannot fix it, since more CPU does not raise max_inflight. In the fluid model
  * (simulate.ts, W1 with two lendable slots) 0.5 s / 1.5 s recovers in 2.75 s, 0.25 s / 0.5 s in 1.5 s.
