@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportSections, type ArmRun } from '../../bench/ab/report.js';
+import { caseDefs, caseUnavailable } from '../../bench/ab/run.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const harness = join(here, '..', '..', 'bench', 'ab', 'run.js');
@@ -119,7 +120,8 @@ describe('A/B harness smoke run of the relief cases (--quick, compressed)', func
 
   it('reports the Python case, or says the runtime is not in this tree instead of failing', () => {
     const md = readFileSync(join(out, 'ab-cases.md'), 'utf8');
-    if (existsSync(join(here, '..', '..', '..', 'stack-templates', 'template', 'python3-http'))) {
+    const python = caseDefs.find((c) => c.id === 'http-python')!;
+    if (caseUnavailable(python) === undefined) {
       expect(md).to.match(/^\| http-python \| hyperfaas \| \d+ \|/m);
     } else {
       expect(md).to.contain('http-python: not run: python runtime not available in this tree');
