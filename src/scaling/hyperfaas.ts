@@ -469,11 +469,12 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   // Waiting scaleOutAfterMs gives borrowed slots the chance to cover a short burst; with nothing to borrow (no lender
   // has a free generic slot, none is borrowed or being specialised) the wait only lets the backlog grow, so instances
   // start on the first tick of the shortfall.
-  // Requests must be waiting or bouncing: a full instance with nobody waiting (a busy moment at the base load) keeps
-  // the wait.
+  // A burst shows as at least an instance's worth of requests waiting or bounced (max_inflight, or 1 when unlimited);
+  // a busy moment at the base load (one or two waiting for a tick, Poisson arrivals) keeps the wait, and mostly clears
+  // within it. Worked example: a 10x step on max_inflight 4 has ~30 waiting on its first tick; 20 req/s of 50 ms has 1.
   const nothingToBorrow = !p.multiplex || (picked === 0 && Object.keys(next.borrowed).length === 0 && freeGuests(input, next).length === 0);
-  const waiting = demand.queued > 0 || demand.bounced > 0;
-  const scaleOutNow = shortfall && (shortFor >= p.scaleOutAfterMs || (nothingToBorrow && waiting));
+  const burst = demand.queued + demand.bounced >= Math.max(1, spec.capacity);
+  const scaleOutNow = shortfall && (shortFor >= p.scaleOutAfterMs || (nothingToBorrow && burst));
   if (target > replicas && (scaleOutNow || borrowTooLong)) {
     // Rate limit, worked example: max 10, needed 10, 1 ready, maxConcurrentStarts 2: replicas 1 -> 3; while those two
     // start nothing more; when both are ready -> 5, and so on. 80 ms per Node start -> 10 replicas within ~0.5 s.

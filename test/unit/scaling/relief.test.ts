@@ -41,6 +41,16 @@ describe('hyperfaas policy: relief without lenders', () => {
     expect(of(d.actions, 'inflight')).to.deep.equal([]);
   });
 
+  it('keeps the wait for fewer waiting than one instance holds (Poisson at the base load), and scales out if it lasts', () => {
+    const tick = timeline();
+    const i = onset();
+    const blip = { ...i, demand: { ...i.demand, arrivalRate: 20, queued: 2 } };
+    const d = tick(blip);
+    expect(of(d.actions, 'scaleTo')).to.deep.equal([]);
+    expect(of(d.actions, 'inflight')).to.have.length(1); // a raise of max_inflight is cheap and goes back after 2 s
+    expect(of(tick({ ...blip, nowMs: 10_250 }).actions, 'scaleTo')).to.have.length(1);
+  });
+
   it('still waits one tick before starting instances when borrowed slots can cover the shortfall', () => {
     const tick = timeline();
     const i = onset();
