@@ -11,7 +11,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { ScalerLoop, intervalTicker } from './control/scaler-loop.js';
 import { createScalerPorts } from './control/ports.js';
-import type { ReportView } from './gs/report-view.js';
+import type { ApplyResult, ReportView } from './gs/report-view.js';
+import type { LoadReport } from '@hyperfaas/watchdog/protocol';
 import { bounceRoom } from './gs/bounce-policy.js';
 import { controlChannel } from './gs/nats/control-channel.js';
 import { GuestSharing } from './gs/sharing.js';
@@ -98,11 +99,17 @@ interface NatsLink {
 async function startNatsLink(
   config: ProviderConfig,
   env: Env,
-  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry; functions: FunctionMetrics; auth: NatsAuthEnv },
+  d: { backend: FunctionBackend; scheduler: GlobalScheduler; upstreams: Upstreams; logger: Logger; registry: Registry; functions: FunctionMetrics; auth: NatsAuthEnv; onHigh?: () => void },
 ): Promise<NatsLink> {
   const nc = await connectNats(config.natsUrl!, d.logger, 'hyperfaas-provider', d.auth.credsFile);
   const invoker = createSchedulerInvoker({ scheduler: d.scheduler, upstreams: d.upstreams, defaultTimeoutMs: config.writeTimeoutMs });
-  const reports = startReportSubscriber({ nc, target: d.scheduler, logger: d.logger });
+  const reports = startReportSubscriber({
+    nc,
+    target: d.scheduler,
+    logger: d.logger,
+    // An instance crossing into its high watermark is the first sign of a burst: the scaler decides now, not next tick.
+    ...(d.onHigh ? { onReport: (r: LoadReport, result: ApplyResult) => (result === 'watermark-changed' && r.watermark === 'high' ? d.onHigh!() : undefined) } : {}),
+  });
   const bounce = startBounceResponder({
     nc,
     invoker,
@@ -200,7 +207,8 @@ async function main(): Promise<void> {
   scheduler.start();
   const upstreams = new Upstreams({ headersTimeoutMs: config.writeTimeoutMs, bodyTimeoutMs: config.writeTimeoutMs });
   const functions = functionMetricsFor(registry, backendReplicas(backend));
-  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions, auth: natsAuth }) : undefined;
+  let pokeScaler = (): void => undefined;
+  const link = config.natsUrl ? await startNatsLink(config, env, { backend, scheduler, upstreams, logger, registry, functions, auth: natsAuth, onHigh: () => pokeScaler() }) : undefined;
   if (link) codeStore = new CodeStore(link.nc);
   const sharing = new GuestSharing({
     slots: scheduler,
@@ -225,6 +233,7 @@ async function main(): Promise<void> {
   // A request for a function at zero asks the scaler, the one writer of replicas, to decide about it now.
   scheduler.setWaker((namespace, name) => scaler.wake(namespace, name));
   scaler.start();
+  pokeScaler = () => scaler.poke();
   const app = createApp({
     config,
     backend,

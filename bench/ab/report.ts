@@ -26,6 +26,12 @@ export interface Sample {
   guests: number;
   /** busy is the whole box's CPU busy share since the previous sample (0..1, from /proc/stat; NaN if unknown). */
   busy?: number;
+  /** queued is the requests waiting inside the function's ICSs (their load reports' queue depth). */
+  queued?: number;
+  /** inflight is the requests in the function's own slots (home slots and guest slots serving it) per the reports. */
+  inflight?: number;
+  /** slotCapacity is the sum of the home slots' concurrency limits (a phase-1 concurrency boost shows here). */
+  slotCapacity?: number;
 }
 
 /** Cost integrates samples over time. */
@@ -59,6 +65,8 @@ export interface ArmRun {
   phases: Record<string, number>;
   /** firstEvents are the first few phase transitions, as "t=1.2s steady->scale-out (3)". */
   firstEvents: string[];
+  /** decisions are the scaler's phase changes with their reasons, t in ms from the start of the run (runs.json). */
+  decisions?: Array<{ t: number; from: string; to: string; replicas?: number; reasons: string[] }>;
   maxSendLagMs: number;
   /** boxBusy is the mean CPU busy share of the whole box during the run (every process, other users' included). */
   boxBusy?: number;
@@ -151,6 +159,15 @@ export function timelineSvg(runs: readonly ArmRun[], title: string): string {
   return charts.length === 1 ? lineChartSvg(charts[0]!) : panelsSvg(charts, Math.min(2, charts.length));
 }
 
+/** readyAtOnset is the ready replica count in the last sample before the run's first burst onset (undefined without one). */
+export function readyAtOnset(r: Pick<ArmRun, 'onsets' | 'samples'>): number | undefined {
+  const onset = r.onsets[0];
+  if (onset === undefined) return undefined;
+  let last: Sample | undefined;
+  for (const s of r.samples) if (s.t <= onset) last = s;
+  return last?.available;
+}
+
 /** ReportSections are the headings a report always has (the smoke test checks them). */
 export const reportSections = [
   '## What was run',
@@ -166,7 +183,13 @@ export const reportSections = [
  * markdown writes the report. `figures` maps a workload to its figure paths relative to the report
  * ({latency, timeline}).
  */
-export function markdown(h: ReportHeader, byWorkload: ReadonlyMap<string, ArmRun[]>, figures: ReadonlyMap<string, { latency: string; timeline: string }>, sloMs: number): string {
+export function markdown(
+  h: ReportHeader,
+  byWorkload: ReadonlyMap<string, ArmRun[]>,
+  figures: ReadonlyMap<string, { latency: string; timeline: string }>,
+  sloMs: number,
+  extra: { skipped?: Readonly<Record<string, string>> } = {},
+): string {
   const L: string[] = [];
   const compressed = h.compressed > 1 || h.durationScale !== 1;
   L.push(`# ${h.title}${compressed ? ' (compressed)' : ''}`, '');
@@ -175,12 +198,29 @@ export function markdown(h: ReportHeader, byWorkload: ReadonlyMap<string, ArmRun
   for (const [w, runs] of byWorkload) {
     L.push(`- ${w}: ${runs[0]?.scheduleName ?? ''}, ${((runs[0]?.durationMs ?? 0) / 1000).toFixed(0)} s per arm; arms ${runs.map((r) => r.arm).join(', ')}; one run per arm`);
   }
+  for (const [w, why] of Object.entries(extra.skipped ?? {})) L.push(`- ${w}: not run: ${why}`);
   L.push('', '## Machine', '', ...h.machine.map((m) => `- ${m}`), '');
   L.push('## Function under test', '', ...h.functionUnderTest.map((m) => `- ${m}`), '');
   L.push('## HPA parameters', '', '| arm | parameters (as the emulator ran them) |', '| --- | --- |');
   for (const [k, v] of Object.entries(h.hpaParams)) L.push(`| ${k} | ${v} |`);
   L.push('', '## HyperFaaS parameters', '', h.hyperfaasParams, '');
   L.push('## Results', '', `SLO = ${sloMs} ms (p99). Latency from the scheduled send time (open loop), 1 s bins. First relief: from a burst onset to the first bin whose p99 is back under 2 x SLO; TTR: to the start of a 10 s stretch in which every 5 s window of requests (by scheduled time, read from its start) has its p99 under the SLO. With several onsets: median / worst. Container-seconds count every instance of the function from start to exit (starting and held-unready ones included); allocated CPU-seconds are CPU limit x time (phase-1 boosts included); borrowed guest-slot seconds are listed apart (they live in the lender's container, which every arm pays for).`, '');
+  L.push(
+    '### Summary',
+    '',
+    'Replicas at the onset: ready replicas in the last sample before the first burst onset (more than 1 means the base load had already scaled the function out, and the step met more capacity).',
+    '',
+    '| case | arm | requests | failed | peak p99 (1 s bin) | first relief | TTR | replicas at the onset |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- | ---: |',
+  );
+  for (const [w, runs] of byWorkload) {
+    for (const r of runs) {
+      const s = r.summary;
+      L.push(`| ${w} | ${r.arm} | ${s.requests} | ${s.failures.failed} | ${fmtMs(s.peakP99)} | ${spread(s.firstReliefMs)} | ${spread(s.recoverMs)} | ${readyAtOnset(r) ?? '?'} |`);
+    }
+  }
+  for (const [w, why] of Object.entries(extra.skipped ?? {})) L.push(`| ${w} | - | - | - | - | ${why} | - | - |`);
+  L.push('');
   for (const [w, runs] of byWorkload) {
     const f = figures.get(w);
     L.push(`### ${w}: ${runs[0]?.scheduleName ?? ''}`, '');

@@ -15,7 +15,7 @@ import { countHeader, summarise } from './metrics.js';
 import { latencyCharts, panelsSvg } from './plot.js';
 import { byName, fromInvocationTrace, workloadNames, type Schedule } from './workloads.js';
 
-const usage = `usage: cli --target URL [--workload w1|w2|w3|w4|constant] [--rate N --duration-ms N] [--trace file.csv]
+const usage = `usage: cli --target URL [--workload w1|w2|w3|w4|relief|constant] [--rate N --duration-ms N] [--trace file.csv]
   [--compress K] [--seed N] [--process poisson|uniform] [--timeout-ms 10000] [--connections 256]
   [--max-requests N] [--method GET] [--body TEXT] [--header 'k: v']... [--slo 120] [--out DIR] [--label TEXT]`;
 

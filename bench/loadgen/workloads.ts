@@ -302,8 +302,16 @@ export function fromInvocationTrace(csv: string, o: { app?: string; func?: strin
   return { name: `trace ${o.app ?? '*'}/${o.func ?? '*'} compress=${k}`, durationMs, sendAt: Float64Array.from(sendAt), rateAt: (t) => perSec.get(Math.floor(t / 1000)) ?? 0, onsets: [] };
 }
 
+/**
+ * reliefStep is the burst-relief step: 20 req/s for 10 s, 200 req/s for 60 s, 20 req/s for 20 s (a 10x step, the
+ * shape the relief figures are measured on; the A/B harness runs it per case, shortened by --quick).
+ */
+export function reliefStep(o: StepOptions = {}): Schedule {
+  return w1Step({ baseRate: 20, burstRate: 200, beforeMs: 10_000, burstMs: 60_000, afterMs: 20_000, ...o });
+}
+
 /** workloadNames are the names the CLI accepts. */
-export const workloadNames = ['w1', 'w2', 'w3', 'w4', 'constant'] as const;
+export const workloadNames = ['w1', 'w2', 'w3', 'w4', 'relief', 'constant'] as const;
 
 /** byName builds a named workload with its defaults (constant: `rate` req/s for `durationMs`, defaults 50 and 10 s). */
 export function byName(name: (typeof workloadNames)[number], o: CommonOptions & { rate?: number; durationMs?: number } = {}): Schedule {
@@ -316,6 +324,8 @@ export function byName(name: (typeof workloadNames)[number], o: CommonOptions & 
       return w3AzureLike(o);
     case 'w4':
       return w4Ramp(o);
+    case 'relief':
+      return reliefStep(o);
     case 'constant':
       return constantRate(o.rate ?? 50, o.durationMs ?? 10_000, o);
   }

@@ -117,6 +117,13 @@ export function createScalerPorts(d: ScalerPortsDeps): ScalerPorts & { setRoutab
           await d.backend.resize(a.instance, { cpu: a.cpu, ...(a.memoryBytes !== undefined ? { memoryBytes: a.memoryBytes } : {}) });
           await d.sharing?.notifyResize(a.instance, a.cpu, a.memoryBytes);
           return;
+        case 'inflight': {
+          // The concurrency limit lives in the instance's ICS: a control request, no backend change.
+          if (!d.sharing) throw new Error('instance control is not configured');
+          const r = await d.sharing.setCapacity(a.instance, a.capacity);
+          if (!r.ok) throw new Error(r.error ?? 'setting the concurrency limit failed');
+          return;
+        }
         case 'specialise': {
           if (!d.sharing) throw new Error('guest sharing is not configured');
           const r = await d.sharing.specialise(a.hostInstance, a.function);

@@ -98,6 +98,16 @@ export class GuestSharing {
     await this.o.control(host, req, this.o.timeoutMs ?? 10_000).catch(() => undefined);
   }
 
+  /**
+   * setCapacity sets an instance's home-slot concurrency limit (phase 1 for an instance short of concurrency, and its
+   * give-back to max_inflight); resolves to the ICS's reply.
+   */
+  async setCapacity(instanceId: string, capacity: number): Promise<ControlReply> {
+    const host = this.o.slots.instanceOf(instanceId);
+    if (!host) return { ok: false, error: `unknown instance ${instanceId}` };
+    return this.o.control(host, { op: 'resize', capacity }, this.o.timeoutMs ?? 10_000).catch((e: unknown) => ({ ok: false, error: String(e) }) as ControlReply);
+  }
+
   private done(op: string, r: ControlReply): ControlReply {
     this.o.counter?.inc({ op, outcome: r.ok ? 'ok' : 'failed' });
     return r;

@@ -3,7 +3,10 @@
  *
  * - phase 1, scale up: an instance whose CPU use is over its high watermark gets a larger CPU limit at once (and
  *   memory headroom when its memory is high too), bounded by what the node has free; it is given back once the
- *   instance would fit its normal limit again for `giveBackAfterMs`;
+ *   instance would fit its normal limit again for `giveBackAfterMs`. An instance short of concurrency rather than CPU
+ *   (its home slot full, requests waiting, its CPU under the high watermark: a function that waits on I/O, or a fork
+ *   function whose requests are processes) gets a higher concurrency limit instead, at most `inflightBoost` x
+ *   max_inflight (label com.hyperfaas.max-inflight.boost), given back the same way;
  * - phase 2, multiplex: when concurrency demand still exceeds the function's own capacity for `multiplexAfterMs`,
  *   the generic slots of under-used instances of other functions of the same runtime are specialised with it;
  * - phase 3, scale out: when the shortfall lasts `scaleOutAfterMs` (or borrowed slots have carried load for
@@ -60,6 +63,11 @@ export interface HyperfaasParams {
    * arrivals, so they add queued x meanService / drainWithinMs to the concurrency instances are started for.
    */
   drainWithinMs: number;
+  /**
+   * inflightBoost is how far phase 1 may raise a concurrency-bound instance's concurrency limit, as a multiple of
+   * max_inflight (the label com.hyperfaas.max-inflight.boost overrides it per function; 1 = never).
+   */
+  inflightBoost: number;
   /** scaleUp enables phase 1; false gives the A/B's ablation arm without phase 1. */
   scaleUp: boolean;
   /** multiplex enables phase 2; false gives the "B minus phase 2" ablation arm. */
@@ -67,10 +75,14 @@ export interface HyperfaasParams {
 }
 
 /**
- * HYPERFAAS_DEFAULTS: scale-up to at most 4x the normal CPU limit; give back after 2 s calm; multiplex on the first
- * tick that sees a shortfall and scale out once it has lasted 0.25 s (one more tick), sized so a backlog drains within
- * 1 s; replace borrowed slots after 20 s; 3 cold starts at a time; scale in after a 30 s window (10x shorter than the
- * HPA's 300 s, which keeps container-seconds near the oracle).
+ * HYPERFAAS_DEFAULTS: scale-up to at most 4x the normal CPU limit, or to 2x max_inflight for an instance short of
+ * concurrency; give back after 2 s calm; multiplex on the first tick that sees a shortfall and scale out once it has
+ * lasted 0.25 s (one more tick) when borrowed slots cover it, at once when they cannot (no lender has a free slot),
+ * sized so a backlog drains within 1 s; replace borrowed slots after 20 s; 3 cold starts at a time; scale in after a
+ * 30 s window (10x shorter than the HPA's 300 s, which keeps container-seconds near the oracle).
+ * Why 2x max_inflight: at a 10x step with no lender, the first new instances took ~1 s to become ready on a busy
+ * 2-core host; an I/O-bound instance at 2x serves 160 instead of 80 req/s of a 50 ms function within one tick, which
+ * halves the backlog they find (bench/results/relief-2026-12-04.md).
  * Why so short: a concurrency shortfall is a queue that grows every millisecond (F-io at 10x: 320 req/s more than one
  * replica serves), and phase 1 cannot fix it, since more CPU does not raise max_inflight. In the fluid model
  * (simulate.ts, W1 with two lendable slots) 0.5 s / 1.5 s recovers in 2.75 s, 0.25 s / 0.5 s in 1.5 s.
@@ -91,6 +103,7 @@ export const HYPERFAAS_DEFAULTS: Readonly<HyperfaasParams> = Object.freeze({
   scaleInWindowMs: 30_000,
   specialiseTimeoutMs: 5_000,
   drainWithinMs: 1_000,
+  inflightBoost: 2,
   scaleUp: true,
   multiplex: true,
 });
@@ -120,6 +133,8 @@ export interface HyperfaasState {
   /** calmSince is when own capacity started covering demand (borrowed slots are released after giveBackAfterMs). */
   calmSince?: number;
   boosted: Record<string, BoostRecord>;
+  /** inflightBoosted remembers instances whose concurrency limit phase 1 raised. */
+  inflightBoosted?: Record<string, BoostRecord>;
   borrowed: Record<string, BorrowRecord>;
   /** releasing maps hosts we asked to release to when we asked, so a stale report does not count them again. */
   releasing?: Record<string, number>;
@@ -229,6 +244,31 @@ export function planScaleUp(spec: FunctionSpec, instances: InstanceObservation[]
   return actions;
 }
 
+/**
+ * planInflightBoost is phase 1 for instances short of concurrency rather than CPU: its home slot is full, requests
+ * wait or bounce (pressure), and its CPU is under the high watermark of its limit
+ * (or is being raised this tick) and its memory too. Such an instance gets its concurrency limit raised to
+ * boostTo at once. Worked example: max_inflight 4, boost 2, a 50 ms sleep at 0.2 of 0.36 cores, 4 in flight, 30
+ * queued: limit 8, so it serves 160 instead of 80 req/s within a tick; a CPU-bound instance (0.34 of 0.36 cores, no
+ * CPU left to give) is left alone, since more requests at once would only share the same CPU.
+ */
+export function planInflightBoost(spec: FunctionSpec, instances: InstanceObservation[], pressure: boolean, cpuRaised: ReadonlySet<string>, boostTo: number): ScalingAction[] {
+  if (spec.capacity <= 0 || boostTo <= spec.capacity) return [];
+  const high = spec.labels.watermarkHigh;
+  const out: ScalingAction[] = [];
+  for (const i of instances) {
+    if (!i.ready || !isLive(i)) continue;
+    const cap = i.capacity || spec.capacity;
+    // Full, and requests wait or bounce: a raise serves someone at once. Full with nobody waiting is 80 % busy at most.
+    if (!pressure || cap >= boostTo || i.inflight < cap) continue;
+    const cpuBound = i.cpuLimit > 0 && i.cpuUsed >= high * i.cpuLimit && !cpuRaised.has(i.id);
+    const memHigh = (i.memoryLimit ?? 0) > 0 && (i.memoryUsed ?? 0) >= high * i.memoryLimit!;
+    if (cpuBound || memHigh) continue;
+    out.push({ kind: 'inflight', instance: i.id, capacity: boostTo });
+  }
+  return out;
+}
+
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
@@ -314,7 +354,7 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
     }
     actions.push({ kind: 'scaleTo', replicas: 0 });
     reasons.push(`idle for ${nowMs - next.lastActiveAt!} ms >= zero-duration ${labels.zeroDurationMs} ms`);
-    return { actions, state: { ...next, borrowed: {}, boosted: {}, recommendations: [], shortSince: undefined, calmSince: undefined }, phase: 'to-zero', replicas: 0, reasons };
+    return { actions, state: { ...next, borrowed: {}, boosted: {}, inflightBoosted: {}, recommendations: [], shortSince: undefined, calmSince: undefined }, phase: 'to-zero', replicas: 0, reasons };
   }
 
   // ---- phase 1: scale up hot instances; give back calm ones.
@@ -350,6 +390,36 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
     if (isBoosted) next.boosted[inst.id] = { since: wasBoosted?.since ?? nowMs, calmSince };
   }
 
+  // ---- phase 1 for concurrency-bound instances: a higher concurrency limit; given back after the calm period.
+  next.inflightBoosted = {};
+  const boostTo = Math.floor(spec.capacity * (labels.inflightBoost ?? p.inflightBoost));
+  const raised = p.scaleUp ? planInflightBoost(spec, live, demand.queued > 0 || demand.bounced > 0, resized, boostTo) : [];
+  const raisedIds = new Set(raised.map((a) => (a.kind === 'inflight' ? a.instance : '')));
+  if (raised.length) {
+    actions.push(...raised);
+    bump('scale-up');
+    reasons.push(`phase 1: ${raised.length} instance(s) short of concurrency, not CPU: max in flight ${spec.capacity} -> ${boostTo}`);
+  }
+  for (const inst of live) {
+    const was = state.inflightBoosted?.[inst.id];
+    if (raisedIds.has(inst.id)) {
+      next.inflightBoosted[inst.id] = { since: was?.since ?? nowMs };
+      continue;
+    }
+    const isRaised = spec.capacity > 0 && inst.capacity > spec.capacity;
+    if (!isRaised) continue;
+    // Calm = its requests in flight would fit under the high watermark of max_inflight again.
+    const fits = inst.inflight <= labels.watermarkHigh * spec.capacity;
+    const calmSince = fits ? (was?.calmSince ?? nowMs) : undefined;
+    if (calmSince !== undefined && nowMs - calmSince >= p.giveBackAfterMs) {
+      actions.push({ kind: 'inflight', instance: inst.id, capacity: spec.capacity });
+      bump('give-back');
+      reasons.push(`phase 1 give-back: ${inst.id} back to max in flight ${spec.capacity}, calm for ${nowMs - calmSince} ms`);
+      continue;
+    }
+    next.inflightBoosted[inst.id] = { since: was?.since ?? nowMs, calmSince };
+  }
+
   // ---- demand vs capacity.
   // The service time the function has when it is not short of capacity: under a burst the measured one grows with
   // queueing in the ICS and CPU contention, which more instances do not cure (their cold starts make it worse), so
@@ -380,9 +450,11 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   const shortFor = next.shortSince !== undefined ? nowMs - next.shortSince : 0;
 
   // ---- phase 2: borrow generic slots of under-used instances of other functions.
+  let picked = 0;
   if (p.multiplex && shortfall && shortFor >= p.multiplexAfterMs) {
     const missing = Math.ceil((est.concurrency - est.own - est.borrowed) / est.perInstance - 1e-9);
     const picks = pickGuests(input, next, Math.max(1, missing), p, nowMs);
+    picked = picks.length;
     if (picks.length) {
       actions.push(...picks);
       bump('multiplex');
@@ -395,7 +467,16 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   const borrowedSince = Math.min(...Object.values(next.borrowed).map((b) => b.since), Infinity);
   const borrowTooLong = Object.keys(next.borrowed).length > 0 && nowMs - borrowedSince >= p.borrowMaxMs && ownShort;
   let replicas = input.replicas;
-  if (target > replicas && ((shortfall && shortFor >= p.scaleOutAfterMs) || borrowTooLong)) {
+  // Waiting scaleOutAfterMs gives borrowed slots the chance to cover a short burst; with nothing to borrow (no lender
+  // has a free generic slot, none is borrowed or being specialised) the wait only lets the backlog grow, so instances
+  // start on the first tick of the shortfall.
+  // A burst shows as at least an instance's worth of requests waiting or bounced (max_inflight, or 1 when unlimited);
+  // a busy moment at the base load (one or two waiting for a tick, Poisson arrivals) keeps the wait, and mostly clears
+  // within it. Worked example: a 10x step on max_inflight 4 has ~30 waiting on its first tick; 20 req/s of 50 ms has 1.
+  const nothingToBorrow = !p.multiplex || (picked === 0 && Object.keys(next.borrowed).length === 0 && freeGuests(input, next).length === 0);
+  const burst = demand.queued + demand.bounced >= Math.max(1, spec.capacity);
+  const scaleOutNow = shortfall && (shortFor >= p.scaleOutAfterMs || (nothingToBorrow && burst));
+  if (target > replicas && (scaleOutNow || borrowTooLong)) {
     // Rate limit, worked example: max 10, needed 10, 1 ready, maxConcurrentStarts 2: replicas 1 -> 3; while those two
     // start nothing more; when both are ready -> 5, and so on. 80 ms per Node start -> 10 replicas within ~0.5 s.
     const room = Math.max(0, p.maxConcurrentStarts - starting);
@@ -441,15 +522,20 @@ export function decideHyperfaas(params: Readonly<HyperfaasParams>, input: Policy
   return { actions, state: next, phase, replicas, reasons };
 }
 
+/** freeGuests are the generic guest slots phase 2 may borrow now, least-loaded host first (ties by id). */
+function freeGuests(input: PolicyInput, next: HyperfaasState): GuestSlotObservation[] {
+  const low = input.spec.labels.watermarkLow;
+  return input.guests
+    .filter((g) => g.state === 'generic' && !g.function && g.hostLoad < low && !next.borrowed[g.hostInstance])
+    .sort((a, b) => a.hostLoad - b.hostLoad || a.hostInstance.localeCompare(b.hostInstance));
+}
+
 /**
  * pickGuests chooses up to `want` generic guest slots (at most maxSpecialisePerTick) on instances whose own load is
  * below the low watermark, least loaded first (ties by id, so the choice is deterministic), and records them.
  */
 function pickGuests(input: PolicyInput, next: HyperfaasState, want: number, p: Readonly<HyperfaasParams>, nowMs: number): ScalingAction[] {
-  const low = input.spec.labels.watermarkLow;
-  const free = input.guests
-    .filter((g) => g.state === 'generic' && !g.function && g.hostLoad < low && !next.borrowed[g.hostInstance])
-    .sort((a, b) => a.hostLoad - b.hostLoad || a.hostInstance.localeCompare(b.hostInstance));
+  const free = freeGuests(input, next);
   const out: ScalingAction[] = [];
   for (const g of free.slice(0, Math.min(want, p.maxSpecialisePerTick))) {
     out.push({ kind: 'specialise', hostInstance: g.hostInstance, function: input.spec.key });

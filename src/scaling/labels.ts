@@ -22,7 +22,11 @@ export const labelKeys = {
   watermarkHigh: 'com.hyperfaas.watermark.high',
   runtime: 'com.hyperfaas.runtime',
   ablate: 'com.hyperfaas.ablate',
+  inflightBoost: 'com.hyperfaas.max-inflight.boost',
 } as const;
+
+/** maxInflightBoostLimit bounds com.hyperfaas.max-inflight.boost: phase 1 never runs more than 4 x max_inflight. */
+export const maxInflightBoostLimit = 4;
 
 /**
  * labelDefaults are the values used when a label is absent:
@@ -164,6 +168,14 @@ export function parseScalingLabels(labels: Record<string, string> | undefined): 
     const bad = items.filter((x) => !ablations.includes(x as Ablation));
     if (bad.length) errors.push(`${labelKeys.ablate} = "${raw}": must be a comma-separated list of ${ablations.join(', ')}`);
     else if (items.length) out.ablate = [...new Set(items as Ablation[])];
+  }
+
+  if (has(labelKeys.inflightBoost)) {
+    const raw = l[labelKeys.inflightBoost]!;
+    const v = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(v) || v < 1 || v > maxInflightBoostLimit) {
+      errors.push(`${labelKeys.inflightBoost} = "${raw}": must be a number from 1 (never raise max_inflight) to ${maxInflightBoostLimit}`);
+    } else out.inflightBoost = v;
   }
 
   const minOk = !errors.some((e) => e.startsWith(labelKeys.min + ' '));

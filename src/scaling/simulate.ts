@@ -7,7 +7,8 @@
  * serves up to `capacity` requests at a time, each taking `serviceMs` (so a slot set serves capacity x 1000 /
  * serviceMs req/s); what cannot be served waits in one FIFO queue; a request's latency is its queueing time
  * (queue / throughput, Little) plus serviceMs. Instances become ready `startMs` after a scaleTo; a specialised guest
- * slot serves `specialiseMs` after the specialise action, when one is free. CPU use is requests served x
+ * slot serves `specialiseMs` after the specialise action, when one is free; an `inflight` action sets an instance's
+ * concurrency (its share of throughput grows with it) `controlMs` later. CPU use is requests served x
  * `cpuPerRequestMs`, so CPU utilisation of the request tracks load (F-io: 1 ms x 80 req/s = 0.08 cores per replica).
  *
  * Worked example (F-io at 400 req/s, capacity 4, 50 ms): one replica serves 80 req/s; the other 320 req/s queue up,
@@ -31,6 +32,8 @@ export interface SimOptions {
   startMs?: number;
   /** specialiseMs is how long a generic slot takes to serve after specialise (default 8). */
   specialiseMs?: number;
+  /** controlMs is how long a control command (a concurrency change) takes to reach an instance (default 10). */
+  controlMs?: number;
   /** guests is how many generic slots other functions' instances lend (default 0). */
   guests?: number;
   /** initialReplicas (default 1, already ready at 0). */
@@ -63,6 +66,9 @@ interface SimInstance {
   startedAt: number;
   readyAt: number;
   cpuLimit: number;
+  /** capacity is its concurrency limit (max_inflight unless phase 1 raised it); capacityAt is when it takes effect. */
+  capacity: number;
+  pending?: { capacity: number; at: number };
 }
 
 /** simulate runs the policy from t = 0 to untilMs and returns the model's timeline. */
@@ -75,7 +81,8 @@ export function simulate<S>(policy: ScalingPolicy<S>, o: SimOptions): SimResult 
   const cap = Math.max(1, o.spec.capacity);
   const perSlotRps = (cap * 1000) / serviceMs;
   let n = 0;
-  let instances: SimInstance[] = Array.from({ length: o.initialReplicas ?? 1 }, () => ({ id: `i${n++}`, startedAt: -600_000, readyAt: -599_920, cpuLimit: o.spec.cpuLimit }));
+  const controlMs = o.controlMs ?? 10;
+  let instances: SimInstance[] = Array.from({ length: o.initialReplicas ?? 1 }, () => ({ id: `i${n++}`, startedAt: -600_000, readyAt: -599_920, cpuLimit: o.spec.cpuLimit, capacity: cap }));
   let replicas = instances.length;
   const guestIds = Array.from({ length: o.guests ?? 0 }, (_, k) => `g${k}`);
   const borrowedAt = new Map<string, number>(); // guest -> serving from
@@ -88,16 +95,23 @@ export function simulate<S>(policy: ScalingPolicy<S>, o: SimOptions): SimResult 
 
   for (let t = 0; t <= o.untilMs; t += tick) {
     // 1. the model: who can serve during (t - tick, t]
+    for (const i of instances) {
+      if (i.pending && i.pending.at <= t) {
+        i.capacity = i.pending.capacity;
+        i.pending = undefined;
+      }
+    }
     const readyOwn = instances.filter((i) => i.readyAt <= t && (routable === undefined || routable.includes(i.id)));
     const guestsServing = [...borrowedAt.entries()].filter(([, at]) => at <= t).map(([g]) => g);
-    const slots = readyOwn.length + guestsServing.length;
+    // A slot is max_inflight requests at a time: an instance whose concurrency phase 1 raised counts for more.
+    const slots = readyOwn.reduce((a, i) => a + i.capacity / cap, 0) + guestsServing.length;
     const throughput = slots * perSlotRps; // req/s
     const arrivals = (o.rate(t) * tick) / 1000;
     const work = queue + arrivals;
     const done = Math.min(work, (throughput * tick) / 1000);
     queue = work - done;
     const perSlot = slots ? done / slots : 0;
-    served = { own: new Map(readyOwn.map((i) => [i.id, perSlot])), guest: new Map(guestsServing.map((g) => [g, perSlot])) };
+    served = { own: new Map(readyOwn.map((i) => [i.id, (perSlot * i.capacity) / cap])), guest: new Map(guestsServing.map((g) => [g, perSlot])) };
     const latencyMs = throughput > 0 ? (queue / throughput) * 1000 + serviceMs : queue > 0 ? Infinity : serviceMs;
     // Share of the slots' capacity in use: 1 while a queue stands, else served rate / capacity rate.
     const busyFraction = throughput > 0 ? (queue > 1e-9 ? 1 : Math.min(1, (done * 1000) / tick / throughput)) : 0;
@@ -114,8 +128,8 @@ export function simulate<S>(policy: ScalingPolicy<S>, o: SimOptions): SimResult 
         readyAt: i.readyAt <= t ? i.readyAt : undefined,
         cpuUsed,
         cpuLimit: i.cpuLimit,
-        inflight: served.own.has(i.id) ? inflightPerSlot : 0,
-        capacity: cap,
+        inflight: served.own.has(i.id) ? (inflightPerSlot * i.capacity) / cap : 0,
+        capacity: i.capacity,
         overHigh: served.own.has(i.id) && inflightPerSlot >= o.spec.labels.watermarkHigh * cap && queue > 0,
       };
     });
@@ -145,13 +159,16 @@ export function simulate<S>(policy: ScalingPolicy<S>, o: SimOptions): SimResult 
     for (const a of d.actions) {
       actions.push({ t, action: a });
       if (a.kind === 'scaleTo') {
-        while (instances.length < a.replicas) instances.push({ id: `i${n++}`, startedAt: t, readyAt: t + startMs, cpuLimit: o.spec.cpuLimit });
+        while (instances.length < a.replicas) instances.push({ id: `i${n++}`, startedAt: t, readyAt: t + startMs, cpuLimit: o.spec.cpuLimit, capacity: cap });
         if (instances.length > a.replicas) instances = instances.slice(0, a.replicas);
         replicas = a.replicas;
       } else if (a.kind === 'specialise') {
         if (guestIds.includes(a.hostInstance) && !borrowedAt.has(a.hostInstance)) borrowedAt.set(a.hostInstance, t + specialiseMs);
       } else if (a.kind === 'release') {
         borrowedAt.delete(a.hostInstance);
+      } else if (a.kind === 'inflight') {
+        const inst = instances.find((i) => i.id === a.instance);
+        if (inst) inst.pending = { capacity: a.capacity, at: t + controlMs };
       } else {
         const inst = instances.find((i) => i.id === a.instance);
         if (inst) inst.cpuLimit = a.cpu;

@@ -48,6 +48,12 @@ export interface ScalingLabels {
    * ("B minus phase 1 / minus phase 2"). Absent or empty: every phase is on.
    */
   ablate?: Ablation[];
+  /**
+   * inflightBoost is `com.hyperfaas.max-inflight.boost`: how far phase 1 may raise the concurrency limit of an instance
+   * that is short of concurrency but not of CPU, as a multiple of max_inflight in [1, 4]; 1 never raises it.
+   * Absent: the policy's default.
+   */
+  inflightBoost?: number;
 }
 
 /** Ablation names a phase of the hyperfaas policy that `com.hyperfaas.ablate` can switch off. */
@@ -161,6 +167,11 @@ export type ScalingAction =
   | { kind: 'resize'; instance: string; cpu: number; memoryBytes?: number }
   /** restore: give a scale-up back, i.e. resize to the function's normal limits. */
   | { kind: 'restore'; instance: string; cpu: number; memoryBytes?: number }
+  /**
+   * inflight: phase 1 for an instance short of concurrency rather than CPU: set its home slot's concurrency limit
+   * (above max_inflight while boosted; back to max_inflight when given back).
+   */
+  | { kind: 'inflight'; instance: string; capacity: number }
   /** specialise: phase 2, load the function into the generic slot of another function's instance. */
   | { kind: 'specialise'; hostInstance: string; function: string }
   /** release: return a borrowed slot to generic. */

@@ -261,7 +261,13 @@ export class Watchdog {
 
   /** resize changes the home slot's concurrency limit and the CPU/memory limits the watermarks are measured against. */
   resize(r: { cpu?: number; memoryBytes?: number; capacity?: number }): ControlReply {
-    if (r.capacity !== undefined) this.slots.home.capacity = Math.max(0, Math.floor(r.capacity));
+    if (r.capacity !== undefined) {
+      const home = this.slots.home;
+      home.capacity = Math.max(0, Math.floor(r.capacity));
+      // A higher limit is room at once for requests waiting here: wake as many as now fit (each takes a ticket).
+      let room = home.capacity === 0 ? this.queues.home.length : home.capacity - home.inflight;
+      while (room-- > 0 && this.queues.home.wake());
+    }
     this.reporter.setLimits(r);
     this.reporter.check();
     return { ok: true, ms: 0 };

@@ -4,7 +4,9 @@ import { ReportView } from '../../../src/gs/report-view.js';
 import { silentLogger } from '../../../src/logger.js';
 import { specFor } from '../../../src/control/scaler-loop.js';
 import { GlobalScheduler } from '../../../src/gs/global-scheduler.js';
-import type { LoadReport } from '@hyperfaas/watchdog/protocol';
+import { GuestSharing } from '../../../src/gs/sharing.js';
+import type { Instance } from '../../../src/backends/backend.js';
+import type { ControlRequest, LoadReport } from '@hyperfaas/watchdog/protocol';
 import { FakeBackend } from '../../support/fake-backend.js';
 
 function report(instance: string, fn: string, namespace: string, runtime: string, at: number): LoadReport {
@@ -46,6 +48,30 @@ describe('control/ports: which guest slots a function may borrow', () => {
     const { spec } = specFor(fn, 'hyperfaas');
     const obs = ports.observe(fn, spec!, now);
     expect(obs.guests.map((g) => g.hostInstance)).to.deep.equal(['same-ns']);
+    scheduler.close();
+  });
+});
+
+describe('control/ports: phase 1 for concurrency', () => {
+  it('carries out an inflight action as a resize of the instance\'s concurrency over its control channel, nothing else', async () => {
+    const backend = new FakeBackend({ namespaces: ['openfaas-fn'] });
+    backend.addFunction({ service: 'io', image: 'i', namespace: 'openfaas-fn' });
+    const scheduler = new GlobalScheduler({ backend, logger: silentLogger(), coldStartTimeoutMs: 1000 });
+    const sent: Array<{ to: string; req: ControlRequest }> = [];
+    const host = { id: 'io-1', namespace: 'openfaas-fn' } as Instance;
+    const sharing = new GuestSharing({
+      slots: { instanceOf: (id) => (id === 'io-1' ? host : undefined), addGuest: () => false, removeGuest: () => undefined },
+      backend,
+      control: async (i, req) => (sent.push({ to: i.id, req }), { ok: true, ms: 0 }),
+      logger: silentLogger(),
+    });
+    const ports = createScalerPorts({ backend, scheduler, sharing, cpuCores: 2 });
+    const fn = (await backend.list('openfaas-fn'))[0]!;
+    await ports.act(fn, { kind: 'inflight', instance: 'io-1', capacity: 8 });
+    expect(sent).to.deep.equal([{ to: 'io-1', req: { op: 'resize', capacity: 8 } }]);
+    let err: unknown;
+    await ports.act(fn, { kind: 'inflight', instance: 'gone', capacity: 8 }).catch((e: unknown) => (err = e));
+    expect(String(err)).to.contain('unknown instance gone');
     scheduler.close();
   });
 });

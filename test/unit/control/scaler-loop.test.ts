@@ -112,6 +112,23 @@ describe('ScalerLoop', () => {
     expect(seen).to.have.length(1);
   });
 
+  it('poke runs a tick out of turn, but not while one runs nor within minPokeGapMs of the last one', async () => {
+    const seen: PolicyInput[] = [];
+    let now = 1_000;
+    const loop = new ScalerLoop({ ports: ports([status('p')], []), policies: { hyperfaas: stepPolicy(seen) as ScalingPolicy<unknown> }, defaultPolicy: 'hyperfaas', now: () => now, ticker: manual(), logger: silentLogger(), minPokeGapMs: 50 });
+    await loop.tick();
+    expect(seen).to.have.length(1);
+    now += 20;
+    loop.poke(); // 20 ms after the last tick: ignored
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.have.length(1);
+    now += 40;
+    loop.poke(); // 60 ms after: runs
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.have.length(2);
+    expect(seen[1]!.nowMs).to.equal(1_060);
+  });
+
   it('keeps its state per function across ticks and hands it back to the policy', async () => {
     const states: number[] = [];
     const policy: ScalingPolicy<{ ticks: number }> = {

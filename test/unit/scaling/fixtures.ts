@@ -1,6 +1,8 @@
 // Builders for policy inputs, so each test states only what matters to it.
+import { createHyperfaasPolicy, type HyperfaasParams, type HyperfaasState } from '../../../src/scaling/hyperfaas.js';
 import { labelDefaults } from '../../../src/scaling/labels.js';
-import type { FunctionSpec, InstanceObservation, PolicyInput, ScalingLabels } from '../../../src/scaling/types.js';
+import type { SimResult } from '../../../src/scaling/simulate.js';
+import type { Decision, FunctionSpec, InstanceObservation, PolicyInput, ScalingLabels } from '../../../src/scaling/types.js';
 
 /** spec builds a FunctionSpec for "fn.openfaas-fn" with the default labels plus overrides. */
 export function spec(over: Partial<Omit<FunctionSpec, 'labels'>> = {}, labels: Partial<ScalingLabels> = {}): FunctionSpec {
@@ -32,4 +34,28 @@ export function input(nowMs: number, s: FunctionSpec, over: Partial<PolicyInput>
     node: { cpuCores: 2, cpuFree: 1 },
     ...over,
   };
+}
+
+/** timeline drives the hyperfaas policy tick by tick, carrying its state, as the control loop would. */
+export function timeline(params: Partial<HyperfaasParams> = {}): (i: PolicyInput) => Decision<HyperfaasState> {
+  const policy = createHyperfaasPolicy(params);
+  let state: HyperfaasState = policy.initialState(0);
+  return (i) => {
+    const d = policy.decide(i, state);
+    state = d.state;
+    return d;
+  };
+}
+
+/** recoverAfter: ms from the onset until the model's latency is <= slo and stays so for holdMs (null if never). */
+export function recoverAfter(r: SimResult, onset: number, slo: number, holdMs = 10_000): number | null {
+  let start: number | null = null;
+  for (const p of r.points.filter((x) => x.t >= onset)) {
+    if (p.latencyMs > slo) start = null;
+    else {
+      start ??= p.t;
+      if (p.t - start >= holdMs) return start - onset;
+    }
+  }
+  return null;
 }

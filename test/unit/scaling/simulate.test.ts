@@ -3,7 +3,7 @@ import { createHpaPolicy, HPA_DEFAULT, HPA_DEFAULT_BEHAVIOR, HPA_TUNED } from '.
 import { createHyperfaasPolicy } from '../../../src/scaling/hyperfaas.js';
 import { simulate, type SimResult } from '../../../src/scaling/simulate.js';
 import type { ScalingPolicy } from '../../../src/scaling/types.js';
-import { spec } from './fixtures.js';
+import { recoverAfter, spec } from './fixtures.js';
 
 // F-io : 50 ms per request, max_inflight 4 -> 80 req/s per replica; 1 ms CPU per request, so the
 // CPU request 0.08 cores is 100 % at full capacity. W1: 40 -> 400 req/s at 60 s for 180 s, then 40 again.
@@ -11,18 +11,6 @@ const fio = (policy: 'hyperfaas' | 'hpa') =>
   spec({ capacity: 4, cpuRequest: 0.08, cpuLimit: 0.08 }, { min: 1, max: 10, target: 50, policy });
 const w1 = (t: number): number => (t >= 60_000 && t < 240_000 ? 400 : 40);
 
-/** recoverAfter: ms from the onset until latency is <= slo and stays so for holdMs (null if never). */
-function recoverAfter(r: SimResult, onset: number, slo: number, holdMs = 10_000): number | null {
-  let start: number | null = null;
-  for (const p of r.points.filter((x) => x.t >= onset)) {
-    if (p.latencyMs > slo) start = null;
-    else {
-      start ??= p.t;
-      if (p.t - start >= holdMs) return start - onset;
-    }
-  }
-  return null;
-}
 const containerSeconds = (r: SimResult, tick = 250): number => r.points.reduce((a, p) => a + (p.replicas * tick) / 1000, 0);
 const run = (p: ScalingPolicy<any>, kind: 'hyperfaas' | 'hpa', guests = 0) => simulate(p, { spec: fio(kind), rate: w1, untilMs: 600_000, guests });
 
