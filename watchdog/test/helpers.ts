@@ -149,6 +149,7 @@ export interface SlotReport {
   runtime?: string;
   draining: boolean;
   slots: { kind: string; state: string; function?: string; inflight: number; capacity: number }[];
+  queued?: number;
 }
 
 /**

@@ -1,10 +1,5 @@
 import { expect } from 'chai';
-import { startWatchdog, waitFor, type Running } from './helpers.js';
-
-interface Status {
-  slots: { kind: string; inflight: number; capacity: number }[];
-  queued?: number;
-}
+import { slotClient, startWatchdog, waitFor, type Running } from './helpers.js';
 
 // Phase 1 for an instance short of concurrency raises its home slot's limit over control: requests already waiting in
 // the instance's queue must start at once, not one per finished request.
@@ -12,7 +7,7 @@ describe('watchdog: a higher concurrency limit admits the requests waiting for i
   this.timeout(60_000);
   let wd: Running;
   const token = 'resize-queue-test-token';
-  const status = async () => (await (await fetch(`${wd.url}/_/hyperfaas/status`)).json()) as Status;
+  const { control, status } = slotClient(() => wd, token);
   const aborts: AbortController[] = [];
 
   before(async () => {
@@ -42,8 +37,7 @@ describe('watchdog: a higher concurrency limit admits the requests waiting for i
       const s = await status();
       return s.slots[0]!.inflight === 1 && s.queued === 2;
     }, 15_000, '1 running and 2 queued');
-    const res = await fetch(`${wd.url}/_/hyperfaas/control`, { method: 'POST', body: JSON.stringify({ op: 'resize', capacity: 3 }), headers: { 'x-hyperfaas-token': token } });
-    expect(((await res.json()) as { ok: boolean }).ok).to.equal(true);
+    expect((await control({ op: 'resize', capacity: 3 })).reply.ok).to.equal(true);
     // Each request sleeps 30 s: reaching 3 in flight means the queued two started without waiting for the first.
     await waitFor(async () => {
       const s = await status();
