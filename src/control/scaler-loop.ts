@@ -117,6 +117,8 @@ export class ScalerLoop {
   private listing = 0;
   private readonly decided = new Map<string, number>();
   private lastTickAt = -Infinity;
+  /** loggedKinds is, per function, the kinds of reasons (figures left out) of the last acting tick that was logged. */
+  private readonly loggedKinds = new Map<string, string>();
   private readonly log: Logger;
   private readonly phases?: Counter<'function' | 'phase'>;
   private readonly actions?: Counter<'function' | 'kind'>;
@@ -185,6 +187,7 @@ export class ScalerLoop {
       for (const k of this.states.keys()) if (!seen.has(k)) this.states.delete(k);
       for (const k of this.history.keys()) if (!seen.has(k)) this.history.delete(k);
       for (const k of this.decided.keys()) if (!seen.has(k)) this.decided.delete(k);
+      for (const k of this.loggedKinds.keys()) if (!seen.has(k)) this.loggedKinds.delete(k);
     } catch (e) {
       this.log.warn('scaler tick failed', { error: String(e) });
     } finally {
@@ -251,9 +254,15 @@ export class ScalerLoop {
     d = this.withFloor(fn, d, nowMs);
     if (!d) return undefined;
     const changed = d.phase !== st?.phase;
+    // A tick that acts for a new kind of reason inside the same phase (phase 1 for CPU after phase 1 for concurrency,
+    // both 'scale-up') is logged too; the same reasons with other figures are not, so a long burst logs a few lines.
+    const kinds = d.actions.length > 0 ? reasonKinds(d.reasons) : undefined;
+    if (changed || (kinds !== undefined && kinds !== this.loggedKinds.get(key))) {
+      this.log.info('scaling phase', { function: key, policy: name, from: st?.phase, to: d.phase, replicas: d.replicas, reasons: d.reasons });
+      if (kinds !== undefined) this.loggedKinds.set(key, kinds);
+    }
     if (changed) {
       this.phases?.inc({ function: key, phase: d.phase });
-      this.log.info('scaling phase', { function: key, policy: name, from: st?.phase, to: d.phase, replicas: d.replicas, reasons: d.reasons });
       if (st) st.phase = d.phase;
     }
     this.desired?.set({ function: key }, d.replicas);
@@ -296,4 +305,9 @@ export class ScalerLoop {
     const base = d ?? { actions: [], state: undefined, reasons: [] };
     return { ...base, actions: [...base.actions, { kind: 'scaleTo', replicas: floor }], phase: 'from-zero', replicas: floor, reasons: [...base.reasons, reason] };
   }
+}
+
+/** reasonKinds is a decision's reasons with their figures and instance names left out, one string to compare. */
+function reasonKinds(reasons: readonly string[]): string {
+  return reasons.map((r) => r.replace(/[\w.-]*\d[\w.-]*/g, '#')).join('\n');
 }

@@ -49,6 +49,28 @@ function ports(fns: FunctionStatus[], acted: { fn: string; a: ScalingAction }[])
 }
 
 describe('ScalerLoop', () => {
+  it('logs a phase line on a phase change and on an acting tick with a new kind of reason, not on new figures alone', async () => {
+    // Phase 1 for concurrency, then for CPU: both 'scale-up', so only the reasons tell the operator what happened.
+    const script = [
+      'phase 1: 1 instance(s) short of concurrency, not CPU: max in flight 4 -> 8',
+      'phase 1: 2 instance(s) short of concurrency, not CPU: max in flight 4 -> 8',
+      'phase 1: 1 instance(s) over the high watermark get more CPU',
+      'phase 1: 3 instance(s) over the high watermark get more CPU',
+    ];
+    let tick = 0;
+    const policy: ScalingPolicy<null> = {
+      name: 'hyperfaas',
+      initialState: () => null,
+      decide: () => ({ actions: [{ kind: 'scaleTo', replicas: 1 }], state: null, phase: 'scale-up', replicas: 1, reasons: [script[tick++]!] }),
+    };
+    const lines: string[] = [];
+    const logger = silentLogger();
+    logger.info = ((msg: string, meta: { reasons: string[] }) => void lines.push(`${msg}: ${meta.reasons.join()}`)) as never;
+    const loop = new ScalerLoop({ ports: ports([status('a', { 'com.hyperfaas.policy': 'hyperfaas' })], []), policies: { hyperfaas: policy as ScalingPolicy<unknown> }, defaultPolicy: 'none', now: () => 0, ticker: manual(), logger });
+    for (let i = 0; i < script.length; i++) await loop.tick();
+    expect(lines).to.deep.equal([`scaling phase: ${script[0]}`, `scaling phase: ${script[2]}`]);
+  });
+
   it('asks each function its policy and carries out the actions, with time passed in', async () => {
     const seen: PolicyInput[] = [];
     const acted: { fn: string; a: ScalingAction }[] = [];
