@@ -77,6 +77,18 @@ export interface Running {
  * /_/health answers 200 (or, with waitHealthy false, until it listens).
  */
 export async function startWatchdog(env: Record<string, string>, waitHealthy = true): Promise<Running> {
+  // A port freePort found free can be taken by another process's outgoing connection before the watchdog binds it
+  // (both come from the ephemeral range): then the watchdog stops with EADDRINUSE, and a new pair of ports is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWatchdogOnce(env, waitHealthy);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startWatchdogOnce(env: Record<string, string>, waitHealthy: boolean): Promise<Running> {
   const port = await freePort();
   const metricsPort = await freePort();
   const lockFile = join(mkdtempSync(join(tmpdir(), 'wd-test-')), '.lock');
@@ -117,7 +129,7 @@ export async function startWatchdog(env: Record<string, string>, waitHealthy = t
   try {
     await waitFor(
       async () => {
-        if (proc.exitCode !== null) throw new Error(`watchdog exited ${proc.exitCode}: ${out}`);
+        if (proc.exitCode !== null || out.includes('EADDRINUSE')) throw new Error(`watchdog exited ${proc.exitCode}: ${out}`);
         const res = await fetch(`${url}/_/health`);
         await res.arrayBuffer();
         return waitHealthy ? res.status === 200 : true;
